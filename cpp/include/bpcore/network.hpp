@@ -1,0 +1,111 @@
+// A fully connected network of any depth: the forward pass and delta back-propagation.
+//
+// Layers l = 1 … L are stored at index k = l - 1. For a batch X (n × d), with H^[0] = X:
+//   Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   Y_hat = H^[L]
+//   delta^[L] = E ⊙ f'(Z^[L]) (mse) or Y - Y_hat (cross-entropy losses)
+//   delta^[l] = (delta^[l+1] W^[l+1]^T) ⊙ f'(Z^[l])
+//   dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l],   dJ/db^[l] = -(1/n) sum_rows delta^[l]
+//   dJ/dalpha^[l] = -(1/n) sum (delta^[l+1] W^[l+1]^T) ⊙ min(0, Z^[l])     (prelu)
+// delta^[l] = -dJ_i/dZ^[l] per sample i, as in the notes. All parameters live in one flat buffer
+// (per layer: W^[l] row-major, b^[l], then alpha^[l] for prelu) that never moves, and the
+// gradients in a second buffer of the same layout.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "bpcore/activation.hpp"
+#include "bpcore/init.hpp"
+#include "bpcore/loss.hpp"
+#include "bpcore/parallel.hpp"
+
+namespace bpcore {
+
+struct LayerSpec {
+  Index n_in = 0, n_out = 0;
+  Activation f = Activation::identity;
+  Index w_offset = 0, b_offset = 0;
+  Index alpha_offset = -1;  // -1 unless f is prelu
+};
+
+template <class T>
+class Network {
+ public:
+  using Scalar = T;
+
+  /// `sizes` = (d, n_1, …, q): L + 1 entries; `activations`: one per layer l = 1 … L.
+  Network(std::vector<Index> sizes, std::vector<Activation> activations, Loss loss);
+
+  Index n_layers() const { return static_cast<Index>(layers_.size()); }
+  Index n_inputs() const { return layers_.front().n_in; }
+  Index n_outputs() const { return layers_.back().n_out; }
+  Index n_params() const { return static_cast<Index>(params_.size()); }
+  Loss loss_kind() const { return loss_; }
+  const LayerSpec& layer(Index k) const { return layers_.at(static_cast<std::size_t>(k)); }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+
+  T* params() { return params_.data(); }
+  const T* params() const { return params_.data(); }
+  T* grads() { return grads_.data(); }
+  const T* grads() const { return grads_.data(); }
+
+  MatrixMap<T> W(Index k);
+  RowVectorMap<T> b(Index k);
+  /// prelu slope of layer k (ArgumentError if layer k is not prelu).
+  T& alpha(Index k);
+  T alpha_or_zero(Index k) const;
+
+  /// Sets every parameter from `seed` (see init.hpp); `scale` is small_uniform's bound.
+  void initialize(Init init, std::uint64_t seed, double scale = small_uniform_scale);
+
+  /// Forward pass of a batch; Z^[l], H^[l] of every layer stay readable until the next call.
+  void forward(const T* X, Index rows, int n_threads);
+  /// Forward and back-propagation of a batch: fills grads() with dJ/dtheta of the batch mean J and
+  /// returns that J. `sample_weight` (may be null) weighs sample i by w_i / sum(w).
+  double backward(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads);
+  /// The batch mean J (weighted as in backward), computed in row chunks without the cache.
+  double loss(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads) const;
+  /// Y_hat = H^[L] of a batch into `out` (rows × q), in row chunks without the cache: safe to call
+  /// from several threads at once.
+  void predict(const T* X, Index rows, T* out, int n_threads) const;
+
+  /// The cache of the last forward/backward: rows and Z^[l], H^[l], delta^[l] at index k = l - 1.
+  Index cached_rows() const { return cached_rows_; }
+  bool has_delta() const { return has_delta_; }
+  ConstMatrixMap<T> cached_Z(Index k) const;
+  ConstMatrixMap<T> cached_H(Index k) const;
+  ConstMatrixMap<T> cached_delta(Index k) const;
+
+  /// Frees the per-batch workspace (it is sized again on the next call).
+  void release_workspace();
+
+ private:
+  void reserve_rows(Index rows);
+  void forward_rows(const T* X, Index r0, Index nr);
+  // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
+  void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
+  bool parallel_worth(Index rows, int threads) const;
+
+  std::vector<LayerSpec> layers_;
+  Loss loss_;
+  Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
+
+  // Workspace, sized for `capacity_` rows and reused for every batch no larger.
+  Index capacity_ = 0, cached_rows_ = 0;
+  bool has_delta_ = false;
+  std::vector<Matrix<T>> Z_, H_, D_;
+  Matrix<T> block_grads_;                    // one row of n_params per row block
+  Eigen::Matrix<T, Eigen::Dynamic, 1> row_scale_;  // n w_i / sum(w) when weighted
+  std::vector<double> block_loss_;
+};
+
+/// Index of the first NaN or infinite value among data[0 … size-1], or -1 when all are finite.
+template <class T>
+Index first_nonfinite(const T* data, Index size, int n_threads);
+
+extern template Index first_nonfinite<float>(const float*, Index, int);
+extern template Index first_nonfinite<double>(const double*, Index, int);
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace bpcore

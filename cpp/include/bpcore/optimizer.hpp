@@ -1,0 +1,91 @@
+// Optimizers on the flat parameter vector theta, with gradient g = dJ/dtheta.
+//
+//   sgd       theta <- theta - lr g                         (the notes' rule, corrected sign)
+//   momentum  v <- mu v - lr g;  theta <- theta + v
+//   nesterov  v <- mu v - lr g;  theta <- theta + mu v - lr g
+//   adam      m <- b1 m + (1-b1) g;  s <- b2 s + (1-b2) g^2;  t <- t + 1
+//             theta <- theta - lr (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)
+// L2 weight decay adds lambda W^[l] to the gradient of every weight matrix (not to b or alpha).
+// Learning-rate schedules, per epoch e = 0, 1, …:
+//   constant lr_e = lr;  invscaling lr_e = lr / (e+1)^power_t;  step lr_e = lr gamma^floor(e/step_size)
+// The state (v, m, s, t) lives here and survives between epochs and between calls.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include "bpcore/network.hpp"
+
+namespace bpcore {
+
+enum class OptimizerKind { sgd, momentum, nesterov, adam };
+enum class Schedule { constant, invscaling, step };
+
+struct OptimizerInfo {
+  OptimizerKind id;
+  std::string_view name;
+};
+struct ScheduleInfo {
+  Schedule id;
+  std::string_view name;
+};
+
+inline constexpr std::array<OptimizerInfo, 4> optimizer_table{{
+    {OptimizerKind::sgd, "sgd"},
+    {OptimizerKind::momentum, "momentum"},
+    {OptimizerKind::nesterov, "nesterov"},
+    {OptimizerKind::adam, "adam"},
+}};
+inline constexpr std::array<ScheduleInfo, 3> schedule_table{{
+    {Schedule::constant, "constant"},
+    {Schedule::invscaling, "invscaling"},
+    {Schedule::step, "step"},
+}};
+
+std::string_view optimizer_name(OptimizerKind kind);
+OptimizerKind optimizer_from_name(std::string_view name);
+std::string_view schedule_name(Schedule schedule);
+Schedule schedule_from_name(std::string_view name);
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double lr = 0.01;
+  double momentum = 0.9;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  double weight_decay = 0.0;
+  Schedule schedule = Schedule::constant;
+  double power_t = 0.5;
+  Index step_size = 10;
+  double gamma = 0.1;
+};
+
+/// Throws ArgumentError naming the first bad field.
+void validate(const OptimizerConfig& config);
+/// The learning rate of epoch `epoch` (0-based) under the config's schedule.
+double learning_rate(const OptimizerConfig& config, Index epoch);
+
+template <class T>
+class Optimizer {
+ public:
+  Optimizer(const OptimizerConfig& config, Index n_params);
+
+  const OptimizerConfig& config() const { return config_; }
+  void set_config(const OptimizerConfig& config);
+  /// One update of net.params() from net.grads() with learning rate `lr`.
+  void step(Network<T>& net, double lr);
+  /// Forgets v, m, s and t.
+  void reset();
+
+  Index steps() const { return t_; }
+  Index n_params() const { return static_cast<Index>(m_.size()); }
+
+ private:
+  OptimizerConfig config_;
+  Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;  // m_ doubles as the velocity v
+  Index t_ = 0;
+};
+
+extern template class Optimizer<float>;
+extern template class Optimizer<double>;
+
+}  // namespace bpcore

@@ -1,0 +1,94 @@
+// The only OpenMP policy of bpcore: a batch is cut into fixed row blocks, and threads share the
+// blocks.
+//
+// The cut depends only on the number of rows, never on the number of threads, and per-block results
+// are reduced in block order. So a result is bitwise the same for any thread count. Eigen's own
+// threading is off (EIGEN_DONT_PARALLELIZE): there is one level of parallelism.
+#pragma once
+
+#include <algorithm>
+#include <exception>
+
+#include "bpcore/types.hpp"
+
+namespace bpcore {
+
+/// True when the core was compiled with OpenMP.
+bool has_openmp();
+/// The OpenMP default (OMP_NUM_THREADS, threadpoolctl), or 1 without OpenMP.
+int default_threads();
+/// `requested` if positive, else the default.
+int resolve_threads(int requested);
+
+struct RowBlocks {
+  Index rows = 0, block = 0, count = 0;
+  Index begin(Index b) const { return b * block; }
+  Index size(Index b) const { return std::min(block, rows - b * block); }
+};
+
+/// Blocks of at least `min_block` rows, at most `max_blocks` of them.
+inline constexpr Index kMinBlockRows = 64;
+inline constexpr Index kMaxBlocks = 16;
+RowBlocks partition_rows(Index rows, Index min_block = kMinBlockRows,
+                         Index max_blocks = kMaxBlocks);
+
+/// Threads pay off only above this many multiply-adds in one call.
+inline constexpr double kParallelWork = 1 << 18;
+
+/// Calls f(b) for b = 0 … count-1, over `threads` threads when `parallel` is set and there is more
+/// than one block. An exception thrown by f is rethrown on the calling thread.
+template <class F>
+void for_each_block(Index count, int threads, bool parallel, F&& f) {
+#ifdef _OPENMP
+  if (parallel && threads > 1 && count > 1) {
+    std::exception_ptr error;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (Index b = 0; b < count; ++b) {
+      try {
+        f(b);
+      } catch (...) {
+#pragma omp critical(bpcore_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+#else
+  (void)threads;
+  (void)parallel;
+#endif
+  for (Index b = 0; b < count; ++b) f(b);
+}
+
+/// Like for_each_block, with a `Scratch` made once per thread and passed as f(b, scratch).
+template <class Scratch, class F>
+void for_each_block_with_scratch(Index count, int threads, bool parallel, F&& f) {
+#ifdef _OPENMP
+  if (parallel && threads > 1 && count > 1) {
+    std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+    {
+      Scratch scratch;
+#pragma omp for schedule(static)
+      for (Index b = 0; b < count; ++b) {
+        try {
+          f(b, scratch);
+        } catch (...) {
+#pragma omp critical(bpcore_error)
+          if (!error) error = std::current_exception();
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+#else
+  (void)threads;
+  (void)parallel;
+#endif
+  Scratch scratch;
+  for (Index b = 0; b < count; ++b) f(b, scratch);
+}
+
+}  // namespace bpcore

@@ -1,0 +1,127 @@
+#include "bpcore/activation.hpp"
+
+#include <string>
+
+namespace bpcore {
+
+std::string_view activation_name(Activation f) {
+  for (const auto& info : activation_table)
+    if (info.id == f) return info.name;
+  throw ArgumentError("unknown activation id");
+}
+
+Activation activation_from_name(std::string_view name) {
+  std::string valid;
+  for (const auto& info : activation_table) {
+    if (info.name == name) return info.id;
+    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
+  }
+  throw ArgumentError("unknown activation '" + std::string(name) + "'; expected one of: " + valid);
+}
+
+template <class T>
+void activate(Activation f, const T* Zp, T* Hp, Index rows, Index cols, T alpha) {
+  const Index size = rows * cols;
+  ConstArrayMap<T> Z(Zp, size);
+  ArrayMap<T> H(Hp, size);
+  switch (f) {
+    case Activation::identity:
+      H = Z;
+      break;
+    case Activation::sigmoid:
+      // H = 1 / (1 + e^-Z)
+      H = T(1) / (T(1) + (-Z).exp());
+      break;
+    case Activation::tanh:
+      H = Z.tanh();
+      break;
+    case Activation::relu:
+      // H = max(Z, 0)
+      H = Z.max(T(0));
+      break;
+    case Activation::prelu:
+      // H = max(Z, 0) + alpha min(0, Z)
+      H = Z.max(T(0)) + alpha * Z.min(T(0));
+      break;
+    case Activation::softmax: {
+      // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row
+      Eigen::Map<const Matrix<T>> Zm(Zp, rows, cols);
+      Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
+      for (Index i = 0; i < rows; ++i) {
+        const T zmax = Zm.row(i).maxCoeff();
+        Hm.row(i) = (Zm.row(i).array() - zmax).exp().matrix();
+        Hm.row(i) /= Hm.row(i).sum();
+      }
+      break;
+    }
+  }
+}
+
+template <class T>
+void derivative(Activation f, const T* Zp, const T* Hp, T* Dp, Index size, T alpha) {
+  ConstArrayMap<T> Z(Zp, size), H(Hp, size);
+  ArrayMap<T> D(Dp, size);
+  switch (f) {
+    case Activation::identity:
+      D.setOnes();
+      break;
+    case Activation::sigmoid:
+      D = H * (T(1) - H);
+      break;
+    case Activation::tanh:
+      D = T(1) - H.square();
+      break;
+    case Activation::relu:
+      D = (Z > T(0)).template cast<T>();
+      break;
+    case Activation::prelu:
+      D = (Z > T(0)).select(T(1), Eigen::Array<T, Eigen::Dynamic, 1>::Constant(size, alpha));
+      break;
+    case Activation::softmax:
+      throw ArgumentError(
+          "softmax has no element-wise derivative; it is only used as the output of a "
+          "cross_entropy network");
+  }
+}
+
+template <class T>
+void multiply_by_derivative(Activation f, const T* Zp, const T* Hp, T* Gp, Index size, T alpha) {
+  ConstArrayMap<T> Z(Zp, size), H(Hp, size);
+  ArrayMap<T> G(Gp, size);
+  switch (f) {
+    case Activation::identity:
+      break;
+    case Activation::sigmoid:
+      G *= H * (T(1) - H);
+      break;
+    case Activation::tanh:
+      G *= T(1) - H.square();
+      break;
+    case Activation::relu:
+      G = (Z > T(0)).select(G, T(0));
+      break;
+    case Activation::prelu:
+      G = (Z > T(0)).select(G, alpha * G);
+      break;
+    case Activation::softmax:
+      throw ArgumentError(
+          "softmax has no element-wise derivative; it is only used as the output of a "
+          "cross_entropy network");
+  }
+}
+
+template <class T>
+T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
+  ConstArrayMap<T> Z(Zp, size), G(Gp, size);
+  return (G * Z.min(T(0))).sum();
+}
+
+#define BPCORE_INSTANTIATE_ACTIVATION(T)                                                  \
+  template void activate<T>(Activation, const T*, T*, Index, Index, T);                   \
+  template void derivative<T>(Activation, const T*, const T*, T*, Index, T);              \
+  template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T);  \
+  template T prelu_alpha_product<T>(const T*, const T*, Index);
+BPCORE_INSTANTIATE_ACTIVATION(float)
+BPCORE_INSTANTIATE_ACTIVATION(double)
+
+}  // namespace bpcore

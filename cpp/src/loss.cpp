@@ -1,0 +1,93 @@
+#include "bpcore/loss.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace bpcore {
+
+std::string_view loss_name(Loss loss) {
+  for (const auto& info : loss_table)
+    if (info.id == loss) return info.name;
+  throw ArgumentError("unknown loss id");
+}
+
+Loss loss_from_name(std::string_view name) {
+  std::string valid;
+  for (const auto& info : loss_table) {
+    if (info.name == name) return info.id;
+    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
+  }
+  throw ArgumentError("unknown loss '" + std::string(name) + "'; expected one of: " + valid);
+}
+
+void check_output_pairing(Activation output, Loss loss) {
+  if (loss == Loss::cross_entropy)
+    require(output == Activation::softmax,
+            "loss 'cross_entropy' needs output_activation 'softmax', got '" +
+                std::string(activation_name(output)) + "'");
+  if (output == Activation::softmax)
+    require(loss == Loss::cross_entropy,
+            "output_activation 'softmax' is only used with loss 'cross_entropy', got '" +
+                std::string(loss_name(loss)) + "'");
+  if (loss == Loss::binary_cross_entropy)
+    require(output == Activation::sigmoid,
+            "loss 'binary_cross_entropy' needs output_activation 'sigmoid', got '" +
+                std::string(activation_name(output)) + "'");
+}
+
+bool output_delta_is_error(Loss loss) { return loss != Loss::mse; }
+
+namespace {
+// log(1 + e^x) without overflow
+inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+}  // namespace
+
+template <class T>
+double loss_sum(Loss loss, const T* Zp, const T* Yhp, const T* Yp, const T* w, Index rows,
+                Index cols) {
+  ConstMatrixMap<T> Z(Zp, rows, cols), Y_hat(Yhp, rows, cols), Y(Yp, rows, cols);
+  double total = 0;
+  for (Index i = 0; i < rows; ++i) {
+    double J = 0;
+    switch (loss) {
+      case Loss::mse:
+        // J = 1/2 sum_j e_j^2
+        J = 0.5 * static_cast<double>((Y.row(i) - Y_hat.row(i)).squaredNorm());
+        break;
+      case Loss::cross_entropy: {
+        // J = -sum_j y_j log softmax(z)_j = -sum_j y_j (z_j - logsumexp(z)), computed from Z^[L]
+        const double zmax = Z.row(i).maxCoeff();
+        double s = 0;
+        for (Index j = 0; j < cols; ++j) s += std::exp(double(Z(i, j)) - zmax);
+        const double lse = zmax + std::log(s);
+        for (Index j = 0; j < cols; ++j)
+          if (Y(i, j) != T(0)) J -= double(Y(i, j)) * (double(Z(i, j)) - lse);
+        break;
+      }
+      case Loss::binary_cross_entropy:
+        // log sigmoid(z) = -softplus(-z), log(1 - sigmoid(z)) = -softplus(z)
+        for (Index j = 0; j < cols; ++j) {
+          const double z = Z(i, j), y = Y(i, j);
+          J += y * softplus(-z) + (1 - y) * softplus(z);
+        }
+        break;
+    }
+    total += w ? double(w[i]) * J : J;
+  }
+  return total;
+}
+
+template <class T>
+void output_error(const T* Y_hat, const T* Y, T* G, Index size) {
+  // E = Y - Y_hat
+  ArrayMap<T>(G, size) = ConstArrayMap<T>(Y, size) - ConstArrayMap<T>(Y_hat, size);
+}
+
+template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*,
+                                Index, Index);
+template double loss_sum<double>(Loss, const double*, const double*, const double*,
+                                 const double*, Index, Index);
+template void output_error<float>(const float*, const float*, float*, Index);
+template void output_error<double>(const double*, const double*, double*, Index);
+
+}  // namespace bpcore

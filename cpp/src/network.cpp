@@ -1,0 +1,398 @@
+#include "bpcore/network.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace bpcore {
+
+namespace {
+
+// Rows per chunk of the cache-free paths (predict, loss): fixed, so results do not depend on the
+// number of threads.
+constexpr Index kChunkRows = 256;
+
+template <class T>
+struct ChunkScratch {
+  std::vector<T> a, b, z;
+};
+
+}  // namespace
+
+template <class T>
+Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activations, Loss loss)
+    : loss_(loss) {
+  require(sizes.size() >= 2,
+          "sizes must list the input size, any hidden sizes and the output size (at least 2 "
+          "entries), got " + std::to_string(sizes.size()));
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    require(sizes[i] > 0, "sizes[" + std::to_string(i) + "] must be positive, got " +
+                              std::to_string(sizes[i]));
+  const std::size_t L = sizes.size() - 1;
+  require(activations.size() == L, "expected " + std::to_string(L) +
+                                       " activations (one per layer), got " +
+                                       std::to_string(activations.size()));
+  for (std::size_t k = 0; k + 1 < L; ++k)
+    require(activations[k] != Activation::softmax,
+            "softmax is only allowed as the output activation (layer " + std::to_string(k + 1) +
+                " is hidden)");
+  check_output_pairing(activations.back(), loss);
+  if (loss == Loss::cross_entropy)
+    require(sizes.back() >= 2, "cross_entropy with softmax needs at least 2 outputs");
+
+  Index offset = 0;
+  for (std::size_t k = 0; k < L; ++k) {
+    LayerSpec s;
+    s.n_in = sizes[k];
+    s.n_out = sizes[k + 1];
+    s.f = activations[k];
+    s.w_offset = offset;
+    offset += s.n_in * s.n_out;
+    s.b_offset = offset;
+    offset += s.n_out;
+    if (s.f == Activation::prelu) s.alpha_offset = offset++;
+    layers_.push_back(s);
+  }
+  params_.setZero(offset);
+  grads_.setZero(offset);
+  for (const auto& s : layers_)
+    if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
+}
+
+template <class T>
+MatrixMap<T> Network<T>::W(Index k) {
+  const auto& s = layer(k);
+  return MatrixMap<T>(params_.data() + s.w_offset, s.n_in, s.n_out);
+}
+
+template <class T>
+RowVectorMap<T> Network<T>::b(Index k) {
+  const auto& s = layer(k);
+  return RowVectorMap<T>(params_.data() + s.b_offset, s.n_out);
+}
+
+template <class T>
+T& Network<T>::alpha(Index k) {
+  const auto& s = layer(k);
+  require(s.alpha_offset >= 0, "layer " + std::to_string(k + 1) + " is not prelu");
+  return params_[s.alpha_offset];
+}
+
+template <class T>
+T Network<T>::alpha_or_zero(Index k) const {
+  const auto& s = layer(k);
+  return s.alpha_offset >= 0 ? params_[s.alpha_offset] : T(0);
+}
+
+template <class T>
+void Network<T>::initialize(Init init, std::uint64_t seed, double scale) {
+  require(std::isfinite(scale) && scale > 0, "init scale must be positive and finite");
+  Rng rng(seed);
+  for (const auto& s : layers_) {
+    double w_bound = scale, b_bound = scale;
+    if (init == Init::xavier) {
+      w_bound = std::sqrt(6.0 / double(s.n_in + s.n_out));
+      b_bound = 0;
+    } else if (init == Init::he) {
+      w_bound = std::sqrt(6.0 / double(s.n_in));
+      b_bound = 0;
+    }
+    for (Index i = 0; i < s.n_in * s.n_out; ++i)
+      params_[s.w_offset + i] = T(rng.uniform(-w_bound, w_bound));
+    for (Index j = 0; j < s.n_out; ++j)
+      params_[s.b_offset + j] = b_bound > 0 ? T(rng.uniform(-b_bound, b_bound)) : T(0);
+    if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
+  }
+}
+
+template <class T>
+void Network<T>::reserve_rows(Index rows) {
+  if (rows <= capacity_) return;
+  const std::size_t L = layers_.size();
+  Z_.resize(L);
+  H_.resize(L);
+  D_.resize(L);
+  for (std::size_t k = 0; k < L; ++k) {
+    Z_[k].resize(rows, layers_[k].n_out);
+    H_[k].resize(rows, layers_[k].n_out);
+    D_[k].resize(rows, layers_[k].n_out);
+  }
+  row_scale_.resize(rows);
+  capacity_ = rows;
+}
+
+template <class T>
+void Network<T>::release_workspace() {
+  Z_.clear();
+  H_.clear();
+  D_.clear();
+  block_grads_.resize(0, 0);
+  row_scale_.resize(0);
+  capacity_ = cached_rows_ = 0;
+  has_delta_ = false;
+}
+
+template <class T>
+bool Network<T>::parallel_worth(Index rows, int threads) const {
+  if (threads <= 1) return false;
+  double work = 0;
+  for (const auto& s : layers_) work += double(s.n_in) * double(s.n_out);
+  return double(rows) * work >= kParallelWork;
+}
+
+template <class T>
+void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const auto& s = layers_[k];
+    ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
+    ConstMatrixMap<T> Wk(params_.data() + s.w_offset, s.n_in, s.n_out);
+    ConstRowVectorMap<T> bk(params_.data() + s.b_offset, s.n_out);
+    MatrixMap<T> Z(Z_[k].data() + r0 * s.n_out, nr, s.n_out);
+    // Z^[l] = H^[l-1] W^[l] + b^[l]
+    Z.noalias() = A * Wk;
+    Z.rowwise() += bk;
+    // H^[l] = f(Z^[l])
+    activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
+             alpha_or_zero(static_cast<Index>(k)));
+  }
+}
+
+template <class T>
+void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr,
+                               T* g) {
+  const Index L = n_layers();
+  for (const auto& s : layers_)
+    if (s.alpha_offset >= 0) g[s.alpha_offset] = T(0);
+
+  {
+    // Output layer: G = E = Y - Y_hat (scaled per row when weighted), then delta^[L].
+    const auto& s = layers_[static_cast<std::size_t>(L - 1)];
+    const Index size = nr * s.n_out;
+    T* G = D_[L - 1].data() + r0 * s.n_out;
+    const T* Zk = Z_[L - 1].data() + r0 * s.n_out;
+    const T* Hk = H_[L - 1].data() + r0 * s.n_out;
+    output_error(Hk, Y + r0 * s.n_out, G, size);
+    if (row_scale) {
+      MatrixMap<T> Gm(G, nr, s.n_out);
+      for (Index i = 0; i < nr; ++i) Gm.row(i) *= row_scale[r0 + i];
+    }
+    if (!output_delta_is_error(loss_)) {
+      if (s.alpha_offset >= 0) g[s.alpha_offset] += prelu_alpha_product(Zk, G, size);
+      // delta^[L] = E ⊙ f'(Z^[L])
+      multiply_by_derivative(s.f, Zk, Hk, G, size, alpha_or_zero(L - 1));
+    }
+  }
+
+  for (Index k = L - 1; k >= 0; --k) {
+    const auto& s = layers_[static_cast<std::size_t>(k)];
+    ConstMatrixMap<T> delta(D_[k].data() + r0 * s.n_out, nr, s.n_out);
+    ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
+    // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
+    MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
+    gW.noalias() = A.transpose() * delta;
+    RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+    if (k == 0) break;
+    const auto& p = layers_[static_cast<std::size_t>(k - 1)];
+    ConstMatrixMap<T> Wk(params_.data() + s.w_offset, s.n_in, s.n_out);
+    MatrixMap<T> G(D_[k - 1].data() + r0 * p.n_out, nr, p.n_out);
+    // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1])
+    G.noalias() = delta * Wk.transpose();
+    const T* Zp = Z_[k - 1].data() + r0 * p.n_out;
+    const T* Hp = H_[k - 1].data() + r0 * p.n_out;
+    if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G.data(), nr * p.n_out);
+    multiply_by_derivative(p.f, Zp, Hp, G.data(), nr * p.n_out, alpha_or_zero(k - 1));
+  }
+}
+
+template <class T>
+void Network<T>::forward(const T* X, Index rows, int n_threads) {
+  require(rows > 0, "forward needs at least one row");
+  const int threads = resolve_threads(n_threads);
+  reserve_rows(rows);
+  const RowBlocks blocks = partition_rows(rows);
+  for_each_block(blocks.count, threads, parallel_worth(rows, threads),
+                 [&](Index b) { forward_rows(X, blocks.begin(b), blocks.size(b)); });
+  cached_rows_ = rows;
+  has_delta_ = false;
+}
+
+template <class T>
+double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Index rows,
+                            int n_threads) {
+  require(rows > 0, "backward needs at least one row");
+  const int threads = resolve_threads(n_threads);
+  reserve_rows(rows);
+  const T* row_scale = nullptr;
+  if (sample_weight) {
+    double total = 0;
+    for (Index i = 0; i < rows; ++i) {
+      require(std::isfinite(double(sample_weight[i])) && sample_weight[i] >= 0,
+              "sample_weight must be finite and non-negative");
+      total += double(sample_weight[i]);
+    }
+    require(total > 0, "sample_weight must not be all zero");
+    for (Index i = 0; i < rows; ++i)
+      row_scale_[i] = T(double(rows) * double(sample_weight[i]) / total);
+    row_scale = row_scale_.data();
+  }
+  const RowBlocks blocks = partition_rows(rows);
+  const Index L = n_layers();
+  const Index q = n_outputs();
+  block_loss_.assign(static_cast<std::size_t>(blocks.count), 0.0);
+  auto block_loss = [&](Index r0, Index nr) {
+    return loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
+                    row_scale ? row_scale + r0 : nullptr, nr, q);
+  };
+  if (blocks.count == 1) {
+    forward_rows(X, 0, rows);
+    block_loss_[0] = block_loss(0, rows);
+    backward_rows(X, Y, row_scale, 0, rows, grads_.data());
+  } else {
+    if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
+      block_grads_.resize(blocks.count, n_params());
+    for_each_block(blocks.count, threads, parallel_worth(rows, threads), [&](Index b) {
+      const Index r0 = blocks.begin(b), nr = blocks.size(b);
+      forward_rows(X, r0, nr);
+      block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
+      backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
+    });
+    // fixed-order reduction: the same bits for any number of threads
+    grads_ = block_grads_.row(0).transpose();
+    for (Index b = 1; b < blocks.count; ++b) grads_ += block_grads_.row(b).transpose();
+  }
+  // dJ/dtheta = -(1/n) sum
+  grads_ *= T(-1.0 / double(rows));
+  double total = 0;
+  for (double part : block_loss_) total += part;
+  cached_rows_ = rows;
+  has_delta_ = true;
+  return total / double(rows);
+}
+
+namespace {
+
+// Runs rows [r0, r0+nr) through every layer with ping-pong buffers; the output layer's Z^[L] goes
+// into `Zout` (may be null when not needed) and H^[L] into `Hout`.
+template <class T>
+void evaluate_chunk(const std::vector<LayerSpec>& layers, const T* params, const T* X, Index r0,
+                    Index nr, ChunkScratch<T>& scratch, T* Zout, T* Hout) {
+  Index widest = 0;
+  for (const auto& s : layers) widest = std::max(widest, s.n_out);
+  if (scratch.a.size() < std::size_t(nr * widest)) {
+    scratch.a.resize(std::size_t(nr * widest));
+    scratch.b.resize(std::size_t(nr * widest));
+  }
+  const T* in = X + r0 * layers.front().n_in;
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const auto& s = layers[k];
+    const bool last = k + 1 == layers.size();
+    T* z = last ? (Zout ? Zout : Hout) : (k % 2 == 0 ? scratch.a.data() : scratch.b.data());
+    MatrixMap<T> Z(z, nr, s.n_out);
+    Z.noalias() = ConstMatrixMap<T>(in, nr, s.n_in) * ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
+    Z.rowwise() += ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
+    const T alpha = s.alpha_offset >= 0 ? params[s.alpha_offset] : T(0);
+    T* h = last ? Hout : z;  // hidden layers activate in place
+    activate(s.f, z, h, nr, s.n_out, alpha);
+    in = h;
+  }
+}
+
+}  // namespace
+
+template <class T>
+void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
+  require(rows > 0, "predict needs at least one row");
+  const int threads = resolve_threads(n_threads);
+  const RowBlocks chunks = partition_rows(rows, kChunkRows, rows);
+  const T* params = params_.data();
+  const Index q = n_outputs();
+  for_each_block_with_scratch<ChunkScratch<T>>(
+      chunks.count, threads, parallel_worth(rows, threads),
+      [&](Index c, ChunkScratch<T>& scratch) {
+        const Index r0 = chunks.begin(c);
+        evaluate_chunk(layers_, params, X, r0, chunks.size(c), scratch, static_cast<T*>(nullptr),
+                       out + r0 * q);
+      });
+}
+
+template <class T>
+double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index rows,
+                        int n_threads) const {
+  require(rows > 0, "loss needs at least one row");
+  const int threads = resolve_threads(n_threads);
+  double weight_total = double(rows);
+  if (sample_weight) {
+    weight_total = 0;
+    for (Index i = 0; i < rows; ++i) {
+      require(std::isfinite(double(sample_weight[i])) && sample_weight[i] >= 0,
+              "sample_weight must be finite and non-negative");
+      weight_total += double(sample_weight[i]);
+    }
+    require(weight_total > 0, "sample_weight must not be all zero");
+  }
+  const RowBlocks chunks = partition_rows(rows, kChunkRows, rows);
+  std::vector<double> parts(static_cast<std::size_t>(chunks.count), 0.0);
+  const T* params = params_.data();
+  const Index q = n_outputs();
+  for_each_block_with_scratch<ChunkScratch<T>>(
+      chunks.count, threads, parallel_worth(rows, threads),
+      [&](Index c, ChunkScratch<T>& scratch) {
+        const Index r0 = chunks.begin(c), nr = chunks.size(c);
+        if (scratch.z.size() < std::size_t(2 * nr * q)) scratch.z.resize(std::size_t(2 * nr * q));
+        T* Z = scratch.z.data();
+        T* H = Z + nr * q;
+        evaluate_chunk(layers_, params, X, r0, nr, scratch, Z, H);
+        parts[static_cast<std::size_t>(c)] =
+            loss_sum(loss_, Z, H, Y + r0 * q, sample_weight ? sample_weight + r0 : nullptr, nr, q);
+      });
+  double total = 0;
+  for (double part : parts) total += part;
+  return total / weight_total;
+}
+
+template <class T>
+ConstMatrixMap<T> Network<T>::cached_Z(Index k) const {
+  require(cached_rows_ > 0, "no forward pass has been run yet");
+  const auto& s = layer(k);
+  return ConstMatrixMap<T>(Z_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
+}
+
+template <class T>
+ConstMatrixMap<T> Network<T>::cached_H(Index k) const {
+  require(cached_rows_ > 0, "no forward pass has been run yet");
+  const auto& s = layer(k);
+  return ConstMatrixMap<T>(H_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
+}
+
+template <class T>
+ConstMatrixMap<T> Network<T>::cached_delta(Index k) const {
+  require(has_delta_, "delta is only available after backward");
+  const auto& s = layer(k);
+  return ConstMatrixMap<T>(D_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
+}
+
+template <class T>
+Index first_nonfinite(const T* data, Index size, int n_threads) {
+  if (size <= 0) return -1;
+  const int threads = resolve_threads(n_threads);
+  const RowBlocks chunks = partition_rows(size, Index(1) << 16, kMaxBlocks);
+  std::vector<Index> first(static_cast<std::size_t>(chunks.count), -1);
+  for_each_block(chunks.count, threads, size >= (Index(1) << 20), [&](Index c) {
+    const Index begin = chunks.begin(c), n = chunks.size(c);
+    if (ConstArrayMap<T>(data + begin, n).isFinite().all()) return;
+    for (Index i = 0; i < n; ++i)
+      if (!std::isfinite(data[begin + i])) {
+        first[static_cast<std::size_t>(c)] = begin + i;
+        return;
+      }
+  });
+  for (Index f : first)
+    if (f >= 0) return f;
+  return -1;
+}
+
+template Index first_nonfinite<float>(const float*, Index, int);
+template Index first_nonfinite<double>(const double*, Index, int);
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace bpcore

@@ -1,0 +1,359 @@
+"""``bpcore.Network``: the notes' multilayer perceptron, backed by the C++ core.
+
+Notation (shared/NOTATION.md): layers l = 1 … L, samples are rows,
+
+    Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Y_hat = H^[L]
+
+with W^[l] of shape (n_{l-1}, n_l) and b^[l] of shape (n_l,).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _validation as v
+from ._loader import core
+from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
+
+__all__ = ["Network"]
+
+
+class Network:
+    """A fully connected network: forward pass and δ back-propagation in C++.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[d, n_1, …, n_{L-1}, q]``: input size, hidden layer sizes, output size. ``[d, q]`` is a
+        network with no hidden layer.
+    activation : str or sequence of str
+        f of the hidden layers: one name for all, or one per hidden layer. One of identity,
+        sigmoid, tanh, relu, prelu.
+    output_activation : str
+        f^[L]. ``softmax`` goes with ``loss="cross_entropy"`` only.
+    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
+        ``mse`` is the notes' J = ½ Σ_j e_j² per sample, averaged over the batch.
+    dtype : {"float64", "float32"}
+    init : {"small_uniform", "xavier", "he"}
+        ``small_uniform`` draws every W and b from U(-init_scale, init_scale), the notes' "small
+        random non-zero values".
+    seed : int
+        Seed of the initialisation. The same seed gives the same network.
+    init_scale : float
+        Bound of ``small_uniform`` (default 0.1).
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l-1]`` is W^[l], shape (n_{l-1}, n_l): a writable view of the core's memory.
+    biases : list of ndarray
+        ``biases[l-1]`` is b^[l], shape (n_l,): a view as well.
+    Z, H, delta : dict of int to ndarray
+        After :meth:`forward` or :meth:`backward`, ``Z[l]``, ``H[l]`` (``H[0]`` is X) and, after
+        :meth:`backward`, ``delta[l]`` = δ^[l] = -∂J_i/∂Z^[l] of each sample (rows), copies.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Sequence[str] = "sigmoid",
+        output_activation: str = "sigmoid",
+        loss: str = "mse",
+        dtype: str | np.dtype | type = "float64",
+        init: str = "small_uniform",
+        seed: int = 0,
+        init_scale: float = 0.1,
+    ) -> None:
+        sizes = _check_sizes(sizes)
+        n_hidden = len(sizes) - 2
+        if isinstance(activation, str):
+            hidden = [check_name(activation, HIDDEN_ACTIVATIONS, "activation")] * n_hidden
+        else:
+            hidden = [check_name(a, HIDDEN_ACTIVATIONS, "activation") for a in activation]
+            if len(hidden) != n_hidden:
+                raise ValueError(
+                    f"activation lists {len(hidden)} names but the network has {n_hidden} hidden "
+                    "layers; give one name per hidden layer or a single name"
+                )
+        check_name(output_activation, ACTIVATIONS, "output_activation")
+        check_name(loss, LOSSES, "loss")
+        check_name(init, INITS, "init")
+        self._dtype = _check_dtype(dtype)
+        seed = _check_seed(seed)
+        init_scale = v.check_positive_float(init_scale, "init_scale")
+        cls = core.Network64 if self._dtype == np.float64 else core.Network32
+        self._net = cls(sizes, hidden + [output_activation], loss)
+        self._net.initialize(init, seed, init_scale)
+        self._init = init
+        self._seed = seed
+        self._init_scale = init_scale
+        self._training: dict[str, Any] = {}  # optimizer state and epochs done, see training.py
+        self._lock = threading.RLock()
+        self._X_cache: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- architecture
+    @property
+    def sizes(self) -> list[int]:
+        """``[d, n_1, …, q]``."""
+        return list(self._net.sizes)
+
+    @property
+    def activations(self) -> list[str]:
+        """f^[l] of layers l = 1 … L."""
+        return list(self._net.activations)
+
+    @property
+    def loss_name(self) -> str:
+        return self._net.loss_name
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of layers with weights."""
+        return self._net.n_layers
+
+    @property
+    def n_params(self) -> int:
+        return self._net.n_params
+
+    @property
+    def init(self) -> str:
+        return self._init
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def init_scale(self) -> float:
+        return self._init_scale
+
+    def __repr__(self) -> str:
+        acts = self.activations
+        hidden = acts[:-1]
+        hidden_txt = repr(hidden[0]) if hidden and len(set(hidden)) == 1 else repr(hidden)
+        return (
+            f"Network({self.sizes}, activation={hidden_txt}, output_activation={acts[-1]!r}, "
+            f"loss={self.loss_name!r}, dtype={self._dtype.name!r}, n_params={self.n_params})"
+        )
+
+    # ---------------------------------------------------------------- parameters (views)
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [self._net.weight(k) for k in range(self.n_layers)]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        return [self._net.bias(k) for k in range(self.n_layers)]
+
+    @property
+    def alphas(self) -> dict[int, np.ndarray]:
+        """prelu slopes α^[l], ``{l: 0-d view}`` for the prelu layers only."""
+        flat = self._net.params()
+        out = {}
+        for k in range(self.n_layers):
+            a = self._net.layout(k)[2]
+            if a >= 0:
+                out[k + 1] = flat[a : a + 1].reshape(())
+        return out
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """Every parameter θ in one flat writable view (per layer: W^[l] row by row, b^[l], α^[l])."""
+        return self._net.params()
+
+    @property
+    def gradient(self) -> np.ndarray:
+        """∂J/∂θ of the last :meth:`backward`, flat, same layout as :attr:`parameters` (a view)."""
+        return self._net.grads()
+
+    def reinitialize(self, seed: int | None = None, init: str | None = None) -> None:
+        """Draw new parameters (in place: existing views see them) and forget the optimizer state."""
+        if init is not None:
+            self._init = check_name(init, INITS, "init")
+        if seed is not None:
+            self._seed = _check_seed(seed)
+        with self._lock:
+            self._net.initialize(self._init, self._seed, self._init_scale)
+            self._training.clear()
+
+    # ---------------------------------------------------------------- computations
+    def _X(self, X: Any, name: str = "X") -> np.ndarray:
+        return v.as_matrix(X, name, self._dtype, self.sizes[0])
+
+    def _Y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
+        return v.as_targets(Y, name, self._dtype, self.sizes[-1], n)
+
+    def forward(self, X: Any, n_threads: int | None = None) -> np.ndarray:
+        """Ŷ = H^[L] of a batch X (n, d), shape (n, q). Keeps Z^[l], H^[l] for :attr:`Z`, :attr:`H`."""
+        X = self._X(X)
+        threads = _threads(n_threads)
+        with self._lock:
+            self._net.forward(X, threads)
+            self._X_cache = X
+            return self._net.cached_H(self.n_layers - 1)
+
+    def predict(self, X: Any, n_threads: int | None = None) -> np.ndarray:
+        """Ŷ of a batch, computed in row chunks with no cache: safe from several threads at once."""
+        X = self._X(X)
+        return self._net.predict(X, _threads(n_threads))
+
+    def loss(self, X: Any, Y: Any, sample_weight: Any = None, n_threads: int | None = None) -> float:
+        """J of the batch: the (weighted) mean over samples of the per-sample J."""
+        X = self._X(X)
+        Y = self._Y(Y, X.shape[0])
+        w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
+        return float(self._net.loss(X, Y, w, _threads(n_threads)))
+
+    def backward(
+        self, X: Any, Y: Any, sample_weight: Any = None, n_threads: int | None = None
+    ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+        """Forward pass and δ back-propagation of a batch.
+
+        Returns ``(J, grads)`` with ``grads[l-1] = (∂J/∂W^[l], ∂J/∂b^[l])`` of the batch mean J:
+        ∂J/∂W^[l] = -(1/n) H^[l-1]ᵀ δ^[l] and ∂J/∂b^[l] = -(1/n) Σ_rows δ^[l]. With sample weights,
+        J is the weighted mean and each row of δ^[l] is multiplied by n·w_i/Σw.
+        ∂J/∂α^[l] of prelu layers is in :attr:`alpha_gradients`.
+        """
+        X = self._X(X)
+        Y = self._Y(Y, X.shape[0])
+        w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
+        threads = _threads(n_threads)
+        with self._lock:
+            J = float(self._net.backward(X, Y, w, threads))
+            self._X_cache = X
+            g = self._net.grads().copy()
+            grads = []
+            for k in range(self.n_layers):
+                w_off, b_off, _ = self._net.layout(k)
+                n_in, n_out = self.sizes[k], self.sizes[k + 1]
+                grads.append(
+                    (g[w_off : w_off + n_in * n_out].reshape(n_in, n_out), g[b_off : b_off + n_out])
+                )
+        return J, grads
+
+    @property
+    def alpha_gradients(self) -> dict[int, float]:
+        """∂J/∂α^[l] of the last :meth:`backward`, for the prelu layers."""
+        g = self._net.grads()
+        out = {}
+        for k in range(self.n_layers):
+            a = self._net.layout(k)[2]
+            if a >= 0:
+                out[k + 1] = float(g[a])
+        return out
+
+    # ---------------------------------------------------------------- cached quantities
+    def _cached(self, getter: str, first: int) -> dict[int, np.ndarray]:
+        if self._net.cached_rows == 0:
+            raise RuntimeError("run forward() or backward() first")
+        with self._lock:
+            fetch = getattr(self._net, getter)
+            return {k + 1: fetch(k) for k in range(first, self.n_layers)}
+
+    @property
+    def Z(self) -> dict[int, np.ndarray]:
+        """``{l: Z^[l]}`` of the last forward/backward batch, l = 1 … L."""
+        return self._cached("cached_Z", 0)
+
+    @property
+    def H(self) -> dict[int, np.ndarray]:
+        """``{l: H^[l]}`` of the last forward/backward batch, l = 0 … L (H^[0] = X)."""
+        out = self._cached("cached_H", 0)
+        out[0] = np.array(self._X_cache, copy=True)
+        return dict(sorted(out.items()))
+
+    @property
+    def delta(self) -> dict[int, np.ndarray]:
+        """``{l: δ^[l]}`` of the last backward batch, δ^[l] = -∂J_i/∂Z^[l] per sample (row)."""
+        if not self._net.has_delta:
+            raise RuntimeError("delta is only available after backward()")
+        return self._cached("cached_delta", 0)
+
+    # ---------------------------------------------------------------- training
+    def fit(self, X: Any, Y: Any, epochs: int = 100, batch_size: int | None = 1, lr: float = 0.5,
+            optimizer: str = "sgd", momentum: float = 0.9, tol: float | None = None,
+            shuffle: bool = True, n_threads: int | None = None, seed: int = 0,
+            callbacks: Sequence[Any] | None = None, **options: Any):
+        """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option."""
+        from .training import fit
+
+        return fit(self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                   momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
+                   callbacks=callbacks, **options)
+
+    # ---------------------------------------------------------------- copies and pickling
+    def copy(self) -> "Network":
+        """An independent network with the same architecture and parameters."""
+        new = object.__new__(Network)
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        acts = self.activations
+        return {
+            "sizes": self.sizes,
+            "hidden": acts[:-1],
+            "output_activation": acts[-1],
+            "loss": self.loss_name,
+            "dtype": self._dtype.name,
+            "init": self._init,
+            "seed": self._seed,
+            "init_scale": self._init_scale,
+            "parameters": self.parameters.copy(),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["sizes"], state["hidden"] or "sigmoid", state["output_activation"],
+                      state["loss"], state["dtype"], state["init"], state["seed"],
+                      state["init_scale"])
+        params = np.asarray(state["parameters"], dtype=self._dtype)
+        if params.shape != (self.n_params,):
+            raise ValueError(f"parameters must have shape ({self.n_params},); got {params.shape}")
+        self.parameters[...] = params
+
+
+def _check_sizes(sizes: Any) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer sizes like [4, 5, 3]; got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least the input and output sizes; got {list(sizes)}")
+    out = []
+    for i, s in enumerate(sizes):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"sizes[{i}] must be a positive integer; got {s!r}")
+        if s < 1:
+            raise ValueError(f"sizes[{i}] must be a positive integer; got {s}")
+        out.append(int(s))
+    return out
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    return dt
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if seed >= 2**64:
+        raise ValueError(f"seed must be below 2**64; got {seed}")
+    return int(seed)
+
+
+def _threads(n_threads: Any) -> int:
+    """0 means the OpenMP default (OMP_NUM_THREADS, threadpoolctl)."""
+    if n_threads is None:
+        return 0
+    return v.check_positive_int(n_threads, "n_threads")

@@ -1,0 +1,349 @@
+"""Training orchestration around the core's epoch: validation, early stopping, callbacks, history.
+
+Each epoch is one call into C++ (shuffle, batches, forward, δ backward, update, with the GIL
+released). Between epochs Python checks the stopping rules, in this order: a non-finite J (error),
+the notes' ε (``tol``), early stopping, callbacks, and the epoch budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from . import _validation as v
+from ._loader import core
+from ._names import OPTIMIZERS, SCHEDULES, check_name
+
+if TYPE_CHECKING:
+    from .network import Network
+
+__all__ = ["fit", "History", "EarlyStopping", "TrainingDivergedError", "StopTraining"]
+
+log = logging.getLogger("bpcore")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """J became NaN or infinite. The network keeps the weights of the last finite epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        The 1-based epoch in which it happened.
+    history : History
+        What was recorded up to the last finite epoch.
+    """
+
+    def __init__(self, message: str, epoch: int, history: "History") -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history
+
+
+class StopTraining(Exception):
+    """Raise from a callback to stop training after the current epoch."""
+
+
+@dataclass
+class History:
+    """What :func:`fit` recorded, one entry per finished epoch.
+
+    ``loss[e]`` is the mean J of epoch e (J of each batch before its update, weighted by batch
+    size); ``val_loss`` the J on the validation data after the epoch; ``stop_reason`` one of
+    ``"max_epochs"``, ``"tol"`` (J < ε, the notes' step 3), ``"early_stopping"``, ``"callback"``,
+    ``"interrupted"`` (Ctrl-C: the network keeps the weights of the last finished epoch).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    stop_reason: str = "max_epochs"
+    best_epoch: int | None = None
+    epochs_before: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loss": list(self.loss),
+            "val_loss": list(self.val_loss),
+            "lr": list(self.lr),
+            "epoch_time": list(self.epoch_time),
+            "stop_reason": self.stop_reason,
+            "best_epoch": self.best_epoch,
+            "epochs": self.epochs,
+        }
+
+    def __repr__(self) -> str:
+        last = f", loss={self.loss[-1]:.6g}" if self.loss else ""
+        return f"History(epochs={self.epochs}{last}, stop_reason={self.stop_reason!r})"
+
+
+class EarlyStopping:
+    """Stop when the monitored J has not improved by ``min_delta`` for ``patience`` epochs.
+
+    The monitored J is the validation J when there is validation data, else the training J. With
+    ``restore_best=True`` the network gets back the parameters of its best epoch.
+    """
+
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
+        self.patience = v.check_positive_int(patience, "patience")
+        if not np.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"min_delta must be a non-negative number; got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.restore_best = bool(restore_best)
+        self.best = np.inf
+        self.best_epoch: int | None = None
+        self.best_parameters: np.ndarray | None = None
+        self.wait = 0
+
+    def update(self, net: "Network", epoch: int, value: float) -> bool:
+        """Record an epoch's J; True when training should stop."""
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_parameters = net.parameters.copy()
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, net: "Network") -> None:
+        if self.restore_best and self.best_parameters is not None:
+            net.parameters[...] = self.best_parameters
+
+
+def _optimizer_config(optimizer: str, lr: float, momentum: float, options: dict[str, Any]):
+    check_name(optimizer, OPTIMIZERS, "optimizer")
+    lr = v.check_positive_float(lr, "lr")
+    schedule = check_name(options.pop("lr_schedule", "constant"), SCHEDULES, "lr_schedule")
+    kwargs = {}
+    for name, default in (("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8),
+                          ("weight_decay", 0.0), ("power_t", 0.5), ("gamma", 0.1)):
+        value = options.pop(name, default)
+        try:
+            kwargs[name] = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a number; got {value!r}") from None
+    step_size = v.check_positive_int(options.pop("step_size", 10), "step_size")
+    try:
+        momentum = float(momentum)
+    except (TypeError, ValueError):
+        raise TypeError(f"momentum must be a number; got {momentum!r}") from None
+    return core.OptimizerConfig(kind=optimizer, lr=lr, momentum=momentum, schedule=schedule,
+                                step_size=step_size, **kwargs)
+
+
+def fit(
+    net: "Network",
+    X: Any,
+    Y: Any,
+    epochs: int = 100,
+    batch_size: int | None = 1,
+    lr: float = 0.5,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    tol: float | None = None,
+    shuffle: bool = True,
+    n_threads: int | None = None,
+    seed: int = 0,
+    callbacks: Sequence[Any] | None = None,
+    **options: Any,
+) -> History:
+    """Train ``net`` on (X, Y) and return the :class:`History`.
+
+    Parameters
+    ----------
+    epochs : int
+        Most epochs to run.
+    batch_size : int or None
+        Samples per update: 1 is the notes' online BP; None is the full batch. The last, partial
+        batch is kept unless ``drop_last=True``.
+    lr : float
+        Learning rate α of W ← W − α ∂J/∂W.
+    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+        ``sgd`` is the notes' rule. ``momentum`` is μ of momentum and nesterov (unused otherwise).
+    tol : float or None
+        The notes' ε: stop after the first epoch whose mean J < ε.
+    shuffle : bool
+        Visit the samples in a new seeded order every epoch.
+    n_threads : int or None
+        Threads over the batch; None is OpenMP's default. Results are bitwise the same for any
+        thread count.
+    seed : int
+        Seed of the shuffling (and of the validation split).
+    callbacks : sequence
+        Called after each epoch as ``cb(net, epoch, logs)`` (or ``cb.on_epoch_end(...)``) with
+        ``logs = {"loss", "val_loss", "lr", "time"}``; returning True or raising
+        :class:`StopTraining` stops training (stop_reason ``"callback"``).
+
+    Other Parameters
+    ----------------
+    sample_weight : array of shape (n,)
+    validation_data : (X_val, Y_val)
+    validation_fraction : float in (0, 1)
+        Hold out this share of the samples (seeded) as validation data.
+    early_stopping : bool
+        Stop when the validation J (else training J) stops improving; restores the best weights.
+    patience, min_delta : int, float
+        Of early stopping (defaults 10 and 0).
+    beta1, beta2, epsilon : float
+        Of adam.
+    weight_decay : float
+        L2 penalty λ added to ∂J/∂W.
+    lr_schedule : {"constant", "invscaling", "step"}, power_t, step_size, gamma
+        Learning rate per epoch.
+    drop_last : bool
+    warm_start : bool
+        Keep the optimizer state and epoch count of an earlier fit (default True). False resets them.
+    verbose : bool
+        Log every epoch through the ``bpcore`` logger.
+
+    Raises
+    ------
+    TrainingDivergedError
+        J became NaN or infinite; names the epoch; the weights are those of the last finite epoch.
+    RuntimeError
+        ``fit`` is already running on this network in another thread.
+    """
+    opts = dict(options)
+    sample_weight = opts.pop("sample_weight", None)
+    validation_data = opts.pop("validation_data", None)
+    validation_fraction = opts.pop("validation_fraction", None)
+    early = opts.pop("early_stopping", False)
+    patience = opts.pop("patience", 10)
+    min_delta = opts.pop("min_delta", 0.0)
+    drop_last = bool(opts.pop("drop_last", False))
+    warm_start = bool(opts.pop("warm_start", True))
+    verbose = bool(opts.pop("verbose", False))
+    config = _optimizer_config(optimizer, lr, momentum, opts)
+    if opts:
+        raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(opts))}")
+
+    epochs = v.check_positive_int(epochs, "epochs")
+    if tol is not None:
+        tol = float(tol)
+        if not np.isfinite(tol) or tol < 0:
+            raise ValueError(f"tol must be a non-negative number or None; got {tol!r}")
+    from .network import _check_seed, _threads
+
+    seed = _check_seed(seed)
+    threads = _threads(n_threads)
+
+    Xc = net._X(X)
+    Yc = net._Y(Y, Xc.shape[0])
+    w = v.as_sample_weight(sample_weight, net.dtype, Xc.shape[0])
+    Xv = Yv = None
+    if validation_data is not None and validation_fraction is not None:
+        raise ValueError("give validation_data or validation_fraction, not both")
+    if validation_data is not None:
+        try:
+            Xv_raw, Yv_raw = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+        Xv = net._X(Xv_raw, "X_val")
+        Yv = net._Y(Yv_raw, Xv.shape[0], "Y_val")
+    elif validation_fraction is not None:
+        frac = float(validation_fraction)
+        if not 0 < frac < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
+        n = Xc.shape[0]
+        n_val = int(round(frac * n))
+        if n_val < 1 or n_val >= n:
+            raise ValueError(f"validation_fraction={frac} of {n} samples leaves no validation "
+                             "or no training sample")
+        order = np.random.default_rng(seed).permutation(n)
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        Xv, Yv = Xc[val_idx], Yc[val_idx]
+        Xc, Yc = Xc[train_idx], Yc[train_idx]
+        w = None if w is None else w[train_idx]
+
+    n = Xc.shape[0]
+    if batch_size is None:
+        batch = 0
+    else:
+        batch = v.check_positive_int(batch_size, "batch_size")
+        if batch > n:
+            raise ValueError(f"batch_size must be at most the number of training samples ({n}); "
+                             f"got {batch}; use batch_size=None for the full batch")
+    stopper = EarlyStopping(patience, min_delta) if early else None
+    cbs = list(callbacks or [])
+    for cb in cbs:
+        if not (callable(cb) or hasattr(cb, "on_epoch_end")):
+            raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
+
+    if not net._lock.acquire(blocking=False):
+        raise RuntimeError("fit() is already running on this network")
+    try:
+        state = net._training
+        cls_opt = core.Optimizer64 if net.dtype == np.float64 else core.Optimizer32
+        if not warm_start or "optimizer" not in state:
+            state["optimizer"] = cls_opt(config, net.n_params)
+            state["epochs"] = 0
+        else:
+            state["optimizer"].config = config
+        opt = state["optimizer"]
+        train = core.train_epoch64 if net.dtype == np.float64 else core.train_epoch32
+        eopts = core.EpochOptions(batch_size=batch, shuffle=bool(shuffle), drop_last=drop_last,
+                                  seed=seed, epoch=state["epochs"], n_threads=threads)
+        hist = History(epochs_before=state["epochs"])
+        for e in range(1, epochs + 1):
+            eopts.epoch = state["epochs"]
+            t0 = time.perf_counter()
+            try:
+                result = train(net._net, opt, Xc, Yc, w, eopts)
+            except KeyboardInterrupt:
+                hist.stop_reason = "interrupted"
+                log.info("training interrupted in epoch %d; weights are those of epoch %d", e, e - 1)
+                break
+            if result.status == "nonfinite":
+                raise TrainingDivergedError(
+                    f"training diverged in epoch {e}: the loss J became NaN or infinite; the "
+                    f"network keeps the weights after epoch {e - 1}. Lower lr (now {config.lr:g}) "
+                    "or standardise the inputs.", e, hist)
+            state["epochs"] += 1
+            J = result.loss
+            hist.loss.append(J)
+            hist.lr.append(result.lr)
+            logs: dict[str, Any] = {"loss": J, "lr": result.lr}
+            if Xv is not None:
+                J_val = float(net._net.loss(Xv, Yv, None, threads))
+                hist.val_loss.append(J_val)
+                logs["val_loss"] = J_val
+            hist.epoch_time.append(time.perf_counter() - t0)
+            logs["time"] = hist.epoch_time[-1]
+            if verbose:
+                log.info("epoch %d: J=%.6g%s", e, J,
+                         f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "")
+            if tol is not None and J < tol:
+                hist.stop_reason = "tol"
+                break
+            if stopper is not None and stopper.update(net, e, logs.get("val_loss", J)):
+                hist.stop_reason = "early_stopping"
+                break
+            try:
+                if any(_call(cb, net, e, logs) for cb in cbs):
+                    hist.stop_reason = "callback"
+                    break
+            except StopTraining:
+                hist.stop_reason = "callback"
+                break
+            except KeyboardInterrupt:
+                hist.stop_reason = "interrupted"
+                break
+        if stopper is not None:
+            hist.best_epoch = stopper.best_epoch
+            stopper.restore(net)
+        return hist
+    finally:
+        net._lock.release()
+
+
+def _call(cb: Any, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
+    fn: Callable[..., Any] = cb.on_epoch_end if hasattr(cb, "on_epoch_end") else cb
+    return bool(fn(net, epoch, logs))
