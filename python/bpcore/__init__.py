@@ -21,6 +21,38 @@ except PackageNotFoundError:  # running from a source tree
 has_openmp: bool = bool(_core.has_openmp())
 simd: str = _core.simd
 
+# Submodules and names that pull in more than NumPy are imported on first use.
+_LAZY = {
+    "datasets": ("bpcore.datasets", None),
+    "glassbox": ("bpcore.glassbox", None),
+    "io": ("bpcore.io", None),
+    "plot": ("bpcore.plot", None),
+    "config": ("bpcore.config", None),
+    "load": ("bpcore.io", "load"),
+    "load_config": ("bpcore.config", "load_config"),
+    "train_from_config": ("bpcore.config", "train_from_config"),
+    "gradcheck": ("bpcore.glassbox", "gradcheck"),
+    "MLPClassifier": ("bpcore.sklearn", "MLPClassifier"),
+    "MLPRegressor": ("bpcore.sklearn", "MLPRegressor"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        module_name, attr = _LAZY[name]
+        module = import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bpcore' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "Network",
     "History",
@@ -36,4 +68,5 @@ __all__ = [
     "has_openmp",
     "simd",
     "__version__",
+    *_LAZY,
 ]

@@ -288,6 +288,19 @@ class Network:
                    momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
                    callbacks=callbacks, **options)
 
+    # ---------------------------------------------------------------- glass box and files
+    def trace(self, X: Any, Y: Any, lr: float = 0.5, update: bool = True):
+        """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`."""
+        from .glassbox import trace
+
+        return trace(self, X, Y, lr=lr, update=update)
+
+    def save(self, path: Any, **metadata: Any) -> None:
+        """Write the network to a safetensors model file, atomically; see :func:`bpcore.io.save`."""
+        from .io import save
+
+        save(self, path, **metadata)
+
     # ---------------------------------------------------------------- copies and pickling
     def copy(self) -> "Network":
         """An independent network with the same architecture and parameters."""
