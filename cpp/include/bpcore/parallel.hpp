@@ -17,8 +17,11 @@ namespace bpcore {
 bool has_openmp();
 /// The OpenMP default (OMP_NUM_THREADS, threadpoolctl), or 1 without OpenMP.
 int default_threads();
-/// `requested` if positive, else the default.
+/// `requested` if positive, else the default; always 1 in a process forked from one that loaded
+/// the core (GNU OpenMP hangs there).
 int resolve_threads(int requested);
+/// True in a child process created by fork() after the core was loaded.
+bool in_forked_child();
 
 struct RowBlocks {
   Index rows = 0, block = 0, count = 0;
