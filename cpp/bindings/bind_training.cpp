@@ -55,7 +55,7 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
         return result;
       },
       py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
-      py::arg("sample_weight").noconvert() = py::none(), py::arg("options"),
+      py::arg("sample_weight").noconvert().none(true), py::arg("options"),
       "Runs one epoch (trainer.hpp). On a signal the epoch is rolled back and the signal's "
       "exception (KeyboardInterrupt for Ctrl-C) is raised.");
 }
