@@ -189,7 +189,8 @@ def fit(
     validation_fraction : float in (0, 1)
         Hold out this share of the samples (seeded) as validation data.
     early_stopping : bool
-        Stop when the validation J (else training J) stops improving; restores the best weights.
+        Stop when the validation J (else training J) stops improving for ``patience`` epochs. At
+        the end of training (unless interrupted) the network gets the parameters of its best epoch.
     patience, min_delta : int, float
         Of early stopping (defaults 10 and 0).
     beta1, beta2, epsilon : float
@@ -292,53 +293,51 @@ def fit(
         eopts = core.EpochOptions(batch_size=batch, shuffle=bool(shuffle), drop_last=drop_last,
                                   seed=seed, epoch=state["epochs"], n_threads=threads)
         hist = History(epochs_before=state["epochs"])
-        for e in range(1, epochs + 1):
-            eopts.epoch = state["epochs"]
-            t0 = time.perf_counter()
-            try:
+        try:
+            for e in range(1, epochs + 1):
+                eopts.epoch = state["epochs"]
+                t0 = time.perf_counter()
                 result = train(net._net, opt, Xc, Yc, w, eopts)
-            except KeyboardInterrupt:
-                hist.stop_reason = "interrupted"
-                log.info("training interrupted in epoch %d; weights are those of epoch %d", e, e - 1)
-                break
-            if result.status == "nonfinite":
-                raise TrainingDivergedError(
-                    f"training diverged in epoch {e}: the loss J became NaN or infinite; the "
-                    f"network keeps the weights after epoch {e - 1}. Lower lr (now {config.lr:g}) "
-                    "or standardise the inputs.", e, hist)
-            state["epochs"] += 1
-            J = result.loss
-            hist.loss.append(J)
-            hist.lr.append(result.lr)
-            logs: dict[str, Any] = {"loss": J, "lr": result.lr}
-            if Xv is not None:
-                J_val = float(net._net.loss(Xv, Yv, None, threads))
-                hist.val_loss.append(J_val)
-                logs["val_loss"] = J_val
-            hist.epoch_time.append(time.perf_counter() - t0)
-            logs["time"] = hist.epoch_time[-1]
-            if verbose:
-                log.info("epoch %d: J=%.6g%s", e, J,
-                         f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "")
-            if tol is not None and J < tol:
-                hist.stop_reason = "tol"
-                break
-            if stopper is not None and stopper.update(net, e, logs.get("val_loss", J)):
-                hist.stop_reason = "early_stopping"
-                break
-            try:
-                if any(_call(cb, net, e, logs) for cb in cbs):
+                if result.status == "nonfinite":
+                    raise TrainingDivergedError(
+                        f"training diverged in epoch {e}: the loss J became NaN or infinite; the "
+                        f"network keeps the weights after epoch {e - 1}. Lower lr (now "
+                        f"{config.lr:g}) or standardise the inputs.", e, hist)
+                state["epochs"] += 1
+                J = result.loss
+                hist.loss.append(J)
+                hist.lr.append(result.lr)
+                logs: dict[str, Any] = {"loss": J, "lr": result.lr}
+                if Xv is not None:
+                    J_val = float(net._net.loss(Xv, Yv, None, threads))
+                    hist.val_loss.append(J_val)
+                    logs["val_loss"] = J_val
+                hist.epoch_time.append(time.perf_counter() - t0)
+                logs["time"] = hist.epoch_time[-1]
+                if verbose:
+                    log.info("epoch %d: J=%.6g%s", e, J,
+                             f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "")
+                if tol is not None and J < tol:
+                    hist.stop_reason = "tol"
+                    break
+                if stopper is not None and stopper.update(net, e, logs.get("val_loss", J)):
+                    hist.stop_reason = "early_stopping"
+                    break
+                try:
+                    if any(_call(cb, net, e, logs) for cb in cbs):
+                        hist.stop_reason = "callback"
+                        break
+                except StopTraining:
                     hist.stop_reason = "callback"
                     break
-            except StopTraining:
-                hist.stop_reason = "callback"
-                break
-            except KeyboardInterrupt:
-                hist.stop_reason = "interrupted"
-                break
+        except KeyboardInterrupt:
+            # Inside the core the epoch was rolled back; between epochs every epoch is whole.
+            hist.stop_reason = "interrupted"
+            log.info("training interrupted after %d finished epochs", hist.epochs)
         if stopper is not None:
             hist.best_epoch = stopper.best_epoch
-            stopper.restore(net)
+            if hist.stop_reason != "interrupted":
+                stopper.restore(net)
         return hist
     finally:
         net._lock.release()
