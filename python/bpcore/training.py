@@ -94,9 +94,7 @@ class EarlyStopping:
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
         self.patience = v.check_positive_int(patience, "patience")
-        if not np.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"min_delta must be a non-negative number; got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = _number(min_delta, "min_delta", minimum=0.0)
         self.restore_best = bool(restore_best)
         self.best = np.inf
         self.best_epoch: int | None = None
@@ -228,9 +226,7 @@ def fit(
 
     epochs = v.check_positive_int(epochs, "epochs")
     if tol is not None:
-        tol = float(tol)
-        if not np.isfinite(tol) or tol < 0:
-            raise ValueError(f"tol must be a non-negative number or None; got {tol!r}")
+        tol = _number(tol, "tol", minimum=0.0)
     from .network import _check_seed, _threads
 
     seed = _check_seed(seed)
@@ -250,7 +246,7 @@ def fit(
         Xv = net._X(Xv_raw, "X_val")
         Yv = net._Y(Yv_raw, Xv.shape[0], "Y_val")
     elif validation_fraction is not None:
-        frac = float(validation_fraction)
+        frac = _number(validation_fraction, "validation_fraction", minimum=0.0)
         if not 0 < frac < 1:
             raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
         n = Xc.shape[0]
@@ -273,7 +269,16 @@ def fit(
             raise ValueError(f"batch_size must be at most the number of training samples ({n}); "
                              f"got {batch}; use batch_size=None for the full batch")
     stopper = EarlyStopping(patience, min_delta) if early else None
-    cbs = list(callbacks or [])
+    if callbacks is None:
+        cbs = []
+    elif callable(callbacks) or hasattr(callbacks, "on_epoch_end"):
+        cbs = [callbacks]
+    else:
+        try:
+            cbs = list(callbacks)
+        except TypeError:
+            raise TypeError("callbacks must be a callable or a sequence of callables; got "
+                            f"{callbacks!r}") from None
     for cb in cbs:
         if not (callable(cb) or hasattr(cb, "on_epoch_end")):
             raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
@@ -341,6 +346,19 @@ def fit(
         return hist
     finally:
         net._lock.release()
+
+
+def _number(value: Any, name: str, minimum: float) -> float:
+    """``value`` as a finite float ≥ ``minimum``; TypeError/ValueError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number; got {value!r}") from None
+    if not np.isfinite(out) or out < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}; got {value!r}")
+    return out
 
 
 def _call(cb: Any, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
