@@ -1,8 +1,29 @@
 #include "bpcore/activation.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace bpcore {
+
+namespace {
+
+// Eigen's vector kernels peel an unaligned head of an array onto a scalar path, and the scalar exp
+// and tanh round differently from the vector ones. Running them in fixed chunks through an aligned
+// buffer makes each element's result independent of where the data lies in memory.
+template <class T, class F>
+void elementwise_aligned(const T* in, T* out, Index size, F&& f) {
+  constexpr Index kChunk = 256;
+  alignas(64) T buffer[kChunk];
+  for (Index i = 0; i < size; i += kChunk) {
+    const Index n = std::min(kChunk, size - i);
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64> b(buffer, n);
+    b = ConstArrayMap<T>(in + i, n);
+    b = f(b);
+    ArrayMap<T>(out + i, n) = b;
+  }
+}
+
+}  // namespace
 
 std::string_view activation_name(Activation f) {
   for (const auto& info : activation_table)
@@ -30,10 +51,10 @@ void activate(Activation f, const T* Zp, T* Hp, Index rows, Index cols, T alpha)
       break;
     case Activation::sigmoid:
       // H = 1 / (1 + e^-Z)
-      H = T(1) / (T(1) + (-Z).exp());
+      elementwise_aligned(Zp, Hp, size, [](const auto& z) { return T(1) / (T(1) + (-z).exp()); });
       break;
     case Activation::tanh:
-      H = Z.tanh();
+      elementwise_aligned(Zp, Hp, size, [](const auto& z) { return z.tanh(); });
       break;
     case Activation::relu:
       // H = max(Z, 0)
@@ -49,8 +70,11 @@ void activate(Activation f, const T* Zp, T* Hp, Index rows, Index cols, T alpha)
       Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
       for (Index i = 0; i < rows; ++i) {
         const T zmax = Zm.row(i).maxCoeff();
-        Hm.row(i) = (Zm.row(i).array() - zmax).exp().matrix();
-        Hm.row(i) /= Hm.row(i).sum();
+        elementwise_aligned(Zp + i * cols, Hp + i * cols, cols,
+                            [zmax](const auto& z) { return (z - zmax).exp(); });
+        T total = 0;
+        for (Index j = 0; j < cols; ++j) total += Hm(i, j);
+        Hm.row(i) /= total;
       }
       break;
     }

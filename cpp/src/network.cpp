@@ -11,9 +11,11 @@ namespace {
 // number of threads.
 constexpr Index kChunkRows = 256;
 
+// Aligned like Eigen's own matrices: Eigen's vector kernels split work by alignment, so a buffer at
+// a varying address could round differently from call to call.
 template <class T>
 struct ChunkScratch {
-  std::vector<T> a, b, z;
+  std::vector<T, Eigen::aligned_allocator<T>> a, b, z;
 };
 
 }  // namespace
@@ -21,12 +23,15 @@ struct ChunkScratch {
 template <class T>
 Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activations, Loss loss)
     : loss_(loss) {
+  constexpr Index kMaxSize = Index(1) << 31;
+  constexpr Index kMaxParams = Index(1) << 36;
   require(sizes.size() >= 2,
           "sizes must list the input size, any hidden sizes and the output size (at least 2 "
           "entries), got " + std::to_string(sizes.size()));
   for (std::size_t i = 0; i < sizes.size(); ++i)
-    require(sizes[i] > 0, "sizes[" + std::to_string(i) + "] must be positive, got " +
-                              std::to_string(sizes[i]));
+    require(sizes[i] > 0 && sizes[i] < kMaxSize,
+            "sizes[" + std::to_string(i) + "] must be positive and below 2^31, got " +
+                std::to_string(sizes[i]));
   const std::size_t L = sizes.size() - 1;
   require(activations.size() == L, "expected " + std::to_string(L) +
                                        " activations (one per layer), got " +
@@ -50,6 +55,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
     s.b_offset = offset;
     offset += s.n_out;
     if (s.f == Activation::prelu) s.alpha_offset = offset++;
+    require(offset <= kMaxParams, "the network would have more than 2^36 parameters");
     layers_.push_back(s);
   }
   params_.setZero(offset);
