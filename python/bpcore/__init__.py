@@ -28,6 +28,8 @@ _LAZY = {
     "io": ("bpcore.io", None),
     "plot": ("bpcore.plot", None),
     "config": ("bpcore.config", None),
+    "preprocessing": ("bpcore.preprocessing", None),
+    "dataio": ("bpcore.dataio", None),
     "load": ("bpcore.io", "load"),
     "load_config": ("bpcore.config", "load_config"),
     "train_from_config": ("bpcore.config", "train_from_config"),

@@ -51,6 +51,10 @@ class Network:
         ``weights[l-1]`` is W^[l], shape (n_{l-1}, n_l): a writable view of the core's memory.
     biases : list of ndarray
         ``biases[l-1]`` is b^[l], shape (n_l,): a view as well.
+    metadata : dict of str to str
+        Free-form entries stored in the model file (:meth:`save`).
+    preprocessing : bpcore.preprocessing.Preprocessing or None
+        Standardisation statistics and class labels that travel with the model file.
     Z, H, delta : dict of int to ndarray
         After :meth:`forward` or :meth:`backward`, ``Z[l]``, ``H[l]`` (``H[0]`` is X) and, after
         :meth:`backward`, ``delta[l]`` = δ^[l] = -∂J_i/∂Z^[l] of each sample (rows), copies.
@@ -93,6 +97,10 @@ class Network:
         self._training: dict[str, Any] = {}  # optimizer state and epochs done, see training.py
         self._lock = threading.RLock()
         self._X_cache: np.ndarray | None = None
+        #: the user's entries of a model file (see bpcore.io); saved with the network
+        self.metadata: dict[str, str] = {}
+        #: standardisation and class labels (bpcore.preprocessing.Preprocessing) or None
+        self.preprocessing: Any = None
 
     # ---------------------------------------------------------------- architecture
     @property
@@ -320,6 +328,8 @@ class Network:
             "seed": self._seed,
             "init_scale": self._init_scale,
             "parameters": self.parameters.copy(),
+            "metadata": dict(self.metadata),
+            "preprocessing": self.preprocessing,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -330,6 +340,8 @@ class Network:
         if params.shape != (self.n_params,):
             raise ValueError(f"parameters must have shape ({self.n_params},); got {params.shape}")
         self.parameters[...] = params
+        self.metadata = dict(state.get("metadata", {}))
+        self.preprocessing = state.get("preprocessing")
 
 
 def _check_sizes(sizes: Any) -> list[int]:
