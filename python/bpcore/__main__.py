@@ -1,0 +1,10 @@
+"""``python -m bpcore``: the same as the ``bpcore`` command (see :mod:`bpcore.cli`)."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,853 @@
+"""Configuration of a training run: typed sections, TOML files, and :func:`train_from_config`.
+
+A configuration has four sections, each a dataclass checked when it is created:
+
+- ``[network]`` (:class:`NetworkConfig`): hidden layer sizes and activations, output activation,
+  loss J, dtype, initialisation. The input size d and output size q come from the data.
+- ``[training]`` (:class:`TrainingConfig`): the arguments of :meth:`bpcore.Network.fit`.
+- ``[data]`` (:class:`DataConfig`): a built-in data set or a CSV/.npy/.npz file, the target
+  column, standardisation, one-hot targets, the seeded validation split.
+- ``[output]`` (:class:`OutputConfig`): the folder and file names a run writes.
+
+Every field has a default; the defaults are the notes' example: the 4-5-3 network on Iris with
+standardised features, sigmoid hidden and output layers, J = ½ Σ e² on one-hot targets, online SGD
+(batch size 1) with α = 0.5 for 100 epochs, seed 0. Unknown keys and bad values raise
+:class:`ConfigError` naming the field and what it accepts.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io as _io
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
+from .dataio import BUILTIN_DATASETS, FILE_SUFFIXES
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "NetworkConfig",
+    "OutputConfig",
+    "TrainingConfig",
+    "TrainingRun",
+    "dumps_toml",
+    "load_config",
+    "save_config",
+    "train_from_config",
+]
+
+log = logging.getLogger("bpcore")
+
+GENERATED_DATASETS = tuple(n for n in BUILTIN_DATASETS if n != "iris")
+TASKS = ("auto", "classification", "regression")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that bpcore does not accept; the message names the field."""
+
+
+# ---------------------------------------------------------------------- field checks
+def _fail(where: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{where} must be {expected}; got {value!r}")
+
+
+def _int(where: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise _fail(where, what, value)
+    return int(value)
+
+
+def _float(where: str, value: Any, *, low: float = -math.inf, high: float = math.inf,
+           low_open: bool = False, high_open: bool = False, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise _fail(where, expected, value)
+    x = float(value)
+    if (not math.isfinite(x) or x < low or x > high or (low_open and x == low)
+            or (high_open and x == high)):
+        raise _fail(where, expected, value)
+    return x
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise _fail(where, "true or false", value)
+    return bool(value)
+
+
+def _choice(where: str, value: Any, valid: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise _fail(where, f"one of {', '.join(valid)}", value)
+    return value
+
+
+def _str(where: str, value: Any, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
+    if not isinstance(value, str) or (not value and not empty):
+        raise _fail(where, "a non-empty string" if not empty else "a string", value)
+    if value and suffixes and not value.lower().endswith(suffixes):
+        raise _fail(where, f"a file name ending in {' or '.join(suffixes)}"
+                    + (' (or "" to skip it)' if empty else ""), value)
+    return value
+
+
+# ---------------------------------------------------------------------- sections
+@dataclass
+class NetworkConfig:
+    """``[network]``: the architecture of ``bpcore.Network([d, *hidden, q], ...)``.
+
+    Attributes
+    ----------
+    hidden : list of int
+        n_1 … n_{L-1}, the hidden layer sizes; ``[]`` is a network with no hidden layer.
+    activation : str or list of str
+        f of the hidden layers, one name or one per hidden layer (identity, sigmoid, tanh, relu,
+        prelu).
+    output_activation : str
+        f^[L] (identity, sigmoid, tanh, relu, prelu, softmax).
+    loss : str
+        mse (J = ½ Σ e²), cross_entropy (with softmax), binary_cross_entropy (with sigmoid).
+    dtype, init, init_scale, seed
+        As in :class:`bpcore.Network`.
+    """
+
+    hidden: list[int] = field(default_factory=lambda: [5])
+    activation: str | list[str] = "sigmoid"
+    output_activation: str = "sigmoid"
+    loss: str = "mse"
+    dtype: str = "float64"
+    init: str = "small_uniform"
+    init_scale: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        s = "network"
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, (list, tuple)):
+            raise _fail(f"{s}.hidden", "a list of positive integers (hidden layer sizes)", self.hidden)
+        self.hidden = [_int(f"{s}.hidden[{i}]", n, 1) for i, n in enumerate(self.hidden)]
+        if isinstance(self.activation, (list, tuple)):
+            acts = [_choice(f"{s}.activation[{i}]", a, HIDDEN_ACTIVATIONS)
+                    for i, a in enumerate(self.activation)]
+            if len(acts) != len(self.hidden):
+                raise ConfigError(f"{s}.activation lists {len(acts)} names but {s}.hidden has "
+                                  f"{len(self.hidden)} layers; give one name per hidden layer or "
+                                  "a single name")
+            self.activation = acts
+        else:
+            self.activation = _choice(f"{s}.activation", self.activation, HIDDEN_ACTIVATIONS)
+        self.output_activation = _choice(f"{s}.output_activation", self.output_activation,
+                                         ACTIVATIONS)
+        self.loss = _choice(f"{s}.loss", self.loss, LOSSES)
+        self.dtype = _choice(f"{s}.dtype", self.dtype, DTYPES)
+        self.init = _choice(f"{s}.init", self.init, INITS)
+        self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True,
+                                 expected="a positive number")
+        self.seed = _int(f"{s}.seed", self.seed, 0)
+        _check_pairing(self.output_activation, self.loss)
+
+
+def _check_pairing(output_activation: str, loss: str) -> None:
+    # The core is the authority on which output activation goes with which loss.
+    from ._loader import core
+
+    try:
+        core.Network64([1, 2], [output_activation], loss)
+    except ValueError as exc:
+        raise ConfigError(f"network.output_activation and network.loss do not go together: {exc}") from None
+
+
+@dataclass
+class TrainingConfig:
+    """``[training]``: the arguments of :meth:`bpcore.Network.fit`.
+
+    ``batch_size = "full"`` trains on the full batch; ``tol`` (the notes' ε) and ``n_threads`` are
+    optional (omitted: no ε, OpenMP's default thread count).
+    """
+
+    epochs: int = 100
+    batch_size: int | str = 1
+    lr: float = 0.5
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    power_t: float = 0.5
+    step_size: int = 10
+    gamma: float = 0.1
+    tol: float | None = None
+    shuffle: bool = True
+    drop_last: bool = False
+    seed: int = 0
+    n_threads: int | None = None
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        s = "training"
+        self.epochs = _int(f"{s}.epochs", self.epochs, 1)
+        if self.batch_size != "full":
+            if isinstance(self.batch_size, str):
+                raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size)
+            try:
+                self.batch_size = _int(f"{s}.batch_size", self.batch_size, 1)
+            except ConfigError:
+                raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size) from None
+        self.lr = _float(f"{s}.lr", self.lr, low=0, low_open=True, expected="a positive number")
+        self.optimizer = _choice(f"{s}.optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("momentum", "beta1", "beta2"):
+            setattr(self, name, _float(f"{s}.{name}", getattr(self, name), low=0, high=1,
+                                       high_open=True, expected="a number in [0, 1)"))
+        self.epsilon = _float(f"{s}.epsilon", self.epsilon, low=0, low_open=True,
+                              expected="a positive number")
+        self.weight_decay = _float(f"{s}.weight_decay", self.weight_decay, low=0,
+                                   expected="a non-negative number")
+        self.lr_schedule = _choice(f"{s}.lr_schedule", self.lr_schedule, SCHEDULES)
+        self.power_t = _float(f"{s}.power_t", self.power_t, low=0, expected="a non-negative number")
+        self.step_size = _int(f"{s}.step_size", self.step_size, 1)
+        self.gamma = _float(f"{s}.gamma", self.gamma, low=0, high=1, low_open=True,
+                            expected="a number in (0, 1]")
+        if self.tol is not None:
+            self.tol = _float(f"{s}.tol", self.tol, low=0, expected="a non-negative number")
+        self.shuffle = _bool(f"{s}.shuffle", self.shuffle)
+        self.drop_last = _bool(f"{s}.drop_last", self.drop_last)
+        self.seed = _int(f"{s}.seed", self.seed, 0)
+        if self.n_threads is not None:
+            self.n_threads = _int(f"{s}.n_threads", self.n_threads, 1)
+        self.early_stopping = _bool(f"{s}.early_stopping", self.early_stopping)
+        self.patience = _int(f"{s}.patience", self.patience, 1)
+        self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0,
+                                expected="a non-negative number")
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`bpcore.Network.fit`."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["batch_size"] = None if self.batch_size == "full" else self.batch_size
+        return out
+
+
+@dataclass
+class DataConfig:
+    """``[data]``: where the samples come from and how they become X and Y.
+
+    Attributes
+    ----------
+    source : str
+        A built-in data set (iris, xor, moons, sine) or a file path ending in .csv, .npy or .npz
+        (relative paths in a config file are relative to that file).
+    target : str or int
+        The target column, by name (CSV with a header) or index (default -1, the last column).
+        ``.npz`` files hold arrays ``X`` and ``y`` instead.
+    features : list of str or int, optional
+        The feature columns; default every column but the target.
+    header : bool or "auto"
+        Whether the first CSV row names the columns.
+    delimiter : str
+    task : {"auto", "classification", "regression"}
+        ``auto``: classification when the targets are strings or integers.
+    standardize : bool
+        X ← (X − mean) / std with the training split's statistics, saved with the model.
+    standardize_target : bool
+        Regression only: also standardise y (predictions come back in the original units).
+    one_hot : bool
+        Classification: one output per class with one-hot targets; False (two classes only) gives
+        one 0/1 output.
+    validation_fraction : float in [0, 1)
+        Share of the samples held out, chosen with ``seed``.
+    seed : int
+        Seed of the validation split and of the generated data sets.
+    n_samples, noise : optional
+        Of the generated data sets (xor, moons, sine).
+    """
+
+    source: str = "iris"
+    target: str | int = -1
+    features: list[str | int] | None = None
+    header: bool | str = "auto"
+    delimiter: str = ","
+    task: str = "auto"
+    standardize: bool = True
+    standardize_target: bool = False
+    one_hot: bool = True
+    validation_fraction: float = 0.0
+    seed: int = 0
+    n_samples: int | None = None
+    noise: float | None = None
+
+    def __post_init__(self) -> None:
+        s = "data"
+        if isinstance(self.source, os.PathLike):
+            self.source = os.fspath(self.source)
+        self.source = _str(f"{s}.source", self.source)
+        if not (self.source in BUILTIN_DATASETS or self.source.lower().endswith(FILE_SUFFIXES)):
+            raise _fail(f"{s}.source", f"one of {', '.join(BUILTIN_DATASETS)} or a file path ending "
+                        f"in {', '.join(FILE_SUFFIXES)}", self.source)
+        if isinstance(self.target, bool) or not isinstance(self.target, (str, int, np.integer)):
+            raise _fail(f"{s}.target", "a column name or an integer column index", self.target)
+        if isinstance(self.target, str) and not self.target:
+            raise _fail(f"{s}.target", "a column name or an integer column index", self.target)
+        if not isinstance(self.target, str):
+            self.target = int(self.target)
+        if self.features is not None:
+            if isinstance(self.features, (str, bytes)) or not isinstance(self.features, (list, tuple)):
+                raise _fail(f"{s}.features", "a list of column names or indices", self.features)
+            feats = []
+            for i, f in enumerate(self.features):
+                if isinstance(f, bool) or not isinstance(f, (str, int, np.integer)) or f == "":
+                    raise _fail(f"{s}.features[{i}]", "a column name or index", f)
+                feats.append(f if isinstance(f, str) else int(f))
+            if not feats:
+                raise _fail(f"{s}.features", "a non-empty list (or omitted for all columns)", [])
+            self.features = feats
+        if not (isinstance(self.header, (bool, np.bool_)) or self.header == "auto"):
+            raise _fail(f"{s}.header", 'true, false or "auto"', self.header)
+        if self.header != "auto":
+            self.header = bool(self.header)
+        if not isinstance(self.delimiter, str) or len(self.delimiter) != 1 or self.delimiter in '"\r\n':
+            raise _fail(f"{s}.delimiter", "a single character such as \",\" or \";\"", self.delimiter)
+        self.task = _choice(f"{s}.task", self.task, TASKS)
+        self.standardize = _bool(f"{s}.standardize", self.standardize)
+        self.standardize_target = _bool(f"{s}.standardize_target", self.standardize_target)
+        if self.standardize_target and self.task == "classification":
+            raise ConfigError(f"{s}.standardize_target is for regression; {s}.task is classification")
+        self.one_hot = _bool(f"{s}.one_hot", self.one_hot)
+        self.validation_fraction = _float(f"{s}.validation_fraction", self.validation_fraction,
+                                          low=0, high=1, high_open=True,
+                                          expected="a number in [0, 1)")
+        self.seed = _int(f"{s}.seed", self.seed, 0)
+        generated = self.source in GENERATED_DATASETS
+        if self.n_samples is not None:
+            if not generated:
+                raise ConfigError(f"{s}.n_samples applies to the generated data sets "
+                                  f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
+            self.n_samples = _int(f"{s}.n_samples", self.n_samples, 1)
+            if self.source == "xor" and self.n_samples % 4:
+                raise _fail(f"{s}.n_samples", "a multiple of 4 for xor", self.n_samples)
+        if self.noise is not None:
+            if not generated:
+                raise ConfigError(f"{s}.noise applies to the generated data sets "
+                                  f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
+            self.noise = _float(f"{s}.noise", self.noise, low=0, expected="a non-negative number")
+
+    @property
+    def is_file(self) -> bool:
+        return self.source not in BUILTIN_DATASETS
+
+
+@dataclass
+class OutputConfig:
+    """``[output]``: what a run writes. File names are inside ``dir``; ``""`` skips a file.
+
+    ``regions_plot`` is drawn only for classification on 2-D features (xor, moons).
+    """
+
+    dir: str = "bpcore-out"
+    model: str = "model.safetensors"
+    history: str = "history.json"
+    loss_plot: str = "loss.png"
+    regions_plot: str = "regions.png"
+    config: str = "config.toml"
+
+    def __post_init__(self) -> None:
+        s = "output"
+        if isinstance(self.dir, os.PathLike):
+            self.dir = os.fspath(self.dir)
+        self.dir = _str(f"{s}.dir", self.dir)
+        self.model = _str(f"{s}.model", self.model)
+        self.history = _str(f"{s}.history", self.history, empty=True, suffixes=(".json", ".csv"))
+        self.loss_plot = _str(f"{s}.loss_plot", self.loss_plot, empty=True, suffixes=(".png",))
+        self.regions_plot = _str(f"{s}.regions_plot", self.regions_plot, empty=True,
+                                 suffixes=(".png",))
+        self.config = _str(f"{s}.config", self.config, empty=True, suffixes=(".toml",))
+        names = [n for n in (self.model, self.history, self.loss_plot, self.regions_plot,
+                             self.config) if n]
+        for n in names:
+            if Path(n).name != n:
+                raise _fail(f"{s} file names", "plain file names inside output.dir", n)
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{s}: two outputs have the same file name: {names}")
+
+
+_SECTIONS: dict[str, type] = {
+    "network": NetworkConfig,
+    "training": TrainingConfig,
+    "data": DataConfig,
+    "output": OutputConfig,
+}
+
+
+@dataclass
+class Config:
+    """A whole training run: ``network``, ``training``, ``data`` and ``output`` sections."""
+
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                setattr(self, name, _section_from_dict(name, cls, value))
+            elif not isinstance(value, cls):
+                raise ConfigError(f"{name} must be a {cls.__name__} or a table of its keys; got "
+                                  f"{type(value).__name__}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Build from nested mappings, e.g. parsed TOML; missing keys take their defaults."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a configuration must be a table of sections; got {type(data).__name__}")
+        for key in data:
+            if key not in _SECTIONS:
+                raise ConfigError(_unknown(str(key), tuple(_SECTIONS), "section"))
+        sections = {}
+        for name, section_cls in _SECTIONS.items():
+            value = data.get(name, {})
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"[{name}] must be a table of keys; got {value!r}")
+            sections[name] = _section_from_dict(name, section_cls, value)
+        return cls(**sections)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested plain dicts; fields that are None (optional and unset) are left out."""
+        out = {}
+        for name in _SECTIONS:
+            section = getattr(self, name)
+            out[name] = {f.name: _plain(getattr(section, f.name)) for f in fields(section)
+                         if getattr(section, f.name) is not None}
+        return out
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text (every field, with a comment on what it does)."""
+        return dumps_toml(self)
+
+    def save(self, path: Any) -> None:
+        """Write the TOML text to ``path`` atomically."""
+        save_config(self, path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _unknown(key: str, allowed: tuple[str, ...], what: str, where: str = "") -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    place = f" in [{where}]" if where else ""
+    return f"unknown {what} {key!r}{place}{hint}; allowed: {', '.join(allowed)}"
+
+
+def _section_from_dict(name: str, cls: type, values: Mapping[str, Any]) -> Any:
+    allowed = tuple(f.name for f in fields(cls))
+    for key in values:
+        if key not in allowed:
+            raise ConfigError(_unknown(str(key), allowed, "key", name))
+    return cls(**dict(values))
+
+
+# ---------------------------------------------------------------------- TOML
+def _toml_string(s: str) -> str:
+    out = ['"']
+    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
+               "\f": "\\f"}
+    for ch in s:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as a TOML value")
+
+
+_COMMENTS = {
+    "network": {
+        "hidden": "hidden layer sizes n_1 … n_{L-1}; d and q come from the data",
+        "activation": f"f of the hidden layers: {', '.join(HIDDEN_ACTIVATIONS)} (or one per layer)",
+        "output_activation": f"f^[L]: {', '.join(ACTIVATIONS)}",
+        "loss": "mse (J = ½ Σ e²), cross_entropy (softmax), binary_cross_entropy (sigmoid)",
+        "dtype": "float64 or float32",
+        "init": f"{', '.join(INITS)}",
+        "init_scale": "bound of small_uniform",
+    },
+    "training": {
+        "batch_size": 'samples per update; 1 is online BP, "full" the full batch',
+        "lr": "learning rate α of W ← W − α ∂J/∂W",
+        "optimizer": f"{', '.join(OPTIMIZERS)}",
+        "lr_schedule": f"{', '.join(SCHEDULES)}",
+        "tol": "the notes' ε: stop once the epoch's J < ε",
+        "n_threads": "threads over the batch (default: OpenMP's)",
+    },
+    "data": {
+        "source": f"{', '.join(BUILTIN_DATASETS)} or a .csv, .npy or .npz file",
+        "target": "target column: a name (CSV header) or an index (-1 = last)",
+        "task": "auto, classification or regression",
+        "standardize": "X ← (X − mean) / std, statistics saved with the model",
+        "one_hot": "one output per class (classification)",
+        "validation_fraction": "share of samples held out for validation (seeded)",
+    },
+    "output": {
+        "dir": "folder for the files below (\"\" skips a file)",
+    },
+}
+
+
+def dumps_toml(cfg: Config) -> str:
+    """The configuration as TOML text, readable by :func:`load_config`."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a bpcore.config.Config; got {type(cfg).__name__}")
+    from . import __version__
+
+    lines = [f"# bpcore {__version__} training configuration", ""]
+    for name, values in cfg.to_dict().items():
+        lines.append(f"[{name}]")
+        comments = _COMMENTS.get(name, {})
+        for key, value in values.items():
+            text = f"{key} = {_toml_value(value)}"
+            if key in comments:
+                text = f"{text:<32} # {comments[key]}"
+            lines.append(text)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _tomllib() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli
+    except ImportError:
+        raise ImportError("reading TOML on Python < 3.11 needs the tomli package "
+                          "(pip install tomli)") from None
+    return tomli
+
+
+def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Config:
+    """Parse TOML text; relative data paths are resolved against ``base_dir`` when given."""
+    toml = _tomllib()
+    try:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        cfg = Config.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    except TypeError as exc:  # a value of a TOML type no field takes (a date, say)
+        raise ConfigError(f"{name}: {exc}") from None
+    if base_dir is not None and cfg.data.is_file and not Path(cfg.data.source).is_absolute():
+        cfg.data.source = str((Path(base_dir) / cfg.data.source).resolve())
+    return cfg
+
+
+def load_config(path: Any) -> Config:
+    """Read a TOML configuration file.
+
+    A relative ``data.source`` path is taken relative to the file's folder; ``output.dir`` stays
+    relative to the working directory. Raises :class:`ConfigError` (a ValueError) naming the
+    file and the field for any bad key or value, FileNotFoundError for a missing file.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path; got {type(path).__name__}")
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"configuration file {str(p)!r} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{str(p)}: not a UTF-8 text file") from None
+    return loads_config(text, base_dir=p.parent, name=str(p))
+
+
+def save_config(cfg: Config, path: Any) -> None:
+    """Write ``cfg`` as TOML to ``path`` (atomically)."""
+    from ._atomic import write_text
+
+    write_text(path, dumps_toml(cfg))
+
+
+# ---------------------------------------------------------------------- training from a config
+@dataclass
+class TrainingRun:
+    """What :func:`train_from_config` produced.
+
+    Attributes
+    ----------
+    config : Config
+        The configuration actually used (``output.dir`` as written).
+    network : Network
+        The trained network, with ``network.preprocessing`` set.
+    history : History
+    metrics : dict
+        ``{"train": {...}, "validation": {...}}`` from
+        :meth:`bpcore.preprocessing.Preprocessing.evaluate`: ``n``, ``loss`` (J) and ``accuracy``
+        / ``correct`` (classification) or ``rmse`` (regression).
+    files : dict of str to Path
+        The files written, by kind (model, history, loss_plot, regions_plot, config).
+    """
+
+    config: Config
+    network: Any
+    history: Any
+    metrics: dict[str, dict[str, Any]]
+    files: dict[str, Path]
+
+    @property
+    def preprocessing(self) -> Any:
+        return self.network.preprocessing
+
+
+def _as_config(cfg: Any) -> Config:
+    if isinstance(cfg, Config):
+        return cfg
+    if isinstance(cfg, Mapping):
+        return Config.from_dict(cfg)
+    if isinstance(cfg, (str, os.PathLike)):
+        return load_config(cfg)
+    raise TypeError(f"cfg must be a Config, a dict of sections or a TOML file path; got "
+                    f"{type(cfg).__name__}")
+
+
+def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
+                      progress: bool = False, verbose: bool = False) -> TrainingRun:
+    """Load the data, build the network, train it and (by default) write the run's files.
+
+    Parameters
+    ----------
+    cfg : Config, dict, str or path, optional
+        The configuration, its sections as a dict, or a TOML file. None: the defaults (the notes'
+        4-5-3 network on Iris).
+    out : str or path, optional
+        Output folder, overriding ``cfg.output.dir``.
+    write : bool
+        Write the model, history, loss curve, decision regions (2-D classification) and the
+        configuration used into the output folder (created if needed).
+    progress : bool
+        Show a tqdm progress bar with the running J.
+    verbose : bool
+        Log every epoch through the ``bpcore`` logger.
+
+    Returns
+    -------
+    TrainingRun
+    """
+    from .dataio import load_table
+    from .network import Network
+    from .preprocessing import Preprocessing, encode_labels, infer_task, train_validation_split
+
+    cfg = Config() if cfg is None else _as_config(cfg)
+    net_cfg, train_cfg, data_cfg, out_cfg = cfg.network, cfg.training, cfg.data, cfg.output
+    if out is not None:
+        if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+            raise TypeError(f"out must be a folder path; got {out!r}")
+        out_cfg = OutputConfig(**{**{f.name: getattr(out_cfg, f.name) for f in fields(out_cfg)},
+                                  "dir": os.fspath(out)})
+    used = Config(net_cfg, train_cfg, data_cfg, out_cfg)
+
+    try:
+        table = load_table(data_cfg.source, target=data_cfg.target, features=data_cfg.features,
+                           header=data_cfg.header, delimiter=data_cfg.delimiter,
+                           n_samples=data_cfg.n_samples, noise=data_cfg.noise, seed=data_cfg.seed)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"data.source: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"data: {exc}") from None
+    if table.y is None:
+        raise ConfigError(f"data: {data_cfg.source!r} holds no targets")
+    task = infer_task(table.y) if data_cfg.task == "auto" else data_cfg.task
+    if task == "classification" and data_cfg.standardize_target:
+        raise ConfigError("data.standardize_target is for regression; the targets are class labels "
+                          "(set data.task = \"regression\" if they are values)")
+    if task == "regression" and (net_cfg.loss != "mse"):
+        raise ConfigError(f"network.loss {net_cfg.loss!r} is for classification; the targets are "
+                          "regression values: use loss = \"mse\" (or data.task = \"classification\")")
+    if task == "classification" and net_cfg.loss == "cross_entropy" and not data_cfg.one_hot:
+        raise ConfigError("network.loss \"cross_entropy\" (softmax) needs data.one_hot = true")
+
+    n = table.n_samples
+    try:
+        train_idx, val_idx = train_validation_split(n, data_cfg.validation_fraction, data_cfg.seed)
+    except ValueError as exc:
+        raise ConfigError(f"data.validation_fraction: {exc}") from None
+    classes = None
+    if task == "classification":
+        try:
+            _, classes = encode_labels(_labels(table.y))
+        except ValueError as exc:
+            raise ConfigError(f"data: {exc}") from None
+    try:
+        prep = Preprocessing.fit(table.X[train_idx], table.y[train_idx], task=task,
+                                 standardize=data_cfg.standardize, one_hot=data_cfg.one_hot,
+                                 standardize_target=data_cfg.standardize_target, classes=classes,
+                                 feature_names=table.feature_names, target=table.target)
+        X_train, Y_train = prep.transform(table.X[train_idx]), prep.encode(table.y[train_idx])
+    except ValueError as exc:
+        raise ConfigError(f"data: {exc}") from None
+    q = Y_train.shape[1]
+    sizes = [table.n_features, *net_cfg.hidden, q]
+    net = Network(sizes, net_cfg.activation, net_cfg.output_activation, net_cfg.loss,
+                  net_cfg.dtype, net_cfg.init, net_cfg.seed, net_cfg.init_scale)
+    net.preprocessing = prep
+    net.metadata = {}
+    _warn_range(task, net_cfg.output_activation, Y_train)
+
+    fit_kwargs = train_cfg.fit_kwargs()
+    if val_idx.size:
+        fit_kwargs["validation_data"] = (prep.transform(table.X[val_idx]),
+                                         prep.encode(table.y[val_idx]))
+    bar = None
+    if progress:
+        from ._progress import ProgressBar
+
+        bar = ProgressBar(train_cfg.epochs)
+        fit_kwargs["callbacks"] = [bar]
+    log.info("training %r on %s (%d samples, %d for validation)", net, data_cfg.source,
+             len(train_idx), len(val_idx))
+    try:
+        history = net.fit(X_train, Y_train, verbose=verbose, **fit_kwargs)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    metrics = {"train": prep.evaluate(net, table.X[train_idx], table.y[train_idx])}
+    if val_idx.size:
+        metrics["validation"] = prep.evaluate(net, table.X[val_idx], table.y[val_idx])
+    files: dict[str, Path] = {}
+    if write:
+        files = _write_outputs(used, net, history, metrics, table, prep, task)
+    return TrainingRun(used, net, history, metrics, files)
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    from .preprocessing import _labels_from_targets
+
+    return _labels_from_targets(y)
+
+
+def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
+    ranges = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
+              "softmax": (0.0, 1.0)}
+    if task == "regression" and output_activation in ranges:
+        low, high = ranges[output_activation]
+        if Y.min() < low or Y.max() > high:
+            log.warning("the targets span [%.3g, %.3g] but output_activation %r only reaches "
+                        "[%g, %g]; consider output_activation = \"identity\" or "
+                        "data.standardize_target", Y.min(), Y.max(), output_activation, low, high)
+
+
+def _history_csv(history: Any) -> str:
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["epoch", "loss", "val_loss", "lr", "epoch_time"])
+    for i in range(history.epochs):
+        val = history.val_loss[i] if i < len(history.val_loss) else ""
+        w.writerow([history.epochs_before + i + 1, repr(history.loss[i]),
+                    repr(val) if val != "" else "", repr(history.lr[i]),
+                    repr(history.epoch_time[i])])
+    return buf.getvalue()
+
+
+def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any], table: Any,
+                   prep: Any, task: str) -> dict[str, Path]:
+    from ._atomic import write_text
+    from .io import save
+
+    out_cfg = cfg.output
+    folder = Path(out_cfg.dir)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"output.dir {str(folder)!r} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    data_cfg = cfg.data
+    if data_cfg.is_file and not Path(data_cfg.source).is_absolute():
+        data_cfg = DataConfig(**{**{f.name: getattr(data_cfg, f.name) for f in fields(data_cfg)},
+                                 "source": str(Path(data_cfg.source).resolve())})
+    written_cfg = Config(cfg.network, cfg.training, data_cfg, cfg.output)
+    toml_text = dumps_toml(written_cfg)
+
+    path = folder / out_cfg.model
+    save(net, path, config=toml_text)
+    files["model"] = path
+    if out_cfg.history:
+        path = folder / out_cfg.history
+        if path.suffix.lower() == ".csv":
+            write_text(path, _history_csv(history))
+        else:
+            record = history.to_dict()
+            record["epochs_before"] = history.epochs_before
+            record["metrics"] = metrics
+            write_text(path, json.dumps(record, indent=2) + "\n")
+        files["history"] = path
+    plots = []
+    if out_cfg.loss_plot:
+        plots.append(("loss_plot", out_cfg.loss_plot))
+    if out_cfg.regions_plot and task == "classification" and table.n_features == 2:
+        plots.append(("regions_plot", out_cfg.regions_plot))
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+
+            from . import plot
+        except ImportError:
+            log.warning("matplotlib is not installed, so no plot was drawn "
+                        "(pip install 'bpcore[plot]')")
+        else:
+            for kind, name in plots:
+                path = folder / name
+                if kind == "loss_plot":
+                    fig = plot.plot_history(history, out=path, title=f"J per epoch: {_arch(net)}")
+                else:
+                    fig = plot.plot_decision_regions(net, table.X, table.y, out=path,
+                                                     preprocessing=prep)
+                plot.close(fig)
+                files[kind] = path
+    if out_cfg.config:
+        path = folder / out_cfg.config
+        write_text(path, toml_text)
+        files["config"] = path
+    return files
+
+
+def _arch(net: Any) -> str:
+    sizes = "-".join(str(s) for s in net.sizes)
+    return f"{sizes} network, {net.activations[-1]} output, loss {net.loss_name}"
