@@ -93,18 +93,9 @@ void Optimizer<T>::reset() {
 }
 
 template <class T>
-void Optimizer<T>::step(Network<T>& net, double lr_d) {
-  require(net.n_params() == n_params(), "optimizer and network sizes differ");
-  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-  Eigen::Map<Array> theta(net.params(), n_params());
-  Eigen::Map<Array> g(net.grads(), n_params());
-  const T lr = T(lr_d);
-  if (config_.weight_decay > 0) {
-    // g += lambda W^[l], weight matrices only
-    const T lambda = T(config_.weight_decay);
-    for (const auto& s : net.layers())
-      g.segment(s.w_offset, s.n_in * s.n_out) += lambda * theta.segment(s.w_offset, s.n_in * s.n_out);
-  }
+template <class Gradient>
+void Optimizer<T>::apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g,
+                         T lr) {
   ++t_;
   const T mu = T(config_.momentum);
   switch (config_.kind) {
@@ -121,15 +112,35 @@ void Optimizer<T>::step(Network<T>& net, double lr_d) {
       theta += mu * m_ - lr * g;
       break;
     case OptimizerKind::adam: {
+      // 1 - beta in double: float(1 - 0.999) is not 1 - float(0.999)
       const T b1 = T(config_.beta1), b2 = T(config_.beta2);
-      m_ = b1 * m_ + (T(1) - b1) * g;
-      s_ = b2 * s_ + (T(1) - b2) * g.square();
+      m_ = b1 * m_ + T(1.0 - config_.beta1) * g;
+      s_ = b2 * s_ + T(1.0 - config_.beta2) * g.square();
       const T c1 = T(1.0 - std::pow(config_.beta1, double(t_)));
       const T c2 = T(1.0 - std::pow(config_.beta2, double(t_)));
       theta -= lr * (m_ / c1) / ((s_ / c2).sqrt() + T(config_.epsilon));
       break;
     }
   }
+}
+
+template <class T>
+void Optimizer<T>::step(Network<T>& net, double lr) {
+  require(net.n_params() == n_params(), "optimizer and network sizes differ");
+  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> theta(net.params(), n_params());
+  Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> g(net.grads(), n_params());
+  if (config_.weight_decay <= 0) {
+    apply(theta, g, T(lr));
+    return;
+  }
+  // g + lambda W (weights only), in a buffer of its own so net.grads() stays dJ/dtheta
+  if (g_decayed_.size() != n_params()) g_decayed_.resize(n_params());
+  g_decayed_ = g;
+  const T lambda = T(config_.weight_decay);
+  for (const auto& s : net.layers())
+    g_decayed_.segment(s.w_offset, s.n_in * s.n_out) +=
+        lambda * theta.segment(s.w_offset, s.n_in * s.n_out);
+  apply(theta, g_decayed_, T(lr));
 }
 
 template class Optimizer<float>;

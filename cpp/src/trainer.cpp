@@ -13,7 +13,8 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   require(rows > 0, "training needs at least one sample");
   require(options.batch_size >= 0, "batch_size must be positive (or 0 for the full batch)");
   require(options.epoch >= 0, "epoch must be non-negative");
-  const Index batch = options.batch_size == 0 ? rows : std::min(options.batch_size, rows);
+  Index batch = options.batch_size == 0 ? rows : options.batch_size;
+  if (!options.drop_last) batch = std::min(batch, rows);
   const Index n_batches = options.drop_last ? rows / batch : (rows + batch - 1) / batch;
   require(n_batches > 0, "drop_last leaves no batch: batch_size " +
                              std::to_string(options.batch_size) + " > " + std::to_string(rows) +
@@ -27,9 +28,9 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   Matrix<T> Xb, Yb;
   Eigen::Matrix<T, Eigen::Dynamic, 1> wb;
   if (options.shuffle) {
-    Xb.resize(batch, d);
-    Yb.resize(batch, q);
-    if (sample_weight) wb.resize(batch);
+    Xb.resize(std::min(batch, rows), d);
+    Yb.resize(std::min(batch, rows), q);
+    if (sample_weight) wb.resize(std::min(batch, rows));
   }
 
   // Snapshot to fall back on: the epoch is all or nothing.

@@ -80,8 +80,12 @@ class Optimizer {
   Index n_params() const { return static_cast<Index>(m_.size()); }
 
  private:
+  template <class Gradient>
+  void apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g, T lr);
+
   OptimizerConfig config_;
   Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;  // m_ doubles as the velocity v
+  Eigen::Array<T, Eigen::Dynamic, 1> g_decayed_;  // dJ/dtheta + lambda W, with weight decay
   Index t_ = 0;
 };
 
