@@ -1,0 +1,172 @@
+// Losses J (loss_sum), the output error and the output-activation pairing rules.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "bpcore/loss.hpp"
+#include "doctest.h"
+
+using bpcore::Activation;
+using bpcore::ArgumentError;
+using bpcore::Index;
+using bpcore::Loss;
+
+namespace {
+
+const Activation kAllActivations[] = {Activation::identity, Activation::sigmoid,
+                                      Activation::tanh,     Activation::relu,
+                                      Activation::prelu,    Activation::softmax};
+
+// log(1 + e^x) for moderate x, as a plain oracle
+double softplus(double x) { return std::log(1 + std::exp(x)); }
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("mse: J = 1/2 sum e^2 per sample, summed over rows", T, float, double) {
+  const Index rows = 2, cols = 3;
+  const std::vector<T> Y_hat{T(0.5), T(1), T(-1), T(2), T(0), T(0.25)};
+  const std::vector<T> Y{T(1), T(1), T(1), T(0), T(0), T(0)};
+  // row 0: e = (0.5, 0, 2) -> 1/2 (0.25 + 4) = 2.125; row 1: e = (-2, 0, -0.25) -> 1/2 (4 + 0.0625)
+  const double J0 = 2.125, J1 = 2.03125;
+  // Z is not read by mse; pass Y_hat for it
+  CHECK(bpcore::loss_sum(Loss::mse, Y_hat.data(), Y_hat.data(), Y.data(),
+                         static_cast<const T*>(nullptr), rows, cols) == J0 + J1);
+  const std::vector<T> w{T(2), T(0.5)};
+  CHECK(bpcore::loss_sum(Loss::mse, Y_hat.data(), Y_hat.data(), Y.data(), w.data(), rows, cols) ==
+        2 * J0 + 0.5 * J1);
+  const std::vector<T> w0{T(0), T(1)};
+  CHECK(bpcore::loss_sum(Loss::mse, Y_hat.data(), Y_hat.data(), Y.data(), w0.data(), rows, cols) ==
+        J1);
+  CHECK(bpcore::loss_sum(Loss::mse, Y.data(), Y.data(), Y.data(), static_cast<const T*>(nullptr),
+                         rows, cols) == 0.0);
+}
+
+TEST_CASE_TEMPLATE("cross_entropy: J = -sum y log softmax(z), computed from Z^[L]", T, float,
+                   double) {
+  const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
+  const Index cols = 3;
+  const std::vector<T> Z{T(1), T(2), T(3)};
+  const std::vector<T> unused{T(-7), T(-7), T(-7)};  // Y_hat is not read: J comes from Z
+  const T* none = nullptr;
+  auto J = [&](const std::vector<T>& z, const std::vector<T>& y) {
+    return bpcore::loss_sum(Loss::cross_entropy, z.data(), unused.data(), y.data(), none, 1, cols);
+  };
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  CHECK(J(Z, {T(0), T(0), T(1)}) == doctest::Approx(lse - 3).epsilon(tol));
+  CHECK(J(Z, {T(1), T(0), T(0)}) == doctest::Approx(lse - 1).epsilon(tol));
+  // soft labels: -sum_j y_j (z_j - lse)
+  CHECK(J(Z, {T(0.25), T(0.25), T(0.5)}) ==
+        doctest::Approx(0.25 * (lse - 1) + 0.25 * (lse - 2) + 0.5 * (lse - 3)).epsilon(tol));
+
+  // large |z|: no overflow, and the exact limits
+  const std::vector<T> big{T(1000), T(0), T(-1000)};
+  CHECK(J(big, {T(1), T(0), T(0)}) == doctest::Approx(0.0).scale(1).epsilon(1e-12));
+  CHECK(J(big, {T(0), T(1), T(0)}) == doctest::Approx(1000.0).epsilon(tol));
+  CHECK(J(big, {T(0), T(0), T(1)}) == doctest::Approx(2000.0).epsilon(tol));
+
+  // two rows with weights
+  const std::vector<T> Z2{T(1), T(2), T(3), T(0), T(0), T(0)};
+  const std::vector<T> Y2{T(0), T(0), T(1), T(0), T(1), T(0)};
+  const std::vector<T> w{T(3), T(0.5)};
+  CHECK(bpcore::loss_sum(Loss::cross_entropy, Z2.data(), Z2.data(), Y2.data(), w.data(), 2, cols) ==
+        doctest::Approx(3 * (lse - 3) + 0.5 * std::log(3.0)).epsilon(tol));
+}
+
+TEST_CASE_TEMPLATE("binary_cross_entropy from Z^[L], with no overflow for large |z|", T, float,
+                   double) {
+  const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
+  const T* none = nullptr;
+  auto J = [&](std::vector<T> z, std::vector<T> y) {
+    const std::vector<T> unused(z.size(), T(-3));
+    return bpcore::loss_sum(Loss::binary_cross_entropy, z.data(), unused.data(), y.data(), none, 1,
+                            Index(z.size()));
+  };
+  // z = 0: sigmoid = 1/2 and J = log 2 whatever y is
+  CHECK(J({T(0)}, {T(1)}) == doctest::Approx(std::log(2.0)).epsilon(tol));
+  CHECK(J({T(0)}, {T(0.3)}) == doctest::Approx(std::log(2.0)).epsilon(tol));
+  // -[y log s + (1-y) log(1-s)] = y softplus(-z) + (1-y) softplus(z)
+  CHECK(J({T(1.5), T(-0.7)}, {T(1), T(0)}) ==
+        doctest::Approx(softplus(-1.5) + softplus(-0.7)).epsilon(tol));
+  CHECK(J({T(2)}, {T(0.25)}) ==
+        doctest::Approx(0.25 * softplus(-2.0) + 0.75 * softplus(2.0)).epsilon(tol));
+  // the same from the sigmoid itself
+  const double s = 1 / (1 + std::exp(-0.8));
+  CHECK(J({T(0.8)}, {T(0.6)}) ==
+        doctest::Approx(-(0.6 * std::log(s) + 0.4 * std::log(1 - s))).epsilon(tol));
+  // large |z|
+  for (T z : {T(800), T(-800), T(1e6), T(-1e6)}) {
+    CAPTURE(z);
+    const double right = J({z}, {T(z > 0 ? 1 : 0)});
+    const double wrong = J({z}, {T(z > 0 ? 0 : 1)});
+    CHECK(std::isfinite(right));
+    CHECK(std::isfinite(wrong));
+    CHECK(right == doctest::Approx(0.0).scale(1).epsilon(1e-12));
+    CHECK(wrong == doctest::Approx(std::abs(double(z))).epsilon(tol));
+  }
+  // weights
+  const std::vector<T> Z{T(0), T(0)}, Y{T(1), T(0)}, w{T(2), T(5)};
+  CHECK(bpcore::loss_sum(Loss::binary_cross_entropy, Z.data(), Z.data(), Y.data(), w.data(), 2,
+                         1) == doctest::Approx(7 * std::log(2.0)).epsilon(tol));
+}
+
+TEST_CASE_TEMPLATE("output_error is E = Y - Y_hat", T, float, double) {
+  const std::vector<T> Y_hat{T(0.25), T(1), T(-2)}, Y{T(1), T(1), T(0.5)};
+  std::vector<T> G(3, T(99));
+  bpcore::output_error(Y_hat.data(), Y.data(), G.data(), 3);
+  CHECK(G == std::vector<T>{T(0.75), T(0), T(2.5)});
+}
+
+TEST_CASE("output_delta_is_error only for the cross-entropy losses") {
+  CHECK_FALSE(bpcore::output_delta_is_error(Loss::mse));
+  CHECK(bpcore::output_delta_is_error(Loss::cross_entropy));
+  CHECK(bpcore::output_delta_is_error(Loss::binary_cross_entropy));
+}
+
+TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
+  for (const auto& loss : bpcore::loss_table) {
+    for (Activation f : kAllActivations) {
+      CAPTURE(loss.name);
+      CAPTURE(bpcore::activation_name(f));
+      bool valid = false;
+      switch (loss.id) {
+        case Loss::mse:
+          valid = f != Activation::softmax;
+          break;
+        case Loss::cross_entropy:
+          valid = f == Activation::softmax;
+          break;
+        case Loss::binary_cross_entropy:
+          valid = f == Activation::sigmoid;
+          break;
+      }
+      if (valid)
+        CHECK_NOTHROW(bpcore::check_output_pairing(f, loss.id));
+      else
+        CHECK_THROWS_AS(bpcore::check_output_pairing(f, loss.id), ArgumentError);
+    }
+  }
+  CHECK_THROWS_WITH_AS(bpcore::check_output_pairing(Activation::sigmoid, Loss::cross_entropy),
+                       doctest::Contains("softmax"), ArgumentError);
+  CHECK_THROWS_WITH_AS(bpcore::check_output_pairing(Activation::softmax, Loss::mse),
+                       doctest::Contains("cross_entropy"), ArgumentError);
+  CHECK_THROWS_WITH_AS(bpcore::check_output_pairing(Activation::tanh, Loss::binary_cross_entropy),
+                       doctest::Contains("sigmoid"), ArgumentError);
+}
+
+TEST_CASE("loss name table round-trips and rejects unknown names") {
+  CHECK(bpcore::loss_table.size() == 3);
+  for (const auto& info : bpcore::loss_table) {
+    CHECK(bpcore::loss_from_name(info.name) == info.id);
+    CHECK(bpcore::loss_name(info.id) == info.name);
+  }
+  try {
+    bpcore::loss_from_name("hinge");
+    FAIL("an unknown loss name was accepted");
+  } catch (const ArgumentError& e) {
+    const std::string message = e.what();
+    CHECK(message.find("'hinge'") != std::string::npos);
+    for (const auto& info : bpcore::loss_table)
+      CHECK(message.find(std::string(info.name)) != std::string::npos);
+  }
+  CHECK_THROWS_AS(bpcore::loss_from_name("MSE"), ArgumentError);
+}
