@@ -35,8 +35,9 @@ inline constexpr Index kMaxBlocks = 16;
 RowBlocks partition_rows(Index rows, Index min_block = kMinBlockRows,
                          Index max_blocks = kMaxBlocks);
 
-/// Threads pay off only above this many multiply-adds in one call.
-inline constexpr double kParallelWork = 1 << 18;
+/// Threads pay off only above this many multiply-adds in one call (waking a sleeping thread costs
+/// tens of microseconds).
+inline constexpr double kParallelWork = 1 << 20;
 
 /// Calls f(b) for b = 0 … count-1, over `threads` threads when `parallel` is set and there is more
 /// than one block. An exception thrown by f is rethrown on the calling thread.
