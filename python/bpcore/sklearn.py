@@ -1,0 +1,977 @@
+"""scikit-learn estimators trained by bpcore's core: MLPClassifier and MLPRegressor.
+
+They take the constructor parameters of ``sklearn.neural_network.MLPClassifier`` /
+``MLPRegressor`` with the same names, meanings and defaults, and train a :class:`bpcore.Network`
+one epoch at a time (one call into C++ per epoch). Between epochs Python applies scikit-learn's
+stopping rules (``tol`` and ``n_iter_no_change`` on the training loss or on the validation score),
+its ``invscaling`` and ``adaptive`` learning rates, and its warnings.
+
+The mapping onto the notes' notation (shared/NOTATION.md)::
+
+    Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Ŷ = H^[L]
+    coefs_[l-1] = W^[l]  (n_{l-1}, n_l),   intercepts_[l-1] = b^[l]  (n_l,)
+
+scikit-learn's L2 term adds ``alpha W / Σ_batch w_i`` to the gradient of a batch. bpcore's
+``weight_decay`` λ adds ``λ W^[l]`` to ∂J/∂W^[l] of every batch, so
+``λ = alpha / (b · mean(w))`` with b the batch size (exact for every full batch of unit
+weights).
+
+scikit-learn is imported by this module only; ``import bpcore`` does not import it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+
+from . import _validation as _v
+from .network import Network
+from .training import TrainingDivergedError
+
+try:
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # scikit-learn < 1.6
+    _sk_validate_data = None
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+# scikit-learn's activation names and bpcore's own; "logistic" is scikit-learn's name of sigmoid.
+_ACTIVATION_NAMES = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "prelu": "prelu",
+}
+# scikit-learn's names of the output activation f^[L] (the out_activation_ attribute).
+_OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _validate_data(estimator: BaseEstimator, *args: Any, **kwargs: Any) -> Any:
+    if _sk_validate_data is not None:
+        return _sk_validate_data(estimator, *args, **kwargs)
+    return estimator._validate_data(*args, **kwargs)  # pragma: no cover - old scikit-learn
+
+
+# -------------------------------------------------------------------- parameter checks
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def _check_int(value: Any, name: str, low: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value}")
+    return int(value)
+
+
+def _check_real(value: Any, name: str, low: float, high: float | None = None, *,
+                low_closed: bool = True, high_closed: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    x = float(value)
+    ok = np.isfinite(x) and (x >= low if low_closed else x > low)
+    if high is not None:
+        ok = ok and (x <= high if high_closed else x < high)
+    if not ok:
+        lo = "[" if low_closed else "("
+        hi = "inf)" if high is None else (f"{high:g}]" if high_closed else f"{high:g})")
+        raise ValueError(f"{name} must be in {lo}{low:g}, {hi}; got {value!r}")
+    return x
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+@dataclass
+class _Config:
+    """The checked, bpcore-side reading of an estimator's parameters."""
+
+    hidden: list[int]  # n_1 … n_{L-1}
+    activations: list[str]  # f^[1] … f^[L-1], bpcore's names
+    init_factor: float  # of the output layer's Glorot bound (6, or 2 for sigmoid units)
+    optimizer: str  # bpcore's optimizer
+    dtype: np.dtype | None  # None: follow X
+    n_threads: int | None
+
+
+# -------------------------------------------------------------------- the shared estimator
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: parameters, training loop, fitted state."""
+
+    _is_classifier = False
+
+    # ---------------------------------------------------------------- parameters
+    def _check_params(self) -> _Config:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (str, bytes)):
+            raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints; got "
+                            f"{sizes!r}")
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        hidden = [_check_int(s, "hidden_layer_sizes", 1) for s in sizes]
+
+        act = self.activation
+        names = tuple(_ACTIVATION_NAMES)
+        if isinstance(act, str):
+            f = _ACTIVATION_NAMES[_check_choice(act, "activation", names)]
+            activations, last = [f] * len(hidden), f
+        elif isinstance(act, (list, tuple)):
+            activations = [_ACTIVATION_NAMES[_check_choice(a, "activation", names)] for a in act]
+            if len(activations) != len(hidden):
+                raise ValueError(
+                    f"activation lists {len(activations)} names but hidden_layer_sizes has "
+                    f"{len(hidden)} hidden layers; give one name per hidden layer or a single "
+                    "name")
+            last = activations[-1] if activations else "relu"
+        else:
+            raise TypeError("activation must be a name or a list of names (one per hidden "
+                            f"layer); got {act!r}")
+
+        if self.solver == "lbfgs":
+            raise ValueError(
+                "solver='lbfgs' is not offered by bpcore, whose core trains by back-propagation "
+                "with stochastic mini-batch updates; use solver='adam' or solver='sgd' (or "
+                "sklearn.neural_network for L-BFGS)")
+        solver = _check_choice(self.solver, "solver", ("sgd", "adam"))
+        _check_real(self.alpha, "alpha", 0.0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            _check_int(self.batch_size, "batch_size", 1)
+        _check_choice(self.learning_rate, "learning_rate", ("constant", "invscaling", "adaptive"))
+        _check_real(self.learning_rate_init, "learning_rate_init", 0.0, low_closed=False)
+        _check_real(self.power_t, "power_t", 0.0)
+        _check_int(self.max_iter, "max_iter", 1)
+        _check_bool(self.shuffle, "shuffle")
+        _check_real(self.tol, "tol", 0.0)
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose must be a bool or an int; got {self.verbose!r}")
+        _check_bool(self.warm_start, "warm_start")
+        momentum = _check_real(self.momentum, "momentum", 0.0, 1.0, high_closed=True)
+        if momentum == 1.0 and solver == "sgd":
+            raise ValueError("momentum=1 is not supported: bpcore's momentum and nesterov "
+                             "optimizers need momentum in [0, 1)")
+        nesterov = _check_bool(self.nesterovs_momentum, "nesterovs_momentum")
+        early = _check_bool(self.early_stopping, "early_stopping")
+        if early:
+            _check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0,
+                        low_closed=False)
+        else:
+            _check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0)
+        _check_real(self.beta_1, "beta_1", 0.0, 1.0)
+        _check_real(self.beta_2, "beta_2", 0.0, 1.0)
+        _check_real(self.epsilon, "epsilon", 0.0, low_closed=False)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
+            _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        self._check_loss()
+
+        if solver == "adam":
+            optimizer = "adam"
+        elif momentum > 0:
+            optimizer = "nesterov" if nesterov else "momentum"
+        else:
+            optimizer = "sgd"
+
+        dtype = None
+        if self.dtype is not None:
+            try:
+                dtype = np.dtype(self.dtype)
+            except TypeError:
+                dtype = None
+            if dtype is None or dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+                raise ValueError("dtype must be None (follow X), 'float64' or 'float32'; got "
+                                 f"{self.dtype!r}")
+        n_threads = None if self.n_threads is None else \
+            _check_int(self.n_threads, "n_threads", 1)
+        return _Config(hidden, activations, 2.0 if last == "sigmoid" else 6.0, optimizer, dtype,
+                       n_threads)
+
+    def _check_loss(self) -> None:
+        raise NotImplementedError
+
+    def _loss_scale(self) -> float:
+        """Factor from the core's J to the reported loss (1 but for 'squared_error')."""
+        return 1.0
+
+    # ---------------------------------------------------------------- fitted parameters
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """``coefs_[l-1]`` is W^[l], shape (n_{l-1}, n_l): writable views of the network."""
+        return self._fitted_net().weights
+
+    @coefs_.setter
+    def coefs_(self, value: Sequence[Any]) -> None:
+        self._set_layer_arrays(value, "coefs_", self._fitted_net().weights)
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """``intercepts_[l-1]`` is b^[l], shape (n_l,): writable views of the network."""
+        return self._fitted_net().biases
+
+    @intercepts_.setter
+    def intercepts_(self, value: Sequence[Any]) -> None:
+        self._set_layer_arrays(value, "intercepts_", self._fitted_net().biases)
+
+    @property
+    def prelu_alphas_(self) -> dict[int, float]:
+        """The learnt prelu slopes α^[l], ``{l: α}`` for the prelu layers (empty if none)."""
+        return {l: float(a) for l, a in self._fitted_net().alphas.items()}
+
+    @property
+    def network_(self) -> Network:
+        """The fitted :class:`bpcore.Network` itself (live; the glass box shows its Z, H, δ)."""
+        return self._fitted_net()
+
+    def _fitted_net(self) -> Network:
+        net = self.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet")
+        return net
+
+    @staticmethod
+    def _set_layer_arrays(value: Sequence[Any], name: str, views: list[np.ndarray]) -> None:
+        value = list(value)
+        if len(value) != len(views):
+            raise ValueError(f"{name} needs {len(views)} arrays; got {len(value)}")
+        for k, (v, a) in enumerate(zip(views, value)):
+            a = np.asarray(a)
+            if a.shape != v.shape:
+                raise ValueError(f"{name}[{k}] must have shape {v.shape}; got {a.shape}")
+        for v, a in zip(views, value):
+            v[...] = a
+
+    # ---------------------------------------------------------------- input validation
+    def _validate_X_y(self, X: Any, y: Any, reset: bool, dtype: np.dtype | None):
+        X, y = _validate_data(self, X, y, accept_sparse=False, multi_output=True,
+                              y_numeric=not self._is_classifier,
+                              dtype=_FLOAT_DTYPES if dtype is None else dtype, reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _validate_sample_weight(self, sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        if isinstance(sample_weight, numbers.Number):
+            return np.full(X.shape[0], float(sample_weight), dtype=X.dtype)
+        w = check_array(sample_weight, accept_sparse=False, ensure_2d=False, dtype=X.dtype,
+                        order="C", copy=True, input_name="sample_weight")
+        if w.ndim != 1:
+            raise ValueError(f"sample_weight must be 1-D of shape ({X.shape[0]},); got shape "
+                             f"{w.shape}")
+        if w.shape[0] != X.shape[0]:
+            raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},)")
+        if (w < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+        if not (w > 0).any():
+            raise ValueError("sample_weight must not be all zero: at least one positive weight is "
+                             "needed")
+        return w
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "_net" in self.__dict__
+
+    def _forward(self, X: Any) -> np.ndarray:
+        """Ŷ = H^[L] of X, shape (n, q); X is converted to the network's dtype."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
+        return self._net.predict(X, self.n_threads)
+
+    # ---------------------------------------------------------------- training
+    def _output(self) -> tuple[str, str]:
+        """f^[L] and bpcore's loss for the current targets."""
+        raise NotImplementedError
+
+    def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
+        raise NotImplementedError
+
+    def _new_network(self, cfg: _Config, n_features: int, n_outputs: int, dtype: np.dtype,
+                     rng: np.random.RandomState) -> Network:
+        f_L, loss = self._output()
+        sizes = [n_features, *cfg.hidden, n_outputs]
+        net = Network(sizes, activation=cfg.activations, output_activation=f_L, loss=loss,
+                      dtype=dtype, init="xavier", seed=0)
+        # scikit-learn's Glorot uniform, drawn from random_state in its order (W^[l], then b^[l]):
+        # bound sqrt(6 / (n_{l-1} + n_l)), or sqrt(2 / …) when layer l has sigmoid units (the
+        # output layer takes the factor of the last hidden layer); biases are drawn too.
+        for k, (W, b) in enumerate(zip(net.weights, net.biases)):
+            if k < len(cfg.activations):
+                factor = 2.0 if cfg.activations[k] == "sigmoid" else 6.0
+            else:
+                factor = cfg.init_factor
+            bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))
+            W[...] = rng.uniform(-bound, bound, W.shape)
+            b[...] = rng.uniform(-bound, bound, b.shape)
+        return net
+
+    def _check_architecture(self, cfg: _Config, n_outputs: int) -> None:
+        f_L, loss = self._output()
+        net = self._net
+        sizes = [net.sizes[0], *cfg.hidden, n_outputs]
+        if net.sizes != sizes or net.activations != [*cfg.activations, f_L] or \
+                net.loss_name != loss:
+            raise ValueError(
+                f"warm_start and partial_fit continue the fitted network {net.sizes} "
+                f"({', '.join(net.activations)}; loss {net.loss_name}), but the parameters and "
+                f"targets now describe {sizes} ({', '.join([*cfg.activations, f_L])}; loss "
+                f"{loss}); set warm_start=False to train a new network")
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
+        cfg = self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = "_net" not in self.__dict__ or (not self.warm_start and not incremental)
+        dtype = cfg.dtype if first_pass else self._net.dtype
+        X, y = self._validate_X_y(X, y, reset=first_pass, dtype=dtype)
+        w = self._validate_sample_weight(sample_weight, X)
+        Y = self._prepare_targets(y, incremental)
+        # the network's dtype and C order, once for all epochs (bpcore's conversion rules)
+        dtype = X.dtype
+        n, d = X.shape
+        X = _v.as_matrix(X, "X", dtype, d)
+        Y = _v.as_targets(Y, "y", dtype, Y.shape[1], n)
+        w = _v.as_sample_weight(w, dtype, n)
+        rng = check_random_state(self.random_state)
+
+        if first_pass:
+            self.n_outputs_ = Y.shape[1]
+            self.n_layers_ = len(cfg.hidden) + 2
+            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            self._net = self._new_network(cfg, X.shape[1], Y.shape[1], dtype, rng)
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            self._best_parameters = self._net.parameters.copy()
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+        else:
+            self._check_architecture(cfg, Y.shape[1])
+            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            if self.early_stopping and self.validation_scores_ is None:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+            elif not self.early_stopping and self.best_loss_ is None:
+                self.best_loss_ = min(self.loss_curve_, default=np.inf)
+
+        self._train(cfg, X, Y, w, rng, incremental)
+        return self
+
+    def _train(self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None,
+               rng: np.random.RandomState, incremental: bool) -> None:
+        net = self._net
+        # A new optimizer state for every fit; partial_fit continues the last one (scikit-learn).
+        fresh_optimizer = not incremental or "_learning_rate" not in self.__dict__
+        if fresh_optimizer:
+            self._learning_rate = float(self.learning_rate_init)
+
+        early = bool(self.early_stopping)
+        X_val = Y_val = w_val = None
+        if early:
+            # as scikit-learn: stratified for single-output classification only
+            stratify = Y if self._is_classifier and self.n_outputs_ == 1 else None
+            arrays = [X, Y] if w is None else [X, Y, w]
+            parts = train_test_split(*arrays, random_state=rng,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, Y_val = parts[:4]
+            if w is not None:
+                w, w_val = parts[4], parts[5]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped", stacklevel=3)
+            batch = int(np.clip(self.batch_size, 1, n))
+        mean_w = 1.0 if w is None else float(w.mean())
+        if mean_w <= 0:
+            raise ValueError("sample_weight of the training part must not be all zero")
+        # scikit-learn adds alpha W / Σ_batch w to the batch gradient; bpcore adds λ W.
+        lam = float(self.alpha) / (batch * mean_w)
+        # The schedule's time t_ counts samples by weight, so integer weights act as repetitions.
+        n_seen: int | float = n if w is None else float(w.sum())
+        if isinstance(n_seen, float) and n_seen.is_integer():
+            n_seen = int(n_seen)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        sgd = self.solver == "sgd"
+
+        self.n_iter_ = 0
+        for it in range(self.max_iter):
+            # ½ λ Σ‖W^[l]‖² at the start of the epoch: scikit-learn's L2 term of its loss
+            penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
+            try:
+                hist = net.fit(
+                    X, Y, epochs=1, batch_size=batch, lr=self._learning_rate,
+                    optimizer=cfg.optimizer, momentum=float(self.momentum), shuffle=self.shuffle,
+                    n_threads=cfg.n_threads, seed=seed, sample_weight=w, beta1=float(self.beta_1),
+                    beta2=float(self.beta_2), epsilon=float(self.epsilon), weight_decay=lam,
+                    warm_start=not (fresh_optimizer and it == 0))
+            except TrainingDivergedError as exc:
+                raise ValueError(
+                    f"Solver produced non-finite parameter weights: {exc} The input data may "
+                    "contain large values and need to be preprocessed.") from exc
+            if hist.stop_reason == "interrupted":
+                warnings.warn("Training interrupted by user.", stacklevel=3)
+                break
+            loss = hist.loss[0] * self._loss_scale() + penalty
+            self.n_iter_ += 1
+            self.t_ += n_seen
+            self.loss_ = loss
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+
+            self._update_no_improvement_count(early, X_val, Y_val, w_val)
+
+            if sgd and self.learning_rate == "invscaling":
+                self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(
+                    self.power_t)
+
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if early else "Training loss"
+                msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+                if sgd and self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
+                    self._learning_rate /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{msg} Setting learning rate to {self._learning_rate:f}")
+                else:
+                    if self.verbose:
+                        print(msg + (" Learning rate too small." if sgd and
+                                     self.learning_rate == "adaptive" else "") + " Stopping.")
+                    break
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                    "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+
+        if early:
+            net.parameters[...] = self._best_parameters
+
+    def _update_no_improvement_count(self, early: bool, X_val: np.ndarray | None,
+                                     Y_val: np.ndarray | None, w_val: np.ndarray | None) -> None:
+        if early:
+            score = self._validation_score(X_val, Y_val, w_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_parameters = self._net.parameters.copy()
+        else:
+            last = self.loss_curve_[-1]
+            if last > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last < self.best_loss_:
+                self.best_loss_ = last
+
+    # ---------------------------------------------------------------- public API
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
+        """Train the network on (X, y) with back-propagation, up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            H^[0], dense. float32 X trains a float32 network unless ``dtype`` says otherwise.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classification) or targets (regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights w_i: each batch's J and gradient are the w-weighted means.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multilayer perceptron classifier trained by bpcore's C++ back-propagation.
+
+    The parameters, fitted attributes and behaviour follow
+    ``sklearn.neural_network.MLPClassifier`` (see the differences in the README's
+    "scikit-learn" section). The output layer is softmax with cross-entropy for more than two
+    classes, and one sigmoid unit per output with binary cross-entropy for two classes and for
+    multilabel targets.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        n_1 … n_{L-1}, the sizes of the hidden layers. ``()`` is a network without hidden layer.
+    activation : str or list of str, default='relu'
+        f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
+        'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
+        A list gives one name per hidden layer.
+    solver : {'adam', 'sgd'}, default='adam'
+        'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
+        'lbfgs' is not offered.
+    alpha : float, default=0.0001
+        L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
+    batch_size : int or 'auto', default='auto'
+        Samples per update; 'auto' is min(200, n_samples).
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of the 'sgd' solver, as scikit-learn: 'invscaling' uses
+        learning_rate_init / (t + 1)^power_t after each epoch (t = ``t_``, the samples
+        seen, counted by weight); 'adaptive'
+        divides the rate by 5 each time the stopping rule fires, until it is at most 1e-6.
+    learning_rate_init : float, default=0.001
+        α of the first epoch.
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Most epochs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial W^[l], b^[l] (scikit-learn's Glorot uniform, in its order), the
+        validation split and the seed of the core's shuffling.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Print the loss of every epoch.
+    warm_start : bool, default=False
+        Continue from the fitted parameters (with a new optimizer state, as scikit-learn).
+    momentum : float, default=0.9
+        μ of the sgd solver, in [0, 1) (scikit-learn also accepts 1).
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for binary targets) and stop
+        when the accuracy on it has not improved by ``tol`` for ``n_iter_no_change`` epochs;
+        the parameters of the best epoch are kept.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Of adam.
+    n_iter_no_change : int, default=10
+    loss : {'log_loss', 'mse'}, default='log_loss'
+        'log_loss' is scikit-learn's (cross-entropy). 'mse' trains sigmoid outputs on the one-hot
+        targets with the notes' J = ½ Σ_j (y_j − ŷ_j)²; predict_proba then normalises the
+        outputs to sum to 1 (multiclass).
+    dtype : {None, 'float64', 'float32'}, default=None
+        Floating type of the network; None follows X (float32 X gives a float32 network, any
+        other X float64), as scikit-learn does.
+    n_threads : int or None, default=None
+        Threads over the batch in the core; None is OpenMP's default.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    coefs_, intercepts_ : list of ndarray
+        W^[l] and b^[l], views of the network's memory.
+    prelu_alphas_ : dict of int to float
+    network_ : bpcore.Network
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_
+        As scikit-learn; a loss is the epoch's mean J plus ½λ Σ‖W^[l]‖².
+    n_iter_, t_, n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_
+    """
+
+    _is_classifier = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str | Sequence[str] = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        loss: str = "log_loss",
+        dtype: Any = None,
+        n_threads: int | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.loss = loss
+        self.dtype = dtype
+        self.n_threads = n_threads
+
+    def _check_loss(self) -> None:
+        _check_choice(self.loss, "loss", ("log_loss", "mse"))
+
+    def _output(self) -> tuple[str, str]:
+        if self.loss == "mse":
+            return "sigmoid", "mse"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "cross_entropy"
+        return "sigmoid", "binary_cross_entropy"
+
+    def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
+        check_classification_targets(y)
+        if "classes_" not in self.__dict__ or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        Y = self._label_binarizer.transform(y)
+        return np.asarray(Y.toarray() if hasattr(Y, "toarray") else Y)
+
+    def _labels(self, Y_hat: np.ndarray) -> np.ndarray:
+        if self.n_outputs_ == 1:
+            Y_hat = Y_hat.ravel()
+        return self._label_binarizer.inverse_transform(Y_hat)
+
+    def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
+        Y_hat = self._net.predict(X, self.n_threads)
+        if not np.isfinite(Y_hat).all():
+            return np.nan
+        y_true = self._labels(Y)
+        return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
+                    classes: Any = None) -> MLPClassifier:
+        """One epoch over (X, y), continuing the network and its optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes) (multilabel)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class of all calls; required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        first = "classes_" not in self.__dict__
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            classes = unique_labels(classes)
+            if not first and not np.array_equal(self.classes_, classes):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {self.classes_!r}")
+        if not first:
+            return self._fit(X, y, sample_weight, incremental=True)
+        self._label_binarizer = LabelBinarizer()
+        if type_of_target(y).startswith("multilabel"):
+            self._label_binarizer.fit(y)
+        else:
+            self._label_binarizer.fit(classes)
+        self.classes_ = self._label_binarizer.classes_
+        try:
+            return self._fit(X, y, sample_weight, incremental=True)
+        except BaseException:
+            del self._label_binarizer, self.classes_  # the first call did not happen
+            raise
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (multilabel: the indicator matrix) of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        return self._labels(self._forward(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        Y_hat = self._forward(X)
+        if self.n_outputs_ == 1:
+            p = Y_hat.ravel()
+            return np.vstack([1 - p, p]).T
+        if self.loss == "mse" and self._label_binarizer.y_type_ == "multiclass":
+            total = Y_hat.sum(axis=1, keepdims=True)
+            return Y_hat / np.maximum(total, np.finfo(Y_hat.dtype).tiny)
+        return Y_hat
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """log of :meth:`predict_proba`."""
+        p = self.predict_proba(X)
+        return np.log(p, out=p)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"multilabel": True}
+
+
+class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
+    """Multilayer perceptron regressor trained by bpcore's C++ back-propagation.
+
+    The parameters, fitted attributes and behaviour follow
+    ``sklearn.neural_network.MLPRegressor`` (see the differences in the README's "scikit-learn"
+    section). The output layer is identity with the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        n_1 … n_{L-1}, the sizes of the hidden layers. ``()`` is a network without hidden layer.
+    activation : str or list of str, default='relu'
+        f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
+        'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
+        A list gives one name per hidden layer.
+    solver : {'adam', 'sgd'}, default='adam'
+        'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
+        'lbfgs' is not offered.
+    alpha : float, default=0.0001
+        L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
+    batch_size : int or 'auto', default='auto'
+        Samples per update; 'auto' is min(200, n_samples).
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of the 'sgd' solver, as scikit-learn: 'invscaling' uses
+        learning_rate_init / (t + 1)^power_t after each epoch (t = ``t_``, the samples
+        seen, counted by weight); 'adaptive'
+        divides the rate by 5 each time the stopping rule fires, until it is at most 1e-6.
+    learning_rate_init : float, default=0.001
+        α of the first epoch.
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Most epochs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial W^[l], b^[l] (scikit-learn's Glorot uniform, in its order), the
+        validation split and the seed of the core's shuffling.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Print the loss of every epoch.
+    warm_start : bool, default=False
+        Continue from the fitted parameters (with a new optimizer state, as scikit-learn).
+    momentum : float, default=0.9
+        μ of the sgd solver, in [0, 1) (scikit-learn also accepts 1).
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when the R² on it has not improved
+        by ``tol`` for ``n_iter_no_change`` epochs; the parameters of the best epoch are kept.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Of adam.
+    n_iter_no_change : int, default=10
+    loss : {'squared_error', 'mse'}, default='squared_error'
+        Both train on the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample, averaged over the batch, whose
+        gradient is the one scikit-learn's 'squared_error' follows. They differ only in the
+        reported loss (``loss_curve_``, and so ``tol``): 'squared_error' reports
+        ½ mean_j (y_j − ŷ_j)² as scikit-learn does, 'mse' the notes' J itself (n_outputs times
+        larger).
+    dtype : {None, 'float64', 'float32'}, default=None
+        Floating type of the network; None follows X (float32 X gives a float32 network).
+    n_threads : int or None, default=None
+        Threads over the batch in the core; None is OpenMP's default.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : list of ndarray
+        W^[l] and b^[l], views of the network's memory.
+    prelu_alphas_ : dict of int to float
+    network_ : bpcore.Network
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_
+        As scikit-learn; a loss is the epoch's mean J plus ½λ Σ‖W^[l]‖².
+    n_iter_, t_, n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str | Sequence[str] = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        loss: str = "squared_error",
+        dtype: Any = None,
+        n_threads: int | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.loss = loss
+        self.dtype = dtype
+        self.n_threads = n_threads
+
+    def _check_loss(self) -> None:
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' is not offered by bpcore; use loss='squared_error' "
+                             "(or its alias 'mse')")
+        _check_choice(self.loss, "loss", ("squared_error", "mse"))
+
+    def _output(self) -> tuple[str, str]:
+        return "identity", "mse"
+
+    def _loss_scale(self) -> float:
+        # scikit-learn's squared_error reports ½ mean_j e_j² (its gradient is that of ½ Σ_j e_j²)
+        return 1.0 / self.n_outputs_ if self.loss == "squared_error" else 1.0
+
+    def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
+        Y_hat = self._net.predict(X, self.n_threads)
+        if not np.isfinite(Y_hat).all():
+            return np.nan
+        if Y.shape[1] == 1:
+            Y, Y_hat = Y.ravel(), Y_hat.ravel()
+        return float(r2_score(Y, Y_hat, sample_weight=w))
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over (X, y), continuing the network and its optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Ŷ of X: shape (n_samples,) for one output, else (n_samples, n_outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
+        Y_hat = self._forward(X)
+        return Y_hat.ravel() if Y_hat.shape[1] == 1 else Y_hat
