@@ -315,8 +315,10 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
       chunks.count, threads, parallel_worth(rows, threads),
       [&](Index c, ChunkScratch<T>& scratch) {
         const Index r0 = chunks.begin(c);
-        evaluate_chunk(layers_, params, X, r0, chunks.size(c), scratch, static_cast<T*>(nullptr),
-                       out + r0 * q);
+        const Index nr = chunks.size(c);
+        // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
+        if (scratch.z.size() < std::size_t(nr * q)) scratch.z.resize(std::size_t(nr * q));
+        evaluate_chunk(layers_, params, X, r0, nr, scratch, scratch.z.data(), out + r0 * q);
       });
 }
 

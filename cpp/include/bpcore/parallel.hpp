@@ -46,7 +46,8 @@ void for_each_block(Index count, int threads, bool parallel, F&& f) {
 #ifdef _OPENMP
   if (parallel && threads > 1 && count > 1) {
     std::exception_ptr error;
-#pragma omp parallel for schedule(static) num_threads(threads)
+    const int team = static_cast<int>(std::min<Index>(threads, count));
+#pragma omp parallel for schedule(static) num_threads(team)
     for (Index b = 0; b < count; ++b) {
       try {
         f(b);
@@ -71,7 +72,8 @@ void for_each_block_with_scratch(Index count, int threads, bool parallel, F&& f)
 #ifdef _OPENMP
   if (parallel && threads > 1 && count > 1) {
     std::exception_ptr error;
-#pragma omp parallel num_threads(threads)
+    const int team = static_cast<int>(std::min<Index>(threads, count));
+#pragma omp parallel num_threads(team)
     {
       Scratch scratch;
 #pragma omp for schedule(static)
