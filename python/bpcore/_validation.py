@@ -31,12 +31,12 @@ def _as_real_array(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
         raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
     if kind not in "fiub":
         raise TypeError(f"{name} must be numeric (float, int or bool); got dtype {arr.dtype}")
-    if dtype == np.float32 and kind == "f" and arr.dtype.itemsize > 4 and arr.size:
-        big = np.abs(arr).max() if np.isfinite(arr).all() else 0.0
-        if big > np.finfo(np.float32).max:
-            raise ValueError(
-                f"{name} has values up to {big:.3g}, beyond float32's range; use dtype='float64'"
-            )
+    if kind == "f" and arr.dtype.itemsize > dtype.itemsize and arr.size:
+        finite = arr[np.isfinite(arr)]
+        big = np.abs(finite).max() if finite.size else 0.0
+        if big > np.finfo(dtype).max:
+            hint = "; use dtype='float64'" if dtype == np.float32 else ""
+            raise ValueError(f"{name} has values up to {big:.3g}, beyond {dtype.name}'s range{hint}")
     if arr.dtype == dtype and arr.flags.c_contiguous:
         return arr
     return np.ascontiguousarray(arr, dtype=dtype)
@@ -105,7 +105,7 @@ def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> in
 
 
 def check_positive_float(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise TypeError(f"{name} must be a positive number; got {value!r}")
     try:
         out = float(value)

@@ -9,6 +9,7 @@ with W^[l] of shape (n_{l-1}, n_l) and b^[l] of shape (n_l,).
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Sequence
 
@@ -96,6 +97,7 @@ class Network:
         self._init_scale = init_scale
         self._training: dict[str, Any] = {}  # optimizer state and epochs done, see training.py
         self._lock = threading.RLock()
+        self._fitting = threading.Lock()  # held by fit() for its whole run
         self._X_cache: np.ndarray | None = None
         #: the user's entries of a model file (see bpcore.io); saved with the network
         self.metadata: dict[str, str] = {}
@@ -183,12 +185,14 @@ class Network:
 
     def reinitialize(self, seed: int | None = None, init: str | None = None) -> None:
         """Draw new parameters (in place: existing views see them) and forget the optimizer state."""
-        if init is not None:
-            self._init = check_name(init, INITS, "init")
-        if seed is not None:
-            self._seed = _check_seed(seed)
+        new_init = self._init if init is None else check_name(init, INITS, "init")
+        new_seed = self._seed if seed is None else _check_seed(seed)
+        if self._fitting.locked():
+            raise RuntimeError("reinitialize() cannot run while fit() is training this network; "
+                               "stop training first (return True from the callback)")
         with self._lock:
-            self._net.initialize(self._init, self._seed, self._init_scale)
+            self._net.initialize(new_init, new_seed, self._init_scale)
+            self._init, self._seed = new_init, new_seed
             self._training.clear()
 
     # ---------------------------------------------------------------- computations
@@ -381,4 +385,5 @@ def _threads(n_threads: Any) -> int:
     """0 means the OpenMP default (OMP_NUM_THREADS, threadpoolctl)."""
     if n_threads is None:
         return 0
-    return v.check_positive_int(n_threads, "n_threads")
+    # OpenMP cannot start tens of thousands of threads; more threads than CPUs never helps
+    return min(v.check_positive_int(n_threads, "n_threads"), 4 * (os.cpu_count() or 1))

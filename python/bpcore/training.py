@@ -217,9 +217,11 @@ def fit(
     early = opts.pop("early_stopping", False)
     patience = opts.pop("patience", 10)
     min_delta = opts.pop("min_delta", 0.0)
-    drop_last = bool(opts.pop("drop_last", False))
-    warm_start = bool(opts.pop("warm_start", True))
-    verbose = bool(opts.pop("verbose", False))
+    drop_last = _flag(opts.pop("drop_last", False), "drop_last")
+    warm_start = _flag(opts.pop("warm_start", True), "warm_start")
+    verbose = _flag(opts.pop("verbose", False), "verbose")
+    shuffle = _flag(shuffle, "shuffle")
+    early = _flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
     if opts:
         raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(opts))}")
@@ -283,8 +285,9 @@ def fit(
         if not (callable(cb) or hasattr(cb, "on_epoch_end")):
             raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
 
-    if not net._lock.acquire(blocking=False):
+    if not net._fitting.acquire(blocking=False):
         raise RuntimeError("fit() is already running on this network")
+    net._lock.acquire()
     try:
         state = net._training
         cls_opt = core.Optimizer64 if net.dtype == np.float64 else core.Optimizer32
@@ -346,6 +349,7 @@ def fit(
         return hist
     finally:
         net._lock.release()
+        net._fitting.release()
 
 
 def _number(value: Any, name: str, minimum: float) -> float:
@@ -364,3 +368,9 @@ def _number(value: Any, name: str, minimum: float) -> float:
 def _call(cb: Any, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
     fn: Callable[..., Any] = cb.on_epoch_end if hasattr(cb, "on_epoch_end") else cb
     return bool(fn(net, epoch, logs))
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
