@@ -569,6 +569,8 @@ def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Con
         data = toml.loads(text)
     except toml.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: not valid TOML: arrays or tables nested too deeply") from None
     try:
         cfg = Config.from_dict(data)
     except ConfigError as exc:

@@ -166,6 +166,8 @@ def _read_header(f: Any, size: int, path: Any) -> tuple[dict[str, Any], dict[str
         header = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError as exc:
         raise ModelFileError(f"the header is not valid JSON: {exc}", path) from None
+    except RecursionError:
+        raise ModelFileError("the header nests JSON too deeply (corrupted)", path) from None
     if not isinstance(header, dict):
         raise ModelFileError("the header is not a JSON object", path)
     metadata = header.pop("__metadata__", None)
@@ -180,7 +182,7 @@ def _read_header(f: Any, size: int, path: Any) -> tuple[dict[str, Any], dict[str
             raise ModelFileError(f"tensor {name!r}: an entry needs exactly dtype, shape and "
                                  "data_offsets", path)
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise ModelFileError(f"tensor {name!r}: unknown dtype {dtype!r}", path)
         if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
             raise ModelFileError(f"tensor {name!r}: shape must be a list of non-negative integers; "
@@ -368,7 +370,7 @@ def _json_meta(meta: Mapping[str, str], key: str, path: Any, default: Any = ...)
         raise ModelFileError(f"metadata {full!r} is missing", path)
     try:
         return json.loads(meta[full])
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelFileError(f"metadata {full!r} is not valid JSON: {meta[full]!r}", path) from None
 
 
@@ -418,6 +420,12 @@ def load(path: Any) -> Network:
     if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
         raise ModelFileError(f"metadata bpcore.activations must list {len(sizes) - 1} names; got "
                              f"{acts!r}", path)
+    # the network is allocated before its tensors are checked: bound it by what the file holds
+    held = sum(t.size for t in tensors.values())
+    needed = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    if needed > held:
+        raise ModelFileError(f"metadata bpcore.sizes {sizes} describe {needed} weights and biases "
+                             f"but the file holds {held} values (tampered or corrupted)", path)
     try:
         init_scale = float(meta.get(_PREFIX + "init_scale", "0.1"))
         seed = int(meta.get(_PREFIX + "seed", "0"))
