@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "bpcore/names.hpp"
+
 namespace bpcore {
 
 namespace {
@@ -25,19 +27,12 @@ void elementwise_aligned(const T* in, T* out, Index size, F&& f) {
 
 }  // namespace
 
-std::string_view activation_name(Activation f) {
-  for (const auto& info : activation_table)
-    if (info.id == f) return info.name;
-  throw ArgumentError("unknown activation id");
+std::string_view activation_name(Activation id) {
+  return name_in(activation_table, id, "activation");
 }
 
 Activation activation_from_name(std::string_view name) {
-  std::string valid;
-  for (const auto& info : activation_table) {
-    if (info.name == name) return info.id;
-    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
-  }
-  throw ArgumentError("unknown activation '" + std::string(name) + "'; expected one of: " + valid);
+  return id_in(activation_table, name, "activation");
 }
 
 template <class T>
@@ -82,33 +77,6 @@ void activate(Activation f, const T* Zp, T* Hp, Index rows, Index cols, T alpha)
 }
 
 template <class T>
-void derivative(Activation f, const T* Zp, const T* Hp, T* Dp, Index size, T alpha) {
-  ConstArrayMap<T> Z(Zp, size), H(Hp, size);
-  ArrayMap<T> D(Dp, size);
-  switch (f) {
-    case Activation::identity:
-      D.setOnes();
-      break;
-    case Activation::sigmoid:
-      D = H * (T(1) - H);
-      break;
-    case Activation::tanh:
-      D = T(1) - H.square();
-      break;
-    case Activation::relu:
-      D = (Z > T(0)).template cast<T>();
-      break;
-    case Activation::prelu:
-      D = (Z > T(0)).select(T(1), Eigen::Array<T, Eigen::Dynamic, 1>::Constant(size, alpha));
-      break;
-    case Activation::softmax:
-      throw ArgumentError(
-          "softmax has no element-wise derivative; it is only used as the output of a "
-          "cross_entropy network");
-  }
-}
-
-template <class T>
 void multiply_by_derivative(Activation f, const T* Zp, const T* Hp, T* Gp, Index size, T alpha) {
   ConstArrayMap<T> Z(Zp, size), H(Hp, size);
   ArrayMap<T> G(Gp, size);
@@ -135,15 +103,22 @@ void multiply_by_derivative(Activation f, const T* Zp, const T* Hp, T* Gp, Index
 }
 
 template <class T>
+void derivative(Activation f, const T* Z, const T* H, T* D, Index size, T alpha) {
+  // f'(Z) = 1 ⊙ f'(Z)
+  ArrayMap<T>(D, size).setOnes();
+  multiply_by_derivative(f, Z, H, D, size, alpha);
+}
+
+template <class T>
 T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
   ConstArrayMap<T> Z(Zp, size), G(Gp, size);
   return (G * Z.min(T(0))).sum();
 }
 
-#define BPCORE_INSTANTIATE_ACTIVATION(T)                                                  \
-  template void activate<T>(Activation, const T*, T*, Index, Index, T);                   \
-  template void derivative<T>(Activation, const T*, const T*, T*, Index, T);              \
-  template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T);  \
+#define BPCORE_INSTANTIATE_ACTIVATION(T)                                                 \
+  template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
+  template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
+  template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \
   template T prelu_alpha_product<T>(const T*, const T*, Index);
 BPCORE_INSTANTIATE_ACTIVATION(float)
 BPCORE_INSTANTIATE_ACTIVATION(double)

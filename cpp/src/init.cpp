@@ -3,22 +3,13 @@
 #include <numeric>
 #include <string>
 
+#include "bpcore/names.hpp"
+
 namespace bpcore {
 
-std::string_view init_name(Init init) {
-  for (const auto& info : init_table)
-    if (info.id == init) return info.name;
-  throw ArgumentError("unknown init id");
-}
+std::string_view init_name(Init id) { return name_in(init_table, id, "init"); }
 
-Init init_from_name(std::string_view name) {
-  std::string valid;
-  for (const auto& info : init_table) {
-    if (info.name == name) return info.id;
-    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
-  }
-  throw ArgumentError("unknown init '" + std::string(name) + "'; expected one of: " + valid);
-}
+Init init_from_name(std::string_view name) { return id_in(init_table, name, "init"); }
 
 std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);

@@ -3,22 +3,13 @@
 #include <cmath>
 #include <string>
 
+#include "bpcore/names.hpp"
+
 namespace bpcore {
 
-std::string_view loss_name(Loss loss) {
-  for (const auto& info : loss_table)
-    if (info.id == loss) return info.name;
-  throw ArgumentError("unknown loss id");
-}
+std::string_view loss_name(Loss id) { return name_in(loss_table, id, "loss"); }
 
-Loss loss_from_name(std::string_view name) {
-  std::string valid;
-  for (const auto& info : loss_table) {
-    if (info.name == name) return info.id;
-    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
-  }
-  throw ArgumentError("unknown loss '" + std::string(name) + "'; expected one of: " + valid);
-}
+Loss loss_from_name(std::string_view name) { return id_in(loss_table, name, "loss"); }
 
 void check_output_pairing(Activation output, Loss loss) {
   if (loss == Loss::cross_entropy)
@@ -39,7 +30,9 @@ bool output_delta_is_error(Loss loss) { return loss != Loss::mse; }
 
 namespace {
 // log(1 + e^x) without overflow
-inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+inline double softplus(double x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
 }  // namespace
 
 template <class T>
@@ -83,10 +76,10 @@ void output_error(const T* Y_hat, const T* Y, T* G, Index size) {
   ArrayMap<T>(G, size) = ConstArrayMap<T>(Y, size) - ConstArrayMap<T>(Y_hat, size);
 }
 
-template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*,
-                                Index, Index);
-template double loss_sum<double>(Loss, const double*, const double*, const double*,
-                                 const double*, Index, Index);
+template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*, Index,
+                                Index);
+template double loss_sum<double>(Loss, const double*, const double*, const double*, const double*,
+                                 Index, Index);
 template void output_error<float>(const float*, const float*, float*, Index);
 template void output_error<double>(const double*, const double*, double*, Index);
 

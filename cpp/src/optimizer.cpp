@@ -3,36 +3,22 @@
 #include <cmath>
 #include <string>
 
+#include "bpcore/names.hpp"
+
 namespace bpcore {
 
-std::string_view optimizer_name(OptimizerKind kind) {
-  for (const auto& info : optimizer_table)
-    if (info.id == kind) return info.name;
-  throw ArgumentError("unknown optimizer id");
+std::string_view optimizer_name(OptimizerKind id) {
+  return name_in(optimizer_table, id, "optimizer");
 }
 
 OptimizerKind optimizer_from_name(std::string_view name) {
-  std::string valid;
-  for (const auto& info : optimizer_table) {
-    if (info.name == name) return info.id;
-    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
-  }
-  throw ArgumentError("unknown optimizer '" + std::string(name) + "'; expected one of: " + valid);
+  return id_in(optimizer_table, name, "optimizer");
 }
 
-std::string_view schedule_name(Schedule schedule) {
-  for (const auto& info : schedule_table)
-    if (info.id == schedule) return info.name;
-  throw ArgumentError("unknown schedule id");
-}
+std::string_view schedule_name(Schedule id) { return name_in(schedule_table, id, "lr_schedule"); }
 
 Schedule schedule_from_name(std::string_view name) {
-  std::string valid;
-  for (const auto& info : schedule_table) {
-    if (info.name == name) return info.id;
-    valid += (valid.empty() ? "" : ", ") + std::string(info.name);
-  }
-  throw ArgumentError("unknown lr_schedule '" + std::string(name) + "'; expected one of: " + valid);
+  return id_in(schedule_table, name, "lr_schedule");
 }
 
 void validate(const OptimizerConfig& c) {
