@@ -66,11 +66,7 @@ void bind_network_t(py::module_& m, const char* name) {
       }, py::arg("X").noconvert(), py::arg("n_threads") = 0)
       .def("backward", [](Net& n, const CArray<T>& X, const CArray<T>& Y,
                           std::optional<CArray<T>> w, int n_threads) {
-        const Index rows = matrix_rows(X, n.n_inputs(), "X");
-        if (matrix_rows(Y, n.n_outputs(), "Y") != rows)
-          throw ArgumentError("X and Y must have the same number of rows");
-        if (w && (w->ndim() != 1 || w->shape(0) != rows))
-          throw ArgumentError("sample_weight must have shape (n,)");
+        const Index rows = batch_rows(n.n_inputs(), n.n_outputs(), X, Y, w);
         const T* wp = w ? w->data() : nullptr;
         py::gil_scoped_release release;
         return n.backward(X.data(), Y.data(), wp, rows, n_threads);
@@ -78,11 +74,7 @@ void bind_network_t(py::module_& m, const char* name) {
          py::arg("n_threads") = 0)
       .def("loss", [](const Net& n, const CArray<T>& X, const CArray<T>& Y,
                       std::optional<CArray<T>> w, int n_threads) {
-        const Index rows = matrix_rows(X, n.n_inputs(), "X");
-        if (matrix_rows(Y, n.n_outputs(), "Y") != rows)
-          throw ArgumentError("X and Y must have the same number of rows");
-        if (w && (w->ndim() != 1 || w->shape(0) != rows))
-          throw ArgumentError("sample_weight must have shape (n,)");
+        const Index rows = batch_rows(n.n_inputs(), n.n_outputs(), X, Y, w);
         const T* wp = w ? w->data() : nullptr;
         py::gil_scoped_release release;
         return n.loss(X.data(), Y.data(), wp, rows, n_threads);

@@ -27,11 +27,7 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
       train_name,
       [](Network<T>& net, Opt& optimizer, const CArray<T>& X, const CArray<T>& Y,
          std::optional<CArray<T>> w, const EpochOptions& options) {
-        const Index rows = matrix_rows(X, net.n_inputs(), "X");
-        if (matrix_rows(Y, net.n_outputs(), "Y") != rows)
-          throw ArgumentError("X and Y must have the same number of rows");
-        if (w && (w->ndim() != 1 || w->shape(0) != rows))
-          throw ArgumentError("sample_weight must have shape (n,)");
+        const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
         const T* wp = w ? w->data() : nullptr;
         using clock = std::chrono::steady_clock;
         bool signalled = false;

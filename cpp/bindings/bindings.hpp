@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 
 #include "bpcore/types.hpp"
@@ -25,6 +26,18 @@ Index matrix_rows(const CArray<T>& a, Index cols, const char* what) {
                         "), got ndim " + std::to_string(a.ndim()) +
                         (a.ndim() >= 2 ? " with " + std::to_string(a.shape(1)) + " columns" : ""));
   return static_cast<Index>(a.shape(0));
+}
+
+/// Rows of a batch (X, Y and optional sample weights) after checking their shapes agree.
+template <class T>
+Index batch_rows(Index n_inputs, Index n_outputs, const CArray<T>& X, const CArray<T>& Y,
+                 const std::optional<CArray<T>>& w) {
+  const Index rows = matrix_rows(X, n_inputs, "X");
+  if (matrix_rows(Y, n_outputs, "Y") != rows)
+    throw ArgumentError("X and Y must have the same number of rows");
+  if (w && (w->ndim() != 1 || w->shape(0) != rows))
+    throw ArgumentError("sample_weight must have shape (n,)");
+  return rows;
 }
 
 /// A NumPy view of core memory `data` with the given shape; `owner` is kept alive by the view.
