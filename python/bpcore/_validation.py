@@ -15,7 +15,14 @@ import numpy as np
 
 from ._loader import core
 
-__all__ = ["as_matrix", "as_targets", "as_sample_weight", "check_positive_int", "check_positive_float"]
+__all__ = [
+    "as_matrix",
+    "as_targets",
+    "as_sample_weight",
+    "check_positive_int",
+    "check_positive_float",
+    "check_number",
+]
 
 
 def _as_real_array(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
@@ -104,13 +111,20 @@ def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> in
     return int(value)
 
 
-def check_positive_float(value: Any, name: str) -> float:
+def check_number(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as a finite float ≥ ``minimum`` (> with ``strict``); errors name ``name``."""
     if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a positive number; got {value!r}")
+        raise TypeError(f"{name} must be a number; got {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number; got {value!r}") from None
-    if not np.isfinite(out) or out <= 0:
-        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
+        raise TypeError(f"{name} must be a number; got {value!r}") from None
+    if not np.isfinite(out) or out < minimum or (strict and out == minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
     return out
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """``value`` as a positive, finite float; errors name ``name``."""
+    return check_number(value, name, minimum=0.0, strict=True)

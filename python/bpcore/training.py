@@ -94,7 +94,7 @@ class EarlyStopping:
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
         self.patience = v.check_positive_int(patience, "patience")
-        self.min_delta = _number(min_delta, "min_delta", minimum=0.0)
+        self.min_delta = v.check_number(min_delta, "min_delta")
         self.restore_best = bool(restore_best)
         self.best = np.inf
         self.best_epoch: int | None = None
@@ -228,7 +228,7 @@ def fit(
 
     epochs = v.check_positive_int(epochs, "epochs")
     if tol is not None:
-        tol = _number(tol, "tol", minimum=0.0)
+        tol = v.check_number(tol, "tol")
     from .network import _check_seed, _threads
 
     seed = _check_seed(seed)
@@ -248,7 +248,7 @@ def fit(
         Xv = net._X(Xv_raw, "X_val")
         Yv = net._Y(Yv_raw, Xv.shape[0], "Y_val")
     elif validation_fraction is not None:
-        frac = _number(validation_fraction, "validation_fraction", minimum=0.0)
+        frac = v.check_number(validation_fraction, "validation_fraction")
         if not 0 < frac < 1:
             raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
         n = Xc.shape[0]
@@ -350,19 +350,6 @@ def fit(
     finally:
         net._lock.release()
         net._fitting.release()
-
-
-def _number(value: Any, name: str, minimum: float) -> float:
-    """``value`` as a finite float ≥ ``minimum``; TypeError/ValueError naming ``name`` otherwise."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a number; got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number; got {value!r}") from None
-    if not np.isfinite(out) or out < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum:g}; got {value!r}")
-    return out
 
 
 def _call(cb: Any, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
