@@ -21,8 +21,9 @@ WORKLOADS = ("W1", "W2", "W3", "W4", "M1", "M2")
 
 
 def _env(extra_path: Path | None = None) -> dict[str, str]:
+    """The environment of this test run: the child imports the bpcore the tests import."""
     env = dict(os.environ)
-    paths = [str(ROOT / "python")]
+    paths = []
     if extra_path is not None:
         paths.insert(0, str(extra_path))
     if env.get("PYTHONPATH"):
