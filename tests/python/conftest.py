@@ -62,3 +62,11 @@ def xor():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def kwargs_id(value):
+    """pytest ids for parametrised keyword-argument dicts."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={type(v).__name__ if callable(v) else v!r}"[:30]
+                        for k, v in value.items())
+    return None

@@ -9,6 +9,7 @@ import pickle
 import bpcore
 import numpy as np
 import pytest
+from conftest import kwargs_id
 from bpcore import _validation
 from reference import ReferenceMLP
 
@@ -408,13 +409,6 @@ def test_reinitialize_redraws_in_place():
 
 
 # ------------------------------------------------------------------------- errors
-def _kwargs_id(value):
-    if isinstance(value, dict):
-        return ",".join(f"{k}={type(v).__name__ if callable(v) else v!r}"[:30]
-                        for k, v in value.items())
-    return None
-
-
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
@@ -446,7 +440,7 @@ def _kwargs_id(value):
         (dict(sizes=[4, 3], seed=1.5), ValueError, ["seed"]),
         (dict(sizes=[4, 3], init_scale=0), ValueError, ["init_scale"]),
     ],
-    ids=_kwargs_id,
+    ids=kwargs_id,
 )
 def test_bad_constructor_arguments(kwargs, exc, words):
     with pytest.raises(exc) as info:

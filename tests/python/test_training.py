@@ -19,6 +19,7 @@ import time
 import bpcore
 import numpy as np
 import pytest
+from conftest import kwargs_id
 from bpcore._loader import core
 from reference import (
     ReferenceMLP,
@@ -662,13 +663,6 @@ def test_ctrl_c_while_logging_a_verbose_epoch(iris):
 
 
 # ------------------------------------------------------------------------- bad arguments
-def _kwargs_id(value):
-    if isinstance(value, dict):
-        return ",".join(f"{k}={type(v).__name__ if callable(v) else v!r}"[:30]
-                        for k, v in value.items())
-    return None
-
-
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
@@ -714,7 +708,7 @@ def _kwargs_id(value):
         (dict(min_delta="x", early_stopping=True), (TypeError, ValueError), ["min_delta"]),
         (dict(callbacks=42), TypeError, ["callbacks"]),
     ],
-    ids=_kwargs_id,
+    ids=kwargs_id,
 )
 def test_bad_fit_arguments(iris, kwargs, exc, words):
     net = notes_network()
