@@ -221,15 +221,7 @@ class Suite:
         entry = self._record("W1", "weight updates/s", updates, "updates/s", res)
         self._ratio_target("W1", peers.TORCH, entry, 300)
         self._ratio_target("W1", peers.NUMPY, entry, 30)
-        acc_b = res["bpcore"]["info"]["accuracy"]
-        if peers.TORCH in res:
-            acc_t = res[peers.TORCH]["info"]["accuracy"]
-            self.check("W1", "training accuracy: bpcore within 1 point of PyTorch",
-                       abs(acc_b - acc_t) <= 0.01 + 1e-12,
-                       f"bpcore {100 * acc_b:.2f} %, PyTorch {100 * acc_t:.2f} %")
-        else:
-            self.check("W1", "training accuracy: bpcore within 1 point of PyTorch", None,
-                       f"bpcore {100 * acc_b:.2f} %; PyTorch not installed")
+        self._accuracy_vs_torch("W1", res)
         if peers.NUMPY in res:
             diff = max(float(abs(a - b).max()) for pb, pn in zip(res["bpcore"]["model"],
                                                                  res[peers.NUMPY]["model"])
@@ -270,14 +262,20 @@ class Suite:
         entry = self._record("W2", "training samples/s", X.shape[0] * spec.w2_epochs, "samples/s",
                              res)
         self._ratio_target("W2", peers.SKLEARN, entry, 5)
+        self._accuracy_vs_torch("W2", res)
+
+    def _accuracy_vs_torch(self, wid: str, res: dict) -> None:
+        """Check that bpcore's training accuracy is within one point of PyTorch's."""
+        import peers
+
         acc_b = res["bpcore"]["info"]["accuracy"]
         if peers.TORCH in res:
             acc_t = res[peers.TORCH]["info"]["accuracy"]
-            self.check("W2", "training accuracy: bpcore within 1 point of PyTorch",
+            self.check(wid, "training accuracy: bpcore within 1 point of PyTorch",
                        abs(acc_b - acc_t) <= 0.01 + 1e-12,
                        f"bpcore {100 * acc_b:.2f} %, PyTorch {100 * acc_t:.2f} %")
         else:
-            self.check("W2", "training accuracy: bpcore within 1 point of PyTorch", None,
+            self.check(wid, "training accuracy: bpcore within 1 point of PyTorch", None,
                        f"bpcore {100 * acc_b:.2f} %; PyTorch not installed")
 
     def _w3_inputs(self) -> tuple:
