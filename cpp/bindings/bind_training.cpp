@@ -1,6 +1,7 @@
 // Optimizers and the training epoch. The epoch runs with the GIL released; between batches it asks
 // Python (at most every 50 ms) whether a signal such as Ctrl-C arrived.
 #include <chrono>
+#include <stdexcept>
 
 #include "bindings.hpp"
 #include "bpcore/trainer.hpp"
@@ -26,7 +27,7 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
   m.def(
       train_name,
       [](Network<T>& net, Opt& optimizer, const CArray<T>& X, const CArray<T>& Y,
-         std::optional<CArray<T>> w, const EpochOptions& options) {
+         std::optional<CArray<T>> w, const EpochOptions& options, py::object reduce) {
         const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
         const T* wp = w ? w->data() : nullptr;
         using clock = std::chrono::steady_clock;
@@ -42,18 +43,40 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
           signalled = PyErr_CheckSignals() != 0;
           return signalled;
         };
+        // The reducer hands Python zero-copy views: the flat gradient buffer and the sums.
+        GradientReducer<T> reducer;
+        py::array_t<T> gradient_view;
+        py::array_t<double> sums_view;
+        if (!reduce.is_none()) {
+          // The existing Python object of `net` owns the view (it keeps the network alive).
+          gradient_view = view<T>(net.grads(), {net.n_params()},
+                                  py::cast(&net, py::return_value_policy::reference));
+          sums_view = py::array_t<double>(kReduceSums);
+          reducer = [&](T* gradient, Index, double* sums, Index n_sums) {
+            py::gil_scoped_acquire acquire;
+            if (gradient != net.grads()) throw std::logic_error("reducer: unexpected buffer");
+            std::copy(sums, sums + n_sums, sums_view.mutable_data());
+            reduce(gradient_view, sums_view);
+            std::copy(sums_view.data(), sums_view.data() + n_sums, sums);
+          };
+        }
         EpochResult result;
         {
           py::gil_scoped_release release;
-          result = train_epoch(net, optimizer, X.data(), Y.data(), wp, rows, options, &poll);
+          result = train_epoch(net, optimizer, X.data(), Y.data(), wp, rows, options, &poll,
+                               reduce.is_none() ? nullptr : &reducer);
         }
         if (signalled) throw py::error_already_set();  // e.g. KeyboardInterrupt, after roll-back
         return result;
       },
       py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
       py::arg("sample_weight").noconvert().none(true), py::arg("options"),
+      py::arg("reduce") = py::none(),
       "Runs one epoch (trainer.hpp). On a signal the epoch is rolled back and the signal's "
-      "exception (KeyboardInterrupt for Ctrl-C) is raised.");
+      "exception (KeyboardInterrupt for Ctrl-C) is raised. With `reduce`, the epoch is one "
+      "process's part of data-parallel training: reduce(gradient, sums) must sum both arrays "
+      "(zero-copy views) over all processes in place; an exception it raises rolls the epoch back "
+      "and passes on.");
 }
 
 }  // namespace
@@ -99,11 +122,13 @@ void bind_training(py::module_& m) {
 
   py::class_<EpochOptions>(m, "EpochOptions", py::module_local())
       .def(py::init([](Index batch_size, bool shuffle, bool drop_last, std::uint64_t seed,
-                       Index epoch, int n_threads) {
-             return EpochOptions{batch_size, shuffle, drop_last, seed, epoch, n_threads};
+                       Index epoch, int n_threads, Index global_rows, Index row_offset) {
+             return EpochOptions{batch_size, shuffle, drop_last, seed,
+                                 epoch,      n_threads, global_rows, row_offset};
            }),
            py::arg("batch_size") = 1, py::arg("shuffle") = true, py::arg("drop_last") = false,
-           py::arg("seed") = 0, py::arg("epoch") = 0, py::arg("n_threads") = 0)
+           py::arg("seed") = 0, py::arg("epoch") = 0, py::arg("n_threads") = 0,
+           py::arg("global_rows") = 0, py::arg("row_offset") = 0)
       .def_readwrite("epoch", &EpochOptions::epoch);
 
   py::class_<EpochResult>(m, "EpochResult", py::module_local())

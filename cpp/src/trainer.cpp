@@ -1,5 +1,6 @@
 #include "bpcore/trainer.hpp"
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -9,80 +10,134 @@ namespace bpcore {
 template <class T>
 EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
                         const T* sample_weight, Index rows, const EpochOptions& options,
-                        const std::function<bool()>* poll) {
-  require(rows > 0, "training needs at least one sample");
+                        const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
   require(options.batch_size >= 0, "batch_size must be positive (or 0 for the full batch)");
   require(options.epoch >= 0, "epoch must be non-negative");
-  Index batch = options.batch_size == 0 ? rows : options.batch_size;
-  if (!options.drop_last) batch = std::min(batch, rows);
-  const Index n_batches = options.drop_last ? rows / batch : (rows + batch - 1) / batch;
+  require(options.global_rows >= 0 && options.row_offset >= 0,
+          "global_rows and row_offset must be non-negative");
+  const bool sharded = options.global_rows > 0;
+  require(!sharded || reduce, "sharded training (global_rows > 0) needs a gradient reducer");
+  // A shard may be empty (more processes than rows); the data set as a whole may not.
+  const Index total = sharded ? options.global_rows : rows;
+  const Index offset = sharded ? options.row_offset : 0;
+  require(rows > 0 || (sharded && rows == 0), "training needs at least one sample");
+  require(rows >= 0 && offset + rows <= total,
+          "the shard (row_offset " + std::to_string(offset) + ", " + std::to_string(rows) +
+              " rows) does not fit in global_rows " + std::to_string(total));
+  Index batch = options.batch_size == 0 ? total : options.batch_size;
+  if (!options.drop_last) batch = std::min(batch, total);
+  const Index n_batches = options.drop_last ? total / batch : (total + batch - 1) / batch;
   require(n_batches > 0, "drop_last leaves no batch: batch_size " +
-                             std::to_string(options.batch_size) + " > " + std::to_string(rows) +
+                             std::to_string(options.batch_size) + " > " + std::to_string(total) +
                              " samples");
-  const Index d = net.n_inputs(), q = net.n_outputs();
+  const Index d = net.n_inputs(), q = net.n_outputs(), n_params = net.n_params();
 
   std::vector<Index> order;
-  if (options.shuffle) order = epoch_permutation(rows, options.seed, std::uint64_t(options.epoch));
+  if (options.shuffle) order = epoch_permutation(total, options.seed, std::uint64_t(options.epoch));
 
-  // Gathered batches (only when shuffling; otherwise batches are read in place).
+  // Gathered batches (only when shuffling; otherwise a batch's rows are read in place).
+  const Index local_capacity = std::min(batch, rows);
   Matrix<T> Xb, Yb;
   Eigen::Matrix<T, Eigen::Dynamic, 1> wb;
-  if (options.shuffle) {
-    Xb.resize(std::min(batch, rows), d);
-    Yb.resize(std::min(batch, rows), q);
-    if (sample_weight) wb.resize(std::min(batch, rows));
+  if (options.shuffle && local_capacity > 0) {
+    Xb.resize(local_capacity, d);
+    Yb.resize(local_capacity, q);
+    if (sample_weight) wb.resize(local_capacity);
   }
 
   // Snapshot to fall back on: the epoch is all or nothing.
   const Eigen::Matrix<T, Eigen::Dynamic, 1> start =
-      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params());
+      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), n_params);
   const Optimizer<T> optimizer_start = optimizer;
   auto roll_back = [&] {
-    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params()) = start;
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), n_params) = start;
     optimizer = optimizer_start;
   };
+  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gradient(net.grads(), n_params);
 
   EpochResult result;
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
-  for (Index bi = 0; bi < n_batches; ++bi) {
-    const Index r0 = bi * batch, nb = std::min(batch, rows - r0);
-    const T *xb = X + r0 * d, *yb = Y + r0 * q, *w = sample_weight ? sample_weight + r0 : nullptr;
-    if (options.shuffle) {
-      for (Index i = 0; i < nb; ++i) {
-        const Index src = order[std::size_t(r0 + i)];
-        Xb.row(i) = ConstMatrixMap<T>(X, rows, d).row(src);
-        Yb.row(i) = ConstMatrixMap<T>(Y, rows, q).row(src);
-        if (sample_weight) wb[i] = sample_weight[src];
+  try {
+    for (Index bi = 0; bi < n_batches; ++bi) {
+      // Batch bi is rows order[r0 … r0+nb-1] of the data set; nl of them are this process's.
+      const Index r0 = bi * batch, nb = std::min(batch, total - r0);
+      const T *xb = nullptr, *yb = nullptr, *w = nullptr;
+      Index nl = 0;
+      if (options.shuffle) {
+        for (Index i = 0; i < nb; ++i) {
+          const Index src = order[std::size_t(r0 + i)] - offset;
+          if (src < 0 || src >= rows) continue;
+          Xb.row(nl) = ConstMatrixMap<T>(X, rows, d).row(src);
+          Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
+          if (sample_weight) wb[nl] = sample_weight[src];
+          ++nl;
+        }
+        xb = Xb.data();
+        yb = Yb.data();
+        w = sample_weight ? wb.data() : nullptr;
+      } else {
+        const Index lo = std::max(r0, offset), hi = std::min(r0 + nb, offset + rows);
+        nl = std::max<Index>(0, hi - lo);
+        if (nl > 0) {
+          xb = X + (lo - offset) * d;
+          yb = Y + (lo - offset) * q;
+          w = sample_weight ? sample_weight + (lo - offset) : nullptr;
+        }
       }
-      xb = Xb.data();
-      yb = Yb.data();
-      w = sample_weight ? wb.data() : nullptr;
+      double local_weight = double(nl);
+      if (w) {
+        local_weight = 0;
+        for (Index i = 0; i < nl; ++i) local_weight += double(w[i]);
+      }
+
+      double J = 0, batch_weight = local_weight;
+      if (!reduce) {
+        if (batch_weight == 0) continue;  // nothing to learn from this batch
+        J = net.backward(xb, yb, w, nl, options.n_threads);
+      } else {
+        // This process's sums, the all-reduce, then the batch mean from the global sums.
+        double J_local = 0;
+        if (nl > 0 && local_weight != 0) {
+          J_local = net.backward(xb, yb, w, nl, options.n_threads);
+          gradient *= T(local_weight);
+        } else {
+          gradient.setZero();
+        }
+        std::array<double, kReduceSums> sums{J_local * local_weight, local_weight,
+                                             poll && (*poll)() ? 1.0 : 0.0};
+        (*reduce)(net.grads(), n_params, sums.data(), kReduceSums);
+        if (sums[2] > 0) {
+          roll_back();
+          result.status = EpochStatus::interrupted;
+          return result;
+        }
+        batch_weight = sums[1];
+        if (batch_weight == 0) continue;
+        J = sums[0] / batch_weight;
+        gradient /= T(batch_weight);
+      }
+      if (!std::isfinite(J)) {
+        roll_back();
+        result.status = EpochStatus::nonfinite;
+        return result;
+      }
+      loss_total += J * batch_weight;
+      weight_total += batch_weight;
+      optimizer.step(net, result.lr);
+      ++result.batches;
+      result.samples += reduce ? nb : nl;
+      if (!reduce && poll && (*poll)()) {
+        roll_back();
+        result.status = EpochStatus::interrupted;
+        return result;
+      }
     }
-    double batch_weight = double(nb);
-    if (w) {
-      batch_weight = 0;
-      for (Index i = 0; i < nb; ++i) batch_weight += double(w[i]);
-      if (batch_weight == 0) continue;  // nothing to learn from this batch
-    }
-    const double J = net.backward(xb, yb, w, nb, options.n_threads);
-    if (!std::isfinite(J)) {
-      roll_back();
-      result.status = EpochStatus::nonfinite;
-      return result;
-    }
-    loss_total += J * batch_weight;
-    weight_total += batch_weight;
-    optimizer.step(net, result.lr);
-    ++result.batches;
-    result.samples += nb;
-    if (poll && (*poll)()) {
-      roll_back();
-      result.status = EpochStatus::interrupted;
-      return result;
-    }
+  } catch (...) {
+    roll_back();
+    throw;
   }
-  if (!Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(net.params(), net.n_params())
+  if (!Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(net.params(), n_params)
            .isFinite()
            .all()) {
     roll_back();
@@ -95,9 +150,11 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
 
 template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>&, const float*,
                                         const float*, const float*, Index, const EpochOptions&,
-                                        const std::function<bool()>*);
+                                        const std::function<bool()>*,
+                                        const GradientReducer<float>*);
 template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, const double*,
                                          const double*, const double*, Index,
-                                         const EpochOptions&, const std::function<bool()>*);
+                                         const EpochOptions&, const std::function<bool()>*,
+                                         const GradientReducer<double>*);
 
 }  // namespace bpcore

@@ -1,7 +1,7 @@
 """Type stub of bpcore's C++ core (``bpcore._core``; ``_core_avx2`` and ``_core_avx512`` are the
 same module built for wider vector units). Private: use the ``bpcore`` package."""
 
-from typing import Optional, overload
+from typing import Callable, Optional, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -87,7 +87,8 @@ def learning_rate(config: OptimizerConfig, epoch: int) -> float: ...
 
 class EpochOptions:
     def __init__(self, batch_size: int = 1, shuffle: bool = True, drop_last: bool = False,
-                 seed: int = 0, epoch: int = 0, n_threads: int = 0) -> None: ...
+                 seed: int = 0, epoch: int = 0, n_threads: int = 0, global_rows: int = 0,
+                 row_offset: int = 0) -> None: ...
     epoch: int
 
 class EpochResult:
@@ -113,6 +114,10 @@ class Optimizer64(_Optimizer):
     def step(self, net: Network64, lr: float) -> None: ...
 
 def train_epoch32(net: Network32, optimizer: Optimizer32, X: np.ndarray, Y: np.ndarray,
-                  sample_weight: Optional[np.ndarray], options: EpochOptions) -> EpochResult: ...
+                  sample_weight: Optional[np.ndarray], options: EpochOptions,
+                  reduce: Optional[Callable[[np.ndarray, np.ndarray], None]] = None
+                  ) -> EpochResult: ...
 def train_epoch64(net: Network64, optimizer: Optimizer64, X: np.ndarray, Y: np.ndarray,
-                  sample_weight: Optional[np.ndarray], options: EpochOptions) -> EpochResult: ...
+                  sample_weight: Optional[np.ndarray], options: EpochOptions,
+                  reduce: Optional[Callable[[np.ndarray, np.ndarray], None]] = None
+                  ) -> EpochResult: ...

@@ -4,6 +4,17 @@
 // J, delta^[L] … delta^[1], W <- W - lr dJ/dW. Larger batches are the same rule with n > 1.
 // The epoch either finishes or leaves the parameters and optimizer state as they were at its start
 // (on a non-finite J or parameter, or when `poll` asks to stop).
+//
+// Data-parallel training (synchronous): P processes each hold a shard, rows [row_offset,
+// row_offset + rows) of a data set of global_rows rows. Every process cuts the same batches from
+// the same global order. For a batch B, process p computes its part of the batch's sums,
+//   g_p = sum_{i in B_p} w_i dJ_i/dtheta,   s_p = [sum_{i in B_p} w_i J_i,  sum_{i in B_p} w_i],
+// (nothing, when no row of B is its own), `reduce` sums them over the processes in place (an
+// all-reduce), and every process applies the same update with dJ/dtheta = (sum_p g_p) / (sum_p w).
+// That is the batch mean of the single-process epoch on the whole data, so the processes stay
+// identical and equal single-process training up to rounding. Every process runs every batch, so
+// uneven shards (even empty ones) cannot leave one waiting. What stops an epoch (a non-finite J,
+// `poll`) is decided on the reduced sums, by every process alike.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +31,20 @@ struct EpochOptions {
   std::uint64_t seed = 0;
   Index epoch = 0;  // picks the shuffle order and the scheduled learning rate
   int n_threads = 0;
+  // Sharded data (see above): 0 means this process holds the whole data set (global_rows = rows).
+  Index global_rows = 0;
+  Index row_offset = 0;
 };
+
+/// Number of values in the `sums` of a GradientReducer: sum w_i J_i, sum w_i, and a stop flag
+/// (1 when some process's `poll` asked to stop).
+inline constexpr Index kReduceSums = 3;
+
+/// Replaces this process's `gradient` (n_params values, net.grads()) and `sums` (kReduceSums
+/// values) by their sums over all processes, in place. It is called once per batch by every
+/// process; it must not return before every process has called it (an all-reduce).
+template <class T>
+using GradientReducer = std::function<void(T* gradient, Index n_params, double* sums, Index n_sums)>;
 
 enum class EpochStatus { ok, nonfinite, interrupted };
 
@@ -29,23 +53,27 @@ struct EpochResult {
   double loss = 0;     // mean J over the epoch's samples (weighted), before each batch's update
   double lr = 0;       // the learning rate used
   Index batches = 0;   // batches completed
-  Index samples = 0;   // samples seen
+  Index samples = 0;   // samples seen (by all processes, when sharded)
 };
 
 /// Runs one epoch. `poll`, if given, is called after every batch; returning true stops the epoch.
-/// `sample_weight` may be null.
+/// `sample_weight` may be null. With `reduce` the epoch is this process's part of data-parallel
+/// training (see above); `poll` is then called before every reduction.
+/// If `poll` or `reduce` throws, the epoch is rolled back and the exception passes on.
 template <class T>
 EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
                         const T* sample_weight, Index rows, const EpochOptions& options,
-                        const std::function<bool()>* poll = nullptr);
+                        const std::function<bool()>* poll = nullptr,
+                        const GradientReducer<T>* reduce = nullptr);
 
 extern template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>&, const float*,
                                                const float*, const float*, Index,
-                                               const EpochOptions&,
-                                               const std::function<bool()>*);
+                                               const EpochOptions&, const std::function<bool()>*,
+                                               const GradientReducer<float>*);
 extern template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&,
                                                 const double*, const double*, const double*,
                                                 Index, const EpochOptions&,
-                                                const std::function<bool()>*);
+                                                const std::function<bool()>*,
+                                                const GradientReducer<double>*);
 
 }  // namespace bpcore
