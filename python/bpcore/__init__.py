@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from ._loader import core as _core
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from .network import Network
-from .training import EarlyStopping, History, StopTraining, TrainingDivergedError
+from .training import EarlyStopping, History, ModelCheckpoint, StopTraining, TrainingDivergedError
 
 try:
     __version__ = _version("bpcore")
@@ -30,6 +30,7 @@ _LAZY = {
     "config": ("bpcore.config", None),
     "preprocessing": ("bpcore.preprocessing", None),
     "dataio": ("bpcore.dataio", None),
+    "distributed": ("bpcore.distributed", None),
     "load": ("bpcore.io", "load"),
     "load_config": ("bpcore.config", "load_config"),
     "train_from_config": ("bpcore.config", "train_from_config"),
@@ -59,6 +60,7 @@ __all__ = [
     "Network",
     "History",
     "EarlyStopping",
+    "ModelCheckpoint",
     "StopTraining",
     "TrainingDivergedError",
     "ACTIVATIONS",

@@ -57,14 +57,19 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
                          "NaN and infinite values are not allowed")
 
 
-def as_matrix(X: Any, name: str, dtype: np.dtype, n_features: int) -> np.ndarray:
-    """X as a (n, n_features) C-ordered array of ``dtype``; a 1-D X is one sample."""
+def as_matrix(X: Any, name: str, dtype: np.dtype, n_features: int, *,
+              allow_empty: bool = False) -> np.ndarray:
+    """X as a (n, n_features) C-ordered array of ``dtype``; a 1-D X is one sample.
+
+    ``allow_empty``: n = 0 is allowed (a rank's shard in distributed training may be empty)."""
     arr = _as_real_array(X, name, dtype)
-    if arr.ndim == 1:
+    if arr.ndim == 1 and not (allow_empty and arr.size == 0):
         arr = arr.reshape(1, -1)
+    elif arr.ndim == 1:
+        arr = arr.reshape(0, n_features)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, {n_features}); got shape {arr.shape}")
-    if arr.shape[0] == 0:
+    if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} has no samples (shape {arr.shape})")
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns); got shape {arr.shape}")
@@ -75,7 +80,9 @@ def as_matrix(X: Any, name: str, dtype: np.dtype, n_features: int) -> np.ndarray
 def as_targets(Y: Any, name: str, dtype: np.dtype, n_outputs: int, n_samples: int) -> np.ndarray:
     """Y as a (n_samples, n_outputs) C-ordered array; 1-D Y is one sample, or a column when q = 1."""
     arr = _as_real_array(Y, name, dtype)
-    if arr.ndim == 1:
+    if arr.ndim == 1 and n_samples == 0 and arr.size == 0:
+        arr = arr.reshape(0, n_outputs)
+    elif arr.ndim == 1:
         arr = arr.reshape(-1, 1) if n_outputs == 1 and n_samples != 1 else arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape[1] != n_outputs:
         raise ValueError(f"{name} must have shape ({n_samples}, {n_outputs}); got {arr.shape}")
@@ -87,7 +94,10 @@ def as_targets(Y: Any, name: str, dtype: np.dtype, n_outputs: int, n_samples: in
     return arr
 
 
-def as_sample_weight(w: Any, dtype: np.dtype, n_samples: int) -> np.ndarray | None:
+def as_sample_weight(w: Any, dtype: np.dtype, n_samples: int, *,
+                     require_positive: bool = True) -> np.ndarray | None:
+    """``require_positive=False`` skips the check for a positive weight (a shard's weights may all
+    be zero in distributed training; the check is then made over all shards)."""
     if w is None:
         return None
     arr = _as_real_array(w, "sample_weight", dtype)
@@ -96,7 +106,7 @@ def as_sample_weight(w: Any, dtype: np.dtype, n_samples: int) -> np.ndarray | No
     _check_finite(arr, "sample_weight")
     if (arr < 0).any():
         raise ValueError("sample_weight must be non-negative")
-    if not (arr > 0).any():
+    if require_positive and not (arr > 0).any():
         raise ValueError("sample_weight must have at least one positive weight")
     return arr
 
