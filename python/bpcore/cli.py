@@ -1,6 +1,7 @@
 """The ``bpcore`` command: train, predict, evaluate, plot.
 
     bpcore train [CONFIG.toml] [--out DIR] [--set KEY=VALUE ...] [--quiet] [--verbose]
+                 [--threads N] [--distributed]
     bpcore predict MODEL DATA [--out FILE]
     bpcore evaluate MODEL DATA [--json]
     bpcore plot activations [--out FILE] [--names NAME ...] [--no-derivative] [--alpha A]
@@ -12,6 +13,9 @@ Without a configuration, ``bpcore train`` runs the notes' example: the 4-5-3 sig
 standardised Iris with J = ½ Σ e² on one-hot targets and online SGD (α = 0.5, 100 epochs, seed 0).
 Errors end the command with exit status 1 (2 for bad command-line arguments) and one line on
 stderr that says what to fix; ``BPCORE_DEBUG=1`` shows the traceback instead.
+
+``mpirun -n N bpcore train CONFIG --distributed`` trains data-parallel over the N ranks of the MPI
+job (mpi4py: ``pip install "bpcore[mpi]"``); rank 0 prints and writes the files.
 """
 
 from __future__ import annotations
@@ -74,10 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration value, e.g. --set training.epochs=200 or "
                    "--set network.hidden=[8,8] (TOML syntax; repeatable)")
-    # How training runs (threads today, a distributed mode later) is chosen here and handed to
-    # train_from_config; the configuration file describes what is trained.
+    # How training runs (threads, MPI ranks) is chosen here and handed to train_from_config;
+    # the configuration file describes what is trained.
     p.add_argument("--threads", type=int, metavar="N", help="threads over the batch "
-                   "(training.n_threads)")
+                   "(training.n_threads; default: the CPUs, shared among the ranks of a node)")
+    p.add_argument("--distributed", action="store_true", help="data-parallel training over the "
+                   "ranks of an MPI job: run as 'mpirun -n N bpcore train CONFIG --distributed' "
+                   "(needs mpi4py: pip install 'bpcore[mpi]'); the result equals one process's")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
     p.set_defaults(handler=_cmd_train)
@@ -170,12 +177,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = _apply_overrides(cfg, args.overrides)
     if args.threads is not None:
         cfg = _apply_overrides(cfg, [f"training.n_threads={args.threads}"])
+    comm, rank, ranks = None, 0, ""
+    if args.distributed:
+        from .distributed import world
+
+        comm = args.comm = world()
+        rank = comm.Get_rank()
+        ranks = f", {comm.Get_size()} MPI ranks"
     source = cfg.data.source if not cfg.data.is_file else os.path.basename(cfg.data.source)
-    print(f"bpcore: training on {source} for {cfg.training.epochs} epochs "
-          f"(hidden {cfg.network.hidden}, {cfg.network.output_activation} output, loss "
-          f"{cfg.network.loss}, lr {cfg.training.lr:g}, batch size {cfg.training.batch_size})",
-          flush=True)
-    run = train_from_config(cfg, out=args.out, progress=not args.quiet, verbose=args.verbose)
+    if rank == 0:
+        print(f"bpcore: training on {source} for {cfg.training.epochs} epochs "
+              f"(hidden {cfg.network.hidden}, {cfg.network.output_activation} output, loss "
+              f"{cfg.network.loss}, lr {cfg.training.lr:g}, batch size "
+              f"{cfg.training.batch_size}{ranks})", flush=True)
+    run = train_from_config(cfg, out=args.out, progress=not args.quiet, verbose=args.verbose,
+                            comm=comm)
+    if rank != 0:
+        return 0
     hist = run.history
     sizes = "-".join(str(s) for s in run.network.sizes)
     print(f"network {sizes}: {hist.epochs} epochs, stop reason {hist.stop_reason}")
@@ -336,6 +354,17 @@ def _cmd_plot_regions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _abort_unless_agreed(comm: Any, exc: BaseException) -> None:
+    """In an MPI job, an error the other ranks do not know of would leave them waiting for this
+    rank forever: end the whole job instead (MPI_Abort). Errors the ranks agreed on (raised on all
+    of them, see bpcore.distributed) end each rank normally."""
+    from .distributed import DistributedError
+
+    if not isinstance(exc, DistributedError) and not getattr(exc, "bpcore_agreed", False):
+        sys.stderr.flush()
+        comm.Abort(1)
+
+
 # ---------------------------------------------------------------------- entry point
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
@@ -364,9 +393,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bpcore: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every failure becomes one line; BPCORE_DEBUG shows the traceback
+        comm = getattr(args, "comm", None)
         if os.environ.get("BPCORE_DEBUG"):
+            if comm is not None:
+                _abort_unless_agreed(comm, exc)
             raise
-        print(f"bpcore {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        from .distributed import DistributedError
+
+        if not isinstance(exc, DistributedError):  # that rank prints the failure itself
+            where = f" (rank {comm.Get_rank()})" if comm is not None else ""
+            print(f"bpcore {args.command}{where}: error: {_one_line(exc)}", file=sys.stderr)
+        if comm is not None:
+            _abort_unless_agreed(comm, exc)
         return 1
     finally:
         log.removeHandler(handler)

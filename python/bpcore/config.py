@@ -354,6 +354,8 @@ class OutputConfig:
     """``[output]``: what a run writes. File names are inside ``dir``; ``""`` skips a file.
 
     ``regions_plot`` is drawn only for classification on 2-D features (xor, moons).
+    ``checkpoint_every`` > 0 saves the network to ``checkpoint`` every that many epochs while
+    training (``{epoch}`` in the name is replaced by the epoch; by rank 0 only when distributed).
     """
 
     dir: str = "bpcore-out"
@@ -362,6 +364,8 @@ class OutputConfig:
     loss_plot: str = "loss.png"
     regions_plot: str = "regions.png"
     config: str = "config.toml"
+    checkpoint: str = "checkpoint.safetensors"
+    checkpoint_every: int = 0
 
     def __post_init__(self) -> None:
         s = "output"
@@ -374,8 +378,12 @@ class OutputConfig:
         self.regions_plot = _str(f"{s}.regions_plot", self.regions_plot, empty=True,
                                  suffixes=(".png",))
         self.config = _str(f"{s}.config", self.config, empty=True, suffixes=(".toml",))
+        self.checkpoint = _str(f"{s}.checkpoint", self.checkpoint)
+        self.checkpoint_every = _int(f"{s}.checkpoint_every", self.checkpoint_every, 0)
         names = [n for n in (self.model, self.history, self.loss_plot, self.regions_plot,
                              self.config) if n]
+        if self.checkpoint_every:
+            names.append(self.checkpoint)
         for n in names:
             if Path(n).name != n:
                 raise _fail(f"{s} file names", "plain file names inside output.dir", n)
@@ -651,7 +659,8 @@ def _as_config(cfg: Any) -> Config:
 
 
 def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
-                      progress: bool = False, verbose: bool = False) -> TrainingRun:
+                      progress: bool = False, verbose: bool = False,
+                      comm: Any = None) -> TrainingRun:
     """Load the data, build the network, train it and (by default) write the run's files.
 
     Parameters
@@ -668,6 +677,11 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
         Show a tqdm progress bar with the running J.
     verbose : bool
         Log every epoch through the ``bpcore`` logger.
+    comm : mpi4py communicator, optional
+        Data-parallel training (``mpirun -n N bpcore train CONFIG --distributed``): every rank
+        loads and prepares the data alike, trains on its block of the training rows
+        (:func:`bpcore.distributed.shard`), and rank 0 alone shows progress and writes files.
+        The result equals training in one process.
 
     Returns
     -------
@@ -734,15 +748,44 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     _warn_range(task, net_cfg.output_activation, Y_train)
 
     fit_kwargs = train_cfg.fit_kwargs()
+    X_val = Y_val = None
     if val_idx.size:
-        fit_kwargs["validation_data"] = (prep.transform(table.X[val_idx]),
-                                         prep.encode(table.y[val_idx]))
+        X_val, Y_val = prep.transform(table.X[val_idx]), prep.encode(table.y[val_idx])
+    rank = 0
+    if comm is not None:
+        from .distributed import Group, shard
+
+        rank = Group(comm).rank
+        X_train, Y_train = shard((X_train, Y_train), comm)
+        if X_val is not None:
+            X_val, Y_val = shard((X_val, Y_val), comm)
+        fit_kwargs["comm"] = comm
+    if X_val is not None:
+        fit_kwargs["validation_data"] = (X_val, Y_val)
+    callbacks: list[Any] = []
+    if out_cfg.checkpoint_every and write:
+        error = None
+        folder = Path(out_cfg.dir)
+        if rank == 0:
+            try:
+                _make_folder(folder)
+            except OSError as exc:
+                error = exc
+        if comm is not None:
+            Group(comm).agree(error, "creating output.dir")
+        elif error is not None:
+            raise error
+        from .training import ModelCheckpoint
+
+        callbacks.append(ModelCheckpoint(folder / out_cfg.checkpoint, out_cfg.checkpoint_every))
     bar = None
-    if progress:
+    if progress and rank == 0:
         from ._progress import ProgressBar
 
         bar = ProgressBar(train_cfg.epochs)
-        fit_kwargs["callbacks"] = [bar]
+        callbacks.append(bar)
+    if callbacks:
+        fit_kwargs["callbacks"] = callbacks
     log.info("training %r on %s (%d samples, %d for validation)", net, data_cfg.source,
              len(train_idx), len(val_idx))
     try:
@@ -755,8 +798,11 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     if val_idx.size:
         metrics["validation"] = prep.evaluate(net, table.X[val_idx], table.y[val_idx])
     files: dict[str, Path] = {}
-    if write:
+    if write and rank == 0:
         files = _write_outputs(used, net, history, metrics, table, prep, task)
+        checkpoints = [cb.written for cb in callbacks if hasattr(cb, "written")]
+        if checkpoints and checkpoints[0]:
+            files["checkpoint"] = Path(checkpoints[0][-1])
     return TrainingRun(used, net, history, metrics, files)
 
 
@@ -796,9 +842,7 @@ def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any],
 
     out_cfg = cfg.output
     folder = Path(out_cfg.dir)
-    if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"output.dir {str(folder)!r} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     files: dict[str, Path] = {}
     data_cfg = cfg.data
     if data_cfg.is_file and not Path(data_cfg.source).is_absolute():
@@ -848,6 +892,12 @@ def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any],
         write_text(path, toml_text)
         files["config"] = path
     return files
+
+
+def _make_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"output.dir {str(folder)!r} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _arch(net: Any) -> str:
