@@ -198,3 +198,20 @@ def test_shard_bounds_cover_the_rows_once(n, size):
 def test_shard_bounds_rejects_bad_arguments(args, error):
     with pytest.raises(error):
         shard_bounds(*args)
+
+
+def test_scaling_benchmark_quick(tmp_path):
+    """benchmarks/scaling.py --quick: W3 on one process and on 1 and 2 ranks; no timing is asserted,
+    but every configuration must train the same network to the same J (float32, 47 steps)."""
+    script = HERE.parents[1] / "benchmarks" / "scaling.py"
+    out = tmp_path / "scaling.json"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--repeats", "1", "--json",
+                           str(out)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(out.read_text())["results"]
+    assert [(r["label"], r["ranks"]) for r in results] == [
+        ("one process, no MPI", 1), ("mpirun -n 1", 1), ("mpirun -n 2", 2)]
+    assert all(r["seconds"] > 0 and r["threads"] >= 1 for r in results)
+    losses = np.array([r["loss"] for r in results])
+    np.testing.assert_allclose(losses, losses[0], rtol=1e-5)
+    assert "vs one process" in proc.stdout
