@@ -192,7 +192,8 @@ def measure_m2(modules: tuple[str, ...], repeats: int) -> dict[str, Any]:
 def imports_of_bpcore() -> list[str]:
     """Which heavy optional modules ``import bpcore`` pulls in (should be none)."""
     code = ("import sys, bpcore; print(' '.join(m for m in ('torch', 'sklearn', 'scipy', "
-            "'matplotlib', 'tqdm', 'safetensors') if m in sys.modules))")
+            "'matplotlib', 'tqdm', 'safetensors', 'mpi4py', 'dask', 'distributed') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=child_env(), timeout=120)
     if out.returncode != 0:

@@ -405,7 +405,8 @@ class Suite:
                     f"{b['rss_bytes'] / MB:.1f} MB", higher_is_better=False)
         heavy = imports_of_bpcore()
         self.check("M2", "import bpcore loads no peer or plotting library", not heavy,
-                   "none of torch, sklearn, scipy, matplotlib, tqdm, safetensors" if not heavy
+                   "none of torch, sklearn, scipy, matplotlib, tqdm, safetensors, mpi4py, dask"
+                   if not heavy
                    else "loads " + ", ".join(heavy))
 
     def run(self) -> None:

@@ -183,7 +183,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         comm = args.comm = world()
         rank = comm.Get_rank()
-        ranks = f", {comm.Get_size()} MPI ranks"
+        n = comm.Get_size()
+        ranks = f", {n} MPI rank{'s' if n != 1 else ''}"
     source = cfg.data.source if not cfg.data.is_file else os.path.basename(cfg.data.source)
     if rank == 0:
         print(f"bpcore: training on {source} for {cfg.training.epochs} epochs "

@@ -314,3 +314,12 @@ def test_module_entry_point_reports_errors_without_traceback(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "bpcore evaluate: error: model file 'nope.safetensors' does not exist"
+
+
+def test_train_distributed_without_mpi4py_says_what_to_install(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if not installed
+    code, out, err = run_cli(capsys, "train", "--distributed", "--quiet", "--out",
+                             str(tmp_path / "out"))
+    assert code == 1
+    assert_one_line_error(err, "mpi4py", 'pip install "bpcore[mpi]"')
+    assert not (tmp_path / "out").exists()

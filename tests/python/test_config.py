@@ -160,6 +160,8 @@ BAD_VALUES = [
     ("output", "regions_plot", "r.svg", "output.regions_plot must be a file name ending in .png"),
     ("output", "config", "c.ini", "output.config must be a file name ending in .toml"),
     ("output", "model", "sub/m.safetensors", "output file names must be plain file names"),
+    ("output", "checkpoint_every", -1, "output.checkpoint_every must be an integer >= 0"),
+    ("output", "checkpoint", "", "output.checkpoint must be a non-empty string"),
 ]
 
 
@@ -292,3 +294,21 @@ def test_config_dataclasses_are_plain():
     assert [f.name for f in dataclasses.fields(Config)] == ["network", "training", "data", "output"]
     kw = TrainingConfig(batch_size="full").fit_kwargs()
     assert kw["batch_size"] is None and kw["lr"] == 0.5 and "patience" in kw
+
+
+def test_checkpoint_every_writes_a_checkpoint_while_training(tmp_path):
+    cfg = Config.from_dict({"training": {"epochs": 12},
+                            "output": {"dir": str(tmp_path / "run"), "checkpoint_every": 5,
+                                       "checkpoint": "ckpt-{epoch}.safetensors"}})
+    run = train_from_config(cfg)
+    names = sorted(p.name for p in (tmp_path / "run").glob("ckpt-*"))
+    assert names == ["ckpt-10.safetensors", "ckpt-5.safetensors"]
+    assert run.files["checkpoint"] == tmp_path / "run" / "ckpt-10.safetensors"
+    ckpt = bpcore.load(run.files["checkpoint"])
+    assert ckpt.metadata["epoch"] == "10"
+    assert ckpt.preprocessing is not None  # a checkpoint predicts like the model file
+    # off by default, and a clash with another output's name is an error
+    assert "checkpoint" not in train_from_config(
+        Config.from_dict({"training": {"epochs": 2}, "output": {"dir": str(tmp_path / "b")}})).files
+    with pytest.raises(ConfigError, match="same file name"):
+        Config.from_dict({"output": {"checkpoint_every": 1, "checkpoint": "model.safetensors"}})

@@ -752,3 +752,109 @@ def test_a_second_fit_while_training_raises(iris):
     assert results and results[0].stop_reason == "callback"
     # free again afterwards
     assert net.fit(iris.X, iris.Y, epochs=1).epochs == 1
+
+
+# ------------------------------------------------------------------------ checkpoints
+def test_model_checkpoint_saves_every_k_epochs(iris, tmp_path):
+    net = notes_network()
+    ckpt = bpcore.ModelCheckpoint(tmp_path / "ckpt-{epoch}.safetensors", every=3)
+    net.fit(iris.X, iris.Y, epochs=7, callbacks=[ckpt])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-3.safetensors",
+                                                         "ckpt-6.safetensors"]
+    assert ckpt.written == [str(tmp_path / "ckpt-3.safetensors"),
+                            str(tmp_path / "ckpt-6.safetensors")]
+    six = bpcore.load(tmp_path / "ckpt-6.safetensors")
+    assert six.metadata["epoch"] == "6"
+    # the file holds the parameters after epoch 6, not those of the end of training
+    after_six = notes_network()
+    after_six.fit(iris.X, iris.Y, epochs=6)
+    np.testing.assert_array_equal(six.parameters, after_six.parameters)
+    assert not np.array_equal(six.parameters, net.parameters)
+    # a second fit continues the count of epochs in the file names
+    net.fit(iris.X, iris.Y, epochs=2, callbacks=[bpcore.ModelCheckpoint(
+        tmp_path / "more-{epoch}.safetensors", every=1)])
+    assert (tmp_path / "more-8.safetensors").is_file() and (tmp_path / "more-9.safetensors").is_file()
+
+
+def test_model_checkpoint_replaces_its_file_and_records_the_loss(iris, tmp_path):
+    net = notes_network()
+    path = tmp_path / "last.safetensors"
+    hist = net.fit(iris.X, iris.Y, epochs=4, callbacks=[bpcore.ModelCheckpoint(path)])
+    saved = bpcore.load(path)
+    np.testing.assert_array_equal(saved.parameters, net.parameters)
+    assert float(saved.metadata["loss"]) == hist.loss[-1]
+    assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # no temporary files
+
+
+@pytest.mark.parametrize("args,error", [((None,), TypeError), (("",), TypeError),
+                                        (("a.safetensors", 0), ValueError),
+                                        (("a.safetensors", 1.5), TypeError)])
+def test_model_checkpoint_rejects_bad_arguments(args, error):
+    with pytest.raises(error):
+        bpcore.ModelCheckpoint(*args)
+
+
+# ------------------------------------------------------------------------ the core's reducer hook
+def _epoch(net, X, Y, reduce=None, **options):
+    opt = core.Optimizer64(core.OptimizerConfig(kind="momentum", lr=0.2), net.n_params)
+    eopts = core.EpochOptions(batch_size=16, seed=2, n_threads=1, **options)
+    return core.train_epoch64(net._net, opt, X, Y, None, eopts, reduce)
+
+
+def test_reducer_gets_zero_copy_views_and_one_process_equals_the_plain_epoch(iris):
+    plain, hooked = notes_network(), notes_network()
+    _epoch(plain, iris.X, iris.Y)
+    calls = []
+
+    def identity(gradient, sums):
+        assert np.shares_memory(gradient, hooked.gradient)
+        assert gradient.shape == (hooked.n_params,) and sums.shape == (3,)
+        calls.append(sums.copy())
+
+    result = _epoch(hooked, iris.X, iris.Y, identity, global_rows=150)
+    assert len(calls) == 10 and result.batches == 10
+    assert [c[1] for c in calls] == [16.0] * 9 + [6.0]  # Σw of each batch's local rows
+    np.testing.assert_allclose(hooked.parameters, plain.parameters, rtol=0, atol=1e-13)
+
+
+def test_reducer_that_raises_rolls_the_epoch_back(iris):
+    net = notes_network()
+    start = net.parameters.copy()
+    count = []
+
+    def failing(gradient, sums):
+        count.append(1)
+        if len(count) == 3:
+            raise OSError("link down")
+
+    with pytest.raises(OSError, match="link down"):
+        _epoch(net, iris.X, iris.Y, failing, global_rows=150)
+    np.testing.assert_array_equal(net.parameters, start)
+
+
+def test_reducer_stop_flag_interrupts_and_rolls_back(iris):
+    net = notes_network()
+    start = net.parameters.copy()
+
+    def stop_at_second(gradient, sums, seen=[]):
+        seen.append(1)
+        sums[2] = 1.0 if len(seen) == 2 else 0.0
+
+    result = _epoch(net, iris.X, iris.Y, stop_at_second, global_rows=150)
+    assert result.status == "interrupted"
+    np.testing.assert_array_equal(net.parameters, start)
+
+
+def test_shard_options_are_checked(iris):
+    net = notes_network()
+    with pytest.raises(ValueError, match="reducer"):
+        _epoch(net, iris.X, iris.Y, global_rows=300)
+    with pytest.raises(ValueError, match="global_rows"):
+        _epoch(net, iris.X, iris.Y, lambda g, s: None, global_rows=200, row_offset=100)
+
+
+def test_import_bpcore_imports_no_mpi_or_dask():
+    code = ("import sys, bpcore; bad = [m for m in ('mpi4py', 'dask', 'distributed') "
+            "if m in sys.modules]; assert not bad, bad; bpcore.distributed.shard_bounds(3, 2, 0); "
+            "assert 'mpi4py' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
