@@ -292,13 +292,16 @@ class Network:
     def fit(self, X: Any, Y: Any, epochs: int = 100, batch_size: int | None = 1, lr: float = 0.5,
             optimizer: str = "sgd", momentum: float = 0.9, tol: float | None = None,
             shuffle: bool = True, n_threads: int | None = None, seed: int = 0,
-            callbacks: Sequence[Any] | None = None, **options: Any):
-        """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option."""
+            callbacks: Sequence[Any] | None = None, comm: Any = None, **options: Any):
+        """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option.
+
+        ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
+        rows (see :mod:`bpcore.distributed`)."""
         from .training import fit
 
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                    momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
-                   callbacks=callbacks, **options)
+                   callbacks=callbacks, comm=comm, **options)
 
     # ---------------------------------------------------------------- glass box and files
     def trace(self, X: Any, Y: Any, lr: float = 0.5, update: bool = True):
