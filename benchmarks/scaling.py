@@ -54,16 +54,14 @@ def _child(rows: int, repeats: int, use_mpi: bool) -> None:
             comm.Barrier()
         times.append(time.perf_counter() - t0)
         losses.append(net.loss(X_all, Y_all))
-    rank = 0 if comm is None else comm.Get_rank()
-    if rank == 0:
-        from bpcore._loader import core
+    from bpcore._loader import core
 
-        threads = (bpcore.distributed.Group(comm).default_threads() if comm is not None
-                   else core.default_threads())
+    # what fit used by default; default_threads is collective, so every rank asks
+    threads = (bpcore.distributed.Group(comm).default_threads() if comm is not None
+               else core.default_threads())
+    if comm is None or comm.Get_rank() == 0:
         print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(), "threads": threads,
                           "seconds": min(times[1:]), "runs": times[1:], "loss": losses[-1]}))
-    elif comm is not None:
-        bpcore.distributed.Group(comm).default_threads()  # collective: rank 0 calls it too
 
 
 def _run(command: list[str]) -> dict:

@@ -751,11 +751,12 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     X_val = Y_val = None
     if val_idx.size:
         X_val, Y_val = prep.transform(table.X[val_idx]), prep.encode(table.y[val_idx])
-    rank = 0
+    group, rank = None, 0
     if comm is not None:
         from .distributed import Group, shard
 
-        rank = Group(comm).rank
+        group = Group(comm)
+        rank = group.rank
         X_train, Y_train = shard((X_train, Y_train), comm)
         if X_val is not None:
             X_val, Y_val = shard((X_val, Y_val), comm)
@@ -771,8 +772,8 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
                 _make_folder(folder)
             except OSError as exc:
                 error = exc
-        if comm is not None:
-            Group(comm).agree(error, "creating output.dir")
+        if group is not None:
+            group.agree(error, "creating output.dir")
         elif error is not None:
             raise error
         from .training import ModelCheckpoint

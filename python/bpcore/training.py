@@ -310,7 +310,6 @@ class _Run:
     verbose: bool
     stopper: EarlyStopping | None
     callbacks: list[Any]
-    n_threads: int | None
     global_rows: int = 0
     row_offset: int = 0
 
@@ -395,7 +394,7 @@ def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: A
         if not (callable(cb) or hasattr(cb, "on_epoch_end")):
             raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
     return _Run(config, epochs, tol, seed, threads, Xc, Yc, w, Xv, Yv, batch, shuffle, drop_last,
-                warm_start, verbose, stopper, cbs, n_threads)
+                warm_start, verbose, stopper, cbs)
 
 
 def _join(run: _Run, net: "Network", group: Any) -> None:
@@ -428,8 +427,8 @@ def _join(run: _Run, net: "Network", group: Any) -> None:
     if error is not None:
         error.bpcore_agreed = True  # type: ignore[attr-defined]  # the same on every rank
         raise error
-    threads = group.default_threads()
-    if run.n_threads is None:
+    threads = group.default_threads()  # collective: every rank calls it
+    if run.threads == 0:  # n_threads not given
         run.threads = threads
     group.broadcast(net.parameters)
 

@@ -18,6 +18,8 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 using bpcore_test::max_relative_error;
 using bpcore_test::norm_relative_error;
 
@@ -96,18 +98,8 @@ double kink_margin(const Network<T>& net) {
 }
 
 template <class T>
-std::vector<T> params_of(const Network<T>& net) {
-  return std::vector<T>(net.params(), net.params() + net.n_params());
-}
-
-template <class T>
 std::vector<T> grads_of(const Network<T>& net) {
   return std::vector<T>(net.grads(), net.grads() + net.n_params());
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 }  // namespace

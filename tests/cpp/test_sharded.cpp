@@ -3,7 +3,6 @@
 // all-reduce, so the core's side of distributed training is tested without MPI: the shards must
 // train exactly like one process on the whole data set.
 #include <condition_variable>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -25,6 +24,8 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 using bpcore::Optimizer;
 using bpcore::OptimizerConfig;
 using bpcore::OptimizerKind;
@@ -44,14 +45,6 @@ struct Data {
   std::vector<double> Y = bpcore_test::uniform<double>(kRows * kOut, 22, 0, 1);
   std::vector<double> w = bpcore_test::uniform<double>(kRows, 23, 0.1, 2);
 };
-
-std::vector<double> params_of(const Network<double>& net) {
-  return std::vector<double>(net.params(), net.params() + net.n_params());
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
 
 // An all-reduce among `size` threads: every caller blocks until all have called, then each gets
 // the sums over ranks 0 … size-1 (added in rank order, so every rank gets the same bits).

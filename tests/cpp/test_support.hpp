@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "bpcore/network.hpp"
@@ -19,6 +20,18 @@ namespace bpcore_test {
 using bpcore::Activation;
 using bpcore::Index;
 using bpcore::Loss;
+
+/// A copy of every parameter theta of `net`.
+template <class T>
+std::vector<T> params_of(const bpcore::Network<T>& net) {
+  return std::vector<T>(net.params(), net.params() + net.n_params());
+}
+
+/// Whether a and b hold bitwise the same values.
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
 
 /// n values uniform on [lo, hi), from bpcore's seeded generator.
 template <class T>

@@ -1,7 +1,6 @@
 // train_epoch: the notes' per-sample BP loop, mini-batches, full batch, and the all-or-nothing
 // epoch (non-finite values, interruption).
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -19,6 +18,8 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 using bpcore::Optimizer;
 using bpcore::OptimizerConfig;
 using bpcore::OptimizerKind;
@@ -38,14 +39,6 @@ struct Data {
   std::vector<double> Y = bpcore_test::uniform<double>(kRows * kOut, 2, 0, 1);
   std::vector<double> w = bpcore_test::uniform<double>(kRows, 3, 0.1, 2);
 };
-
-std::vector<double> params_of(const Network<double>& net) {
-  return std::vector<double>(net.params(), net.params() + net.n_params());
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
 
 // Rows `order[r0 … r0+nb-1]` of M (cols wide), gathered into one contiguous batch.
 std::vector<double> gather(const std::vector<double>& M, Index cols,
