@@ -1,10 +1,39 @@
-// Network<float> and Network<double>: weights as NumPy views of the core's flat parameter buffer.
+// Network<float> and Network<double>: weights as NumPy views of the core's flat parameter buffer;
+// the loss table, the initialisations, and the scan for non-finite values.
 #include "bindings.hpp"
 #include "bpcore/network.hpp"
+#include "bpcore/parallel.hpp"
 
 namespace bpcore::bindings {
 
 namespace {
+
+py::list loss_entries() {
+  py::list out;
+  for (const auto& info : loss_table) {
+    py::dict entry;
+    entry["name"] = std::string(info.name);
+    entry["output_activation"] =
+        info.output ? py::object(py::str(std::string(activation_name(*info.output)))) : py::none();
+    entry["delta_is_error"] = info.delta_is_error;
+    entry["task"] = std::string(info.task);
+    entry["formula"] = std::string(info.formula);
+    out.append(entry);
+  }
+  return out;
+}
+
+std::vector<std::string> init_entries() {
+  std::vector<std::string> out;
+  for (const auto& info : init_table) out.emplace_back(info.name);
+  return out;
+}
+
+template <class T>
+Index first_nonfinite_array(const CArray<T>& a, int n_threads) {
+  py::gil_scoped_release release;
+  return first_nonfinite(a.data(), static_cast<Index>(a.size()), n_threads);
+}
 
 template <class T>
 void bind_network_t(py::module_& m, const char* name) {
@@ -110,15 +139,14 @@ void bind_network_t(py::module_& m, const char* name) {
 }  // namespace
 
 void bind_network(py::module_& m) {
-  m.def("first_nonfinite", [](const CArray<float>& a, int n_threads) {
-    py::gil_scoped_release release;
-    return first_nonfinite(a.data(), static_cast<Index>(a.size()), n_threads);
-  }, py::arg("a").noconvert(), py::arg("n_threads") = 0);
-  m.def("first_nonfinite", [](const CArray<double>& a, int n_threads) {
-    py::gil_scoped_release release;
-    return first_nonfinite(a.data(), static_cast<Index>(a.size()), n_threads);
-  }, py::arg("a").noconvert(), py::arg("n_threads") = 0,
-     "Flat index of the first NaN or inf in a C-ordered array, or -1.");
+  m.def("loss_table", &loss_entries,
+        "The loss table, in order: name, output_activation (None: any), delta_is_error, task, "
+        "formula.");
+  m.def("init_names", &init_entries, "The initialisations, in table order.");
+  m.def("first_nonfinite", &first_nonfinite_array<float>, py::arg("a").noconvert(),
+        py::arg("n_threads") = 0);
+  m.def("first_nonfinite", &first_nonfinite_array<double>, py::arg("a").noconvert(),
+        py::arg("n_threads") = 0, "Flat index of the first NaN or inf in a C-ordered array, or -1.");
   bind_network_t<float>(m, "Network32");
   bind_network_t<double>(m, "Network64");
 }

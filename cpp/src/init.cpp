@@ -18,10 +18,11 @@ std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
   return z ^ (z >> 31);
 }
 
-std::vector<Index> epoch_permutation(Index n, std::uint64_t seed, std::uint64_t epoch) {
+std::vector<Index> epoch_permutation(Index n, std::uint64_t seed, Index epoch) {
+  require(n >= 0 && epoch >= 0, "n and epoch must be non-negative");
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index(0));
-  Rng rng(derive_seed(seed, epoch));
+  Rng rng(derive_seed(seed, static_cast<std::uint64_t>(epoch)));
   for (Index i = n - 1; i > 0; --i) {
     const auto j = static_cast<Index>(rng.below(static_cast<std::uint64_t>(i + 1)));
     std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);

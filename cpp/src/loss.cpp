@@ -11,22 +11,23 @@ std::string_view loss_name(Loss id) { return name_in(loss_table, id, "loss"); }
 
 Loss loss_from_name(std::string_view name) { return id_in(loss_table, name, "loss"); }
 
-void check_output_pairing(Activation output, Loss loss) {
-  if (loss == Loss::cross_entropy)
-    require(output == Activation::softmax,
-            "loss 'cross_entropy' needs output_activation 'softmax', got '" +
-                std::string(activation_name(output)) + "'");
-  if (output == Activation::softmax)
-    require(loss == Loss::cross_entropy,
-            "output_activation 'softmax' is only used with loss 'cross_entropy', got '" +
-                std::string(loss_name(loss)) + "'");
-  if (loss == Loss::binary_cross_entropy)
-    require(output == Activation::sigmoid,
-            "loss 'binary_cross_entropy' needs output_activation 'sigmoid', got '" +
-                std::string(activation_name(output)) + "'");
-}
+const LossInfo& loss_info(Loss id) { return info_in(loss_table, id, "loss"); }
 
-bool output_delta_is_error(Loss loss) { return loss != Loss::mse; }
+void check_output_pairing(Activation output, Loss loss) {
+  const LossInfo& info = loss_info(loss);
+  if (!activation_info(output).hidden && info.output != output) {
+    std::string users;
+    for (const auto& l : loss_table)
+      if (l.output == output) users += (users.empty() ? "'" : ", '") + std::string(l.name) + "'";
+    throw ArgumentError("output_activation '" + std::string(activation_name(output)) +
+                        "' is only used with loss " + users + ", got '" +
+                        std::string(info.name) + "'");
+  }
+  if (info.output && *info.output != output)
+    throw ArgumentError("loss '" + std::string(info.name) + "' needs output_activation '" +
+                        std::string(activation_name(*info.output)) + "', got '" +
+                        std::string(activation_name(output)) + "'");
+}
 
 namespace {
 // log(1 + e^x) without overflow

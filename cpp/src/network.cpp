@@ -1,8 +1,6 @@
 #include "bpcore/network.hpp"
 
 #include <cmath>
-#include <cstring>
-#include <type_traits>
 #include <string>
 
 namespace bpcore {
@@ -39,8 +37,9 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
                                        " activations (one per layer), got " +
                                        std::to_string(activations.size()));
   for (std::size_t k = 0; k + 1 < L; ++k)
-    require(activations[k] != Activation::softmax,
-            "softmax is only allowed as the output activation (layer " + std::to_string(k + 1) +
+    require(activation_info(activations[k]).hidden,
+            std::string(activation_name(activations[k])) +
+                " is only allowed as the output activation (layer " + std::to_string(k + 1) +
                 " is hidden)");
   check_output_pairing(activations.back(), loss);
   if (loss == Loss::cross_entropy)
@@ -56,7 +55,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
     offset += s.n_in * s.n_out;
     s.b_offset = offset;
     offset += s.n_out;
-    if (s.f == Activation::prelu) s.alpha_offset = offset++;
+    if (activation_info(s.f).learnable) s.alpha_offset = offset++;
     require(offset <= kMaxParams, "the network would have more than 2^36 parameters");
     layers_.push_back(s);
   }
@@ -183,7 +182,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
       MatrixMap<T> Gm(G, nr, s.n_out);
       for (Index i = 0; i < nr; ++i) Gm.row(i) *= row_scale[r0 + i];
     }
-    if (!output_delta_is_error(loss_)) {
+    if (!loss_info(loss_).delta_is_error) {
       if (s.alpha_offset >= 0) g[s.alpha_offset] += prelu_alpha_product(Zk, G, size);
       // delta^[L] = E ⊙ f'(Z^[L])
       multiply_by_derivative(s.f, Zk, Hk, G, size, alpha_or_zero(L - 1));
@@ -380,47 +379,6 @@ ConstMatrixMap<T> Network<T>::cached_delta(Index k) const {
   return ConstMatrixMap<T>(D_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
 }
 
-namespace {
-
-// True when no value in p[0 … n-1] is NaN or infinite: an exponent of all ones. Integer tests on
-// the bit patterns vectorise, where a floating-point isfinite runs element by element.
-template <class T>
-bool all_finite(const T* p, Index n) {
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
-  Bits bad = 0;
-  for (Index i = 0; i < n; ++i) {
-    Bits u;
-    std::memcpy(&u, p + i, sizeof u);
-    bad |= Bits((u & exponent) == exponent);
-  }
-  return bad == 0;
-}
-
-}  // namespace
-
-template <class T>
-Index first_nonfinite(const T* data, Index size, int n_threads) {
-  if (size <= 0) return -1;
-  const int threads = resolve_threads(n_threads);
-  const RowBlocks chunks = partition_rows(size, Index(1) << 16, kMaxBlocks);
-  std::vector<Index> first(static_cast<std::size_t>(chunks.count), -1);
-  for_each_block(chunks.count, threads, size >= (Index(1) << 20), [&](Index c) {
-    const Index begin = chunks.begin(c), n = chunks.size(c);
-    if (all_finite(data + begin, n)) return;
-    for (Index i = 0; i < n; ++i)
-      if (!std::isfinite(data[begin + i])) {
-        first[static_cast<std::size_t>(c)] = begin + i;
-        return;
-      }
-  });
-  for (Index f : first)
-    if (f >= 0) return f;
-  return -1;
-}
-
-template Index first_nonfinite<float>(const float*, Index, int);
-template Index first_nonfinite<double>(const double*, Index, int);
 template class Network<float>;
 template class Network<double>;
 

@@ -1,6 +1,9 @@
 #include "bpcore/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "bpcore/names.hpp"
@@ -21,23 +24,54 @@ Schedule schedule_from_name(std::string_view name) {
   return id_in(schedule_table, name, "lr_schedule");
 }
 
-void validate(const OptimizerConfig& c) {
+const OptimizerInfo& optimizer_info(OptimizerKind id) {
+  return info_in(optimizer_table, id, "optimizer");
+}
+
+std::vector<std::string_view> split_words(std::string_view words) {
+  std::vector<std::string_view> out;
+  while (!words.empty()) {
+    const auto start = words.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    const auto end = std::min(words.find(' ', start), words.size());
+    out.push_back(words.substr(start, end - start));
+    words.remove_prefix(end);
+  }
+  return out;
+}
+
+namespace {
+
+// The shortest decimal form that reads back as x ("0", "0.1", "1e-08", "nan").
+std::string number(double x) {
+  char text[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, x);
+    if (!std::isfinite(x) || std::strtod(text, nullptr) == x) break;
+  }
+  return text;
+}
+
+void check(bool ok, const char* field, const char* expected, double got) {
+  require(ok, std::string(field) + " must be " + expected + "; got " + number(got));
+}
+
+}  // namespace
+
+void validate_config(const OptimizerConfig& c) {
   auto positive = [](double x) { return std::isfinite(x) && x > 0; };
-  require(positive(c.lr), "lr must be positive and finite, got " + std::to_string(c.lr));
-  require(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1,
-          "momentum must be in [0, 1), got " + std::to_string(c.momentum));
-  require(std::isfinite(c.beta1) && c.beta1 >= 0 && c.beta1 < 1,
-          "beta1 must be in [0, 1), got " + std::to_string(c.beta1));
-  require(std::isfinite(c.beta2) && c.beta2 >= 0 && c.beta2 < 1,
-          "beta2 must be in [0, 1), got " + std::to_string(c.beta2));
-  require(positive(c.epsilon), "epsilon must be positive, got " + std::to_string(c.epsilon));
-  require(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
-          "weight_decay must be non-negative, got " + std::to_string(c.weight_decay));
-  require(std::isfinite(c.power_t) && c.power_t >= 0,
-          "power_t must be non-negative, got " + std::to_string(c.power_t));
-  require(c.step_size > 0, "step_size must be positive, got " + std::to_string(c.step_size));
-  require(std::isfinite(c.gamma) && c.gamma > 0 && c.gamma <= 1,
-          "gamma must be in (0, 1], got " + std::to_string(c.gamma));
+  auto non_negative = [](double x) { return std::isfinite(x) && x >= 0; };
+  auto unit = [](double x) { return std::isfinite(x) && x >= 0 && x < 1; };
+  check(positive(c.lr), "lr", "a positive number", c.lr);
+  check(unit(c.momentum), "momentum", "in [0, 1)", c.momentum);
+  check(unit(c.beta1), "beta1", "in [0, 1)", c.beta1);
+  check(unit(c.beta2), "beta2", "in [0, 1)", c.beta2);
+  check(positive(c.epsilon), "epsilon", "a positive number", c.epsilon);
+  check(non_negative(c.weight_decay), "weight_decay", "a non-negative number", c.weight_decay);
+  check(non_negative(c.power_t), "power_t", "a non-negative number", c.power_t);
+  require(c.step_size > 0,
+          "step_size must be a positive integer; got " + std::to_string(c.step_size));
+  check(std::isfinite(c.gamma) && c.gamma > 0 && c.gamma <= 1, "gamma", "in (0, 1]", c.gamma);
 }
 
 double learning_rate(const OptimizerConfig& c, Index epoch) {
@@ -54,7 +88,7 @@ double learning_rate(const OptimizerConfig& c, Index epoch) {
 
 template <class T>
 Optimizer<T>::Optimizer(const OptimizerConfig& config, Index n_params) : config_(config) {
-  validate(config_);
+  validate_config(config_);
   require(n_params > 0, "the optimizer needs at least one parameter");
   m_.setZero(n_params);
   s_.setZero(config_.kind == OptimizerKind::adam ? n_params : 0);
@@ -62,7 +96,7 @@ Optimizer<T>::Optimizer(const OptimizerConfig& config, Index n_params) : config_
 
 template <class T>
 void Optimizer<T>::set_config(const OptimizerConfig& config) {
-  validate(config);
+  validate_config(config);
   const bool kind_changed = config.kind != config_.kind;
   config_ = config;
   if (kind_changed) {

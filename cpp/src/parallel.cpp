@@ -1,6 +1,11 @@
 #include "bpcore/parallel.hpp"
 
 #include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -57,5 +62,47 @@ RowBlocks partition_rows(Index rows, Index min_block, Index max_blocks) {
   blocks.count = (rows + blocks.block - 1) / blocks.block;
   return blocks;
 }
+
+namespace {
+
+// True when no value in p[0 … n-1] is NaN or infinite: an exponent of all ones. Integer tests on
+// the bit patterns vectorise, where a floating-point isfinite runs element by element.
+template <class T>
+bool all_finite(const T* p, Index n) {
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+  Bits bad = 0;
+  for (Index i = 0; i < n; ++i) {
+    Bits u;
+    std::memcpy(&u, p + i, sizeof u);
+    bad |= Bits((u & exponent) == exponent);
+  }
+  return bad == 0;
+}
+
+}  // namespace
+
+template <class T>
+Index first_nonfinite(const T* data, Index size, int n_threads) {
+  if (size <= 0) return -1;
+  const int threads = resolve_threads(n_threads);
+  const RowBlocks chunks = partition_rows(size, Index(1) << 16, kMaxBlocks);
+  std::vector<Index> first(static_cast<std::size_t>(chunks.count), -1);
+  for_each_block(chunks.count, threads, size >= (Index(1) << 20), [&](Index c) {
+    const Index begin = chunks.begin(c), n = chunks.size(c);
+    if (all_finite(data + begin, n)) return;
+    for (Index i = 0; i < n; ++i)
+      if (!std::isfinite(data[begin + i])) {
+        first[static_cast<std::size_t>(c)] = begin + i;
+        return;
+      }
+  });
+  for (Index f : first)
+    if (f >= 0) return f;
+  return -1;
+}
+
+template Index first_nonfinite<float>(const float*, Index, int);
+template Index first_nonfinite<double>(const double*, Index, int);
 
 }  // namespace bpcore

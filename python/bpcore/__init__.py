@@ -1,15 +1,17 @@
 """bpcore: a fast, light multilayer perceptron with a C++ core, and a glass box for back-propagation.
 
-The notation is that of shared/NOTATION.md: samples are rows, Z^[l] = H^[l-1] W^[l] + b^[l],
+The notation is that of docs/notation.md: samples are rows, Z^[l] = H^[l-1] W^[l] + b^[l],
 H^[l] = f^[l](Z^[l]), δ^[l] = -∂J/∂Z^[l].
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from ._loader import core as _core
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
+from .activations import activate, derivative
 from .network import Network
 from .training import EarlyStopping, History, ModelCheckpoint, StopTraining, TrainingDivergedError
 
@@ -63,6 +65,8 @@ __all__ = [
     "ModelCheckpoint",
     "StopTraining",
     "TrainingDivergedError",
+    "activate",
+    "derivative",
     "ACTIVATIONS",
     "HIDDEN_ACTIVATIONS",
     "LOSSES",

@@ -1,13 +1,13 @@
 """Figures of the notes and of training: activations f and f′, loss curves, decision regions.
 
-matplotlib is optional (``pip install 'bpcore[plot]'``) and imported on first use. With no display
+matplotlib is optional (``pip install "bpcore[plot]"``) and imported on first use. With no display
 (no DISPLAY or WAYLAND_DISPLAY on Linux) and no backend chosen by the user, the Agg backend is
 selected, so plotting works on servers and in CI. Nothing here calls ``show()``: each function
 returns the matplotlib Figure and, given ``out=``, saves it (PNG unless the file name ends in
 .svg or .pdf), atomically.
 
-Every curve is computed by the C++ core: the activations through ``core.activate`` and
-``core.derivative``, decision regions through the network's forward pass.
+Every curve is computed by the C++ core: the activations through :func:`bpcore.activate` and
+:func:`bpcore.derivative`, decision regions through the network's forward pass.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._names import HIDDEN_ACTIVATIONS
+from ._names import ACTIVATION_INFO, HIDDEN_ACTIVATIONS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,15 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = ["close", "plot_activations", "plot_decision_regions", "plot_history", "save_figure"]
 
-DEFAULT_ACTIVATIONS = ("relu", "sigmoid", "tanh")
-ALL_ACTIVATIONS = ("relu", "sigmoid", "tanh", "prelu", "identity")
+DEFAULT_ACTIVATIONS = ("relu", "sigmoid", "tanh")  # the notes' three figures
 
 
 def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'bpcore[plot]'") from None
+        raise ImportError('plotting needs matplotlib: pip install "bpcore[plot]"') from None
     headless = (sys.platform.startswith("linux") or "bsd" in sys.platform) and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if headless and "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
@@ -92,7 +91,9 @@ def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = 
     Parameters
     ----------
     names : sequence of str
-        Element-wise activations among identity, sigmoid, tanh, relu, prelu.
+        Element-wise activations, any of ``bpcore.HIDDEN_ACTIVATIONS`` (identity, sigmoid, tanh,
+        relu, prelu, leaky_relu, elu, softplus, gelu, silu); default the notes' relu, sigmoid and
+        tanh. ``bpcore.HIDDEN_ACTIVATIONS`` draws them all.
     x : array, optional
         Points; default ``np.arange(-8, 8, 0.1)``, the notes' x ∈ [−8, 8) with step 0.1.
     ax : Axes, optional
@@ -108,7 +109,8 @@ def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = 
     -------
     matplotlib.figure.Figure
     """
-    from ._loader import core
+    from .activations import activate
+    from .activations import derivative as fprime
 
     if isinstance(names, str):
         names = (names,)
@@ -117,12 +119,13 @@ def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = 
         raise ValueError("names must list at least one activation")
     for n in names:
         if not isinstance(n, str) or n not in HIDDEN_ACTIVATIONS:
-            extra = " (softmax acts on whole rows and is not plotted)" if n == "softmax" else ""
+            row_wise = isinstance(n, str) and n in ACTIVATION_INFO
+            extra = f" ({n} acts on whole rows and is not plotted)" if row_wise else ""
             raise ValueError(f"names must be among {', '.join(HIDDEN_ACTIVATIONS)}; got {n!r}{extra}")
     _check_ax(ax)
     xs = _x_grid(x)
     alpha = float(alpha)
-    curves = [(n, core.activate(n, xs, alpha), core.derivative(n, xs, alpha) if derivative else None)
+    curves = [(n, activate(n, xs, alpha), fprime(n, xs, alpha) if derivative else None)
               for n in names]
     plt = _pyplot()
     if ax is not None:
@@ -143,7 +146,7 @@ def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = 
             a.plot(xs, f, color="C0", label=f"{n}(x)")
             if d is not None:
                 a.plot(xs, d, "--", color="C1", label=f"{n}′(x)")
-            a.set_title(f"{n} (α = {alpha:g})" if n == "prelu" else n)
+            a.set_title(f"{n} (α = {alpha:g})" if ACTIVATION_INFO[n].learnable else n)
             a.set_xlabel("x")
             a.axhline(0, color="0.6", lw=0.6)
             a.axvline(0, color="0.6", lw=0.6)

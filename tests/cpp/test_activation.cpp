@@ -1,4 +1,5 @@
 // Activations f, their derivatives f', the prelu slope product and the name table.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -15,8 +16,8 @@ using bpcore_test::f_scalar;
 
 namespace {
 
-const Activation kElementwise[] = {Activation::identity, Activation::sigmoid, Activation::tanh,
-                                   Activation::relu, Activation::prelu};
+// every element-wise activation, from the table
+const std::vector<Activation> kElementwise = bpcore_test::hidden_activations();
 
 template <class T>
 std::vector<T> activate_all(Activation f, const std::vector<T>& Z, Index rows, T alpha) {
@@ -108,6 +109,58 @@ TEST_CASE_TEMPLATE("derivative at known points", T, float, double) {
   // relu'(0) = 0 and prelu'(0) = alpha: the kink belongs to the negative side
   CHECK(derivative_all(Activation::relu, Z, T(0)) == std::vector<T>{T(0), T(0), T(1)});
   CHECK(derivative_all(Activation::prelu, Z, T(0.3)) == std::vector<T>{T(0.3), T(0.3), T(1)});
+  CHECK(derivative_all(Activation::leaky_relu, Z, T(0)) ==
+        std::vector<T>{T(0.01), T(0.01), T(1)});
+  // elu'(0) = softplus'(0) * 2 = gelu'(0) * 2 = silu'(0) * 2 = 1
+  CHECK(derivative_all(Activation::elu, Z, T(0))[1] == T(1));
+  CHECK(derivative_all(Activation::softplus, Z, T(0))[1] == T(0.5));
+  CHECK(derivative_all(Activation::gelu, Z, T(0))[1] == T(0.5));
+  CHECK(derivative_all(Activation::silu, Z, T(0))[1] == T(0.5));
+}
+
+TEST_CASE_TEMPLATE("the new activations at known points", T, float, double) {
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-14;
+  const std::vector<T> Z{T(-2), T(-0.5), T(0), T(0.5), T(3)};
+  auto H = activate_all(Activation::leaky_relu, Z, 1, T(0));
+  CHECK(double(H[0]) == doctest::Approx(-0.02).epsilon(tol));
+  CHECK(H[2] == T(0));
+  CHECK(H[4] == T(3));
+  // elu(-2) = e^-2 - 1;  softplus(0) = log 2;  gelu(1) = Phi(1) = 0.8413447460685429...
+  H = activate_all(Activation::elu, Z, 1, T(0));
+  CHECK(double(H[0]) == doctest::Approx(std::exp(-2.0) - 1).epsilon(tol));
+  CHECK(H[3] == T(0.5));
+  H = activate_all(Activation::softplus, Z, 1, T(0));
+  CHECK(double(H[2]) == doctest::Approx(std::log(2.0)).epsilon(tol));
+  CHECK(double(H[4]) == doctest::Approx(3 + std::log1p(std::exp(-3.0))).epsilon(tol));
+  const std::vector<T> one{T(1), T(-1)};
+  H = activate_all(Activation::gelu, one, 1, T(0));
+  CHECK(double(H[0]) == doctest::Approx(0.8413447460685429).epsilon(tol));
+  CHECK(double(H[1]) == doctest::Approx(-(1 - 0.8413447460685429)).epsilon(tol));
+  H = activate_all(Activation::silu, one, 1, T(0));
+  CHECK(double(H[0]) == doctest::Approx(1 / (1 + std::exp(-1.0))).epsilon(tol));
+}
+
+TEST_CASE_TEMPLATE("softplus, elu, gelu and silu stay finite and exact at the extremes", T, float,
+                   double) {
+  const std::vector<T> Z{T(-800), T(-50), T(-1e-30), T(1e-30), T(50), T(800)};
+  const auto S = activate_all(Activation::softplus, Z, 1, T(0));
+  CHECK(S[5] == T(800));  // log1p(e^-800) + 800: no overflow
+  CHECK(S[0] >= T(0));  // e^-800: 0, or (float's vector exp) a number below 1e-37
+  CHECK(S[0] < T(1e-37));
+  CHECK(S[1] > T(0));  // e^-50, not rounded to 0
+  const auto E = activate_all(Activation::elu, Z, 1, T(0));
+  CHECK(E[0] == T(-1));
+  CHECK(E[2] == T(-1e-30));  // expm1: no cancellation near 0
+  const auto G = activate_all(Activation::gelu, Z, 1, T(0));
+  CHECK(G[0] == T(0));
+  CHECK(G[5] == T(800));
+  const auto Si = activate_all(Activation::silu, Z, 1, T(0));
+  CHECK(Si[0] == T(0));
+  CHECK(Si[5] == T(800));
+  for (Activation f : {Activation::softplus, Activation::elu, Activation::gelu, Activation::silu}) {
+    CAPTURE(bpcore::activation_name(f));
+    for (T d : derivative_all(f, Z, T(0))) CHECK(std::isfinite(d));
+  }
 }
 
 TEST_CASE("derivative matches central differences of activate") {
@@ -127,6 +180,42 @@ TEST_CASE("derivative matches central differences of activate") {
         CHECK(D[i] == doctest::Approx((Hp[i] - Hm[i]) / (2 * h)).epsilon(1e-8).scale(1));
       }
     }
+  }
+}
+
+TEST_CASE("an activation marked from_output reads f' from H alone") {
+  // a wrong Z changes nothing when f' is computed from H
+  const auto Z = grid();
+  std::vector<double> wrong(Z.size(), 123.0);
+  int checked = 0;
+  for (const auto& info : bpcore::activation_table) {
+    if (!info.from_output) continue;
+    CAPTURE(info.name);
+    const auto H = activate_all(info.id, Z, 1, 0.25);
+    std::vector<double> D(Z.size()), D_wrong(Z.size());
+    bpcore::derivative(info.id, Z.data(), H.data(), D.data(), Index(Z.size()), 0.25);
+    bpcore::derivative(info.id, wrong.data(), H.data(), D_wrong.data(), Index(Z.size()), 0.25);
+    CHECK(D == D_wrong);
+    ++checked;
+  }
+  CHECK(checked >= 4);  // sigmoid, tanh, elu, softplus
+}
+
+TEST_CASE("the activation table's properties") {
+  for (const auto& info : bpcore::activation_table) {
+    CAPTURE(info.name);
+    CHECK(&bpcore::activation_info(info.id) == &info);
+    CHECK(info.learnable == (info.id == Activation::prelu));
+    CHECK_FALSE(info.formula.empty());
+    CHECK_FALSE(info.derivative_formula.empty());
+    // a hidden activation has an element-wise f'; softmax has none
+    std::vector<double> Z{0.3, -0.2}, H(2), D(2);
+    bpcore::activate(info.id, Z.data(), H.data(), 1, 2, 0.25);
+    if (info.hidden)
+      CHECK_NOTHROW(bpcore::derivative(info.id, Z.data(), H.data(), D.data(), 2, 0.25));
+    else
+      CHECK_THROWS_AS(bpcore::derivative(info.id, Z.data(), H.data(), D.data(), 2, 0.25),
+                      ArgumentError);
   }
 }
 
@@ -234,7 +323,7 @@ TEST_CASE("softmax has no element-wise derivative") {
 }
 
 TEST_CASE("activation name table round-trips and rejects unknown names") {
-  CHECK(bpcore::activation_table.size() == 6);
+  CHECK(bpcore::activation_table.size() == 11);
   for (const auto& info : bpcore::activation_table) {
     CHECK(bpcore::activation_from_name(info.name) == info.id);
     CHECK(bpcore::activation_name(info.id) == info.name);
@@ -259,8 +348,27 @@ TEST_CASE("f_scalar oracle agrees with the core on a grid") {
   // The oracle of test_support.hpp is what the network tests compare against: check it here.
   const auto Z = grid();
   for (Activation f : kElementwise) {
+    CAPTURE(bpcore::activation_name(f));
     const auto H = activate_all(f, Z, 1, 0.3);
-    for (std::size_t i = 0; i < Z.size(); ++i)
+    const auto D = derivative_all(f, Z, 0.3);
+    for (std::size_t i = 0; i < Z.size(); ++i) {
       CHECK(H[i] == doctest::Approx(f_scalar(f, Z[i], 0.3)).epsilon(1e-14));
+      CHECK(D[i] == doctest::Approx(bpcore_test::fprime_scalar(f, Z[i], 0.3)).epsilon(1e-13));
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("activate gives the same bits wherever the data lies in memory", T, float,
+                   double) {
+  // the aligned chunks make each element's value independent of its address
+  const auto Zd = bpcore_test::uniform<double>(600, 5, -6, 6);
+  std::vector<T> Z(Zd.begin(), Zd.end());
+  for (Activation f : kElementwise) {
+    CAPTURE(bpcore::activation_name(f));
+    const auto H = activate_all(f, Z, 1, T(0.2));
+    std::vector<T> shifted(Z.size() + 3), out(Z.size() + 3);
+    std::copy(Z.begin(), Z.end(), shifted.begin() + 3);
+    bpcore::activate(f, shifted.data() + 3, out.data() + 3, 1, Index(Z.size()), T(0.2));
+    CHECK(std::equal(H.begin(), H.end(), out.begin() + 3));
   }
 }

@@ -13,9 +13,6 @@ using bpcore::Loss;
 
 namespace {
 
-const Activation kAllActivations[] = {Activation::identity, Activation::sigmoid,
-                                      Activation::tanh,     Activation::relu,
-                                      Activation::prelu,    Activation::softmax};
 
 // log(1 + e^x) for moderate x, as a plain oracle
 double softplus(double x) { return std::log(1 + std::exp(x)); }
@@ -116,17 +113,34 @@ TEST_CASE_TEMPLATE("output_error is E = Y - Y_hat", T, float, double) {
   CHECK(G == std::vector<T>{T(0.75), T(0), T(2.5)});
 }
 
-TEST_CASE("output_delta_is_error only for the cross-entropy losses") {
-  CHECK_FALSE(bpcore::output_delta_is_error(Loss::mse));
-  CHECK(bpcore::output_delta_is_error(Loss::cross_entropy));
-  CHECK(bpcore::output_delta_is_error(Loss::binary_cross_entropy));
+TEST_CASE("delta_is_error only for the cross-entropy losses") {
+  CHECK_FALSE(bpcore::loss_info(Loss::mse).delta_is_error);
+  CHECK(bpcore::loss_info(Loss::cross_entropy).delta_is_error);
+  CHECK(bpcore::loss_info(Loss::binary_cross_entropy).delta_is_error);
+}
+
+TEST_CASE("the loss table's properties are consistent") {
+  for (const auto& info : bpcore::loss_table) {
+    CAPTURE(info.name);
+    // delta^[L] = Y - Y_hat holds only for the loss's own output activation (its canonical link)
+    if (info.delta_is_error) CHECK(info.output.has_value());
+    CHECK((info.task == "regression" || info.task == "classification" ||
+           info.task == "multilabel"));
+    CHECK(info.formula.find("J = ") == 0);
+    CHECK(&bpcore::loss_info(info.id) == &info);
+  }
+  CHECK(bpcore::loss_info(Loss::cross_entropy).output == Activation::softmax);
+  CHECK(bpcore::loss_info(Loss::binary_cross_entropy).output == Activation::sigmoid);
+  CHECK_FALSE(bpcore::loss_info(Loss::mse).output.has_value());
+  CHECK(bpcore::loss_info(Loss::mse).task == "regression");
 }
 
 TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
   for (const auto& loss : bpcore::loss_table) {
-    for (Activation f : kAllActivations) {
+    for (const auto& activation : bpcore::activation_table) {
+      const Activation f = activation.id;
       CAPTURE(loss.name);
-      CAPTURE(bpcore::activation_name(f));
+      CAPTURE(activation.name);
       bool valid = false;
       switch (loss.id) {
         case Loss::mse:
@@ -151,6 +165,15 @@ TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
                        doctest::Contains("cross_entropy"), ArgumentError);
   CHECK_THROWS_WITH_AS(bpcore::check_output_pairing(Activation::tanh, Loss::binary_cross_entropy),
                        doctest::Contains("sigmoid"), ArgumentError);
+  // the messages name both sides of a bad pair, as the core said before the tables
+  CHECK_THROWS_WITH_AS(
+      bpcore::check_output_pairing(Activation::softmax, Loss::binary_cross_entropy),
+      "output_activation 'softmax' is only used with loss 'cross_entropy', got "
+      "'binary_cross_entropy'",
+      ArgumentError);
+  CHECK_THROWS_WITH_AS(bpcore::check_output_pairing(Activation::gelu, Loss::cross_entropy),
+                       "loss 'cross_entropy' needs output_activation 'softmax', got 'gelu'",
+                       ArgumentError);
 }
 
 TEST_CASE("loss name table round-trips and rejects unknown names") {

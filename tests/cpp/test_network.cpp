@@ -25,25 +25,12 @@ using bpcore_test::norm_relative_error;
 
 namespace {
 
-const Activation kHidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh,
-                              Activation::relu, Activation::prelu};
+using bpcore_test::has_kink;
+using bpcore_test::OutputCase;
 
-struct OutputCase {
-  Loss loss;
-  Activation f;
-};
-// every loss with each output activation it accepts
-const OutputCase kOutputs[] = {
-    {Loss::mse, Activation::identity},
-    {Loss::mse, Activation::sigmoid},
-    {Loss::mse, Activation::tanh},
-    {Loss::mse, Activation::relu},
-    {Loss::mse, Activation::prelu},
-    {Loss::cross_entropy, Activation::softmax},
-    {Loss::binary_cross_entropy, Activation::sigmoid},
-};
-
-bool has_kink(Activation f) { return f == Activation::relu || f == Activation::prelu; }
+// every hidden activation, and every loss with each output activation it accepts (the tables)
+const std::vector<Activation> kHidden = bpcore_test::hidden_activations();
+const std::vector<OutputCase> kOutputs = bpcore_test::output_cases();
 
 // sizes (d, n_1 … n_depth, q) and activations for a test network
 struct Spec {
@@ -64,27 +51,25 @@ Spec make_spec(int depth, Activation hidden, const OutputCase& out) {
   return s;
 }
 
-// Targets that suit the loss: real values (mse), one-hot rows (cross_entropy), [0, 1] (binary).
+// Targets that suit the loss's task: real values (regression), one-hot rows (classification),
+// values in [0, 1] (multilabel).
 std::vector<double> make_targets(Loss loss, Index rows, Index q, std::uint64_t seed) {
-  switch (loss) {
-    case Loss::mse:
-      return bpcore_test::uniform<double>(rows * q, seed, -1, 1);
-    case Loss::cross_entropy:
-      return bpcore_test::one_hot<double>(rows, q, seed);
-    case Loss::binary_cross_entropy: {
-      auto Y = bpcore_test::uniform<double>(rows * q, seed, 0, 1);
-      for (std::size_t i = 0; i < Y.size(); i += 3) Y[i] = Y[i] < 0.5 ? 0 : 1;
-      return Y;
-    }
+  const std::string_view task = bpcore::loss_info(loss).task;
+  if (task == "classification") return bpcore_test::one_hot<double>(rows, q, seed);
+  if (task == "multilabel") {
+    auto Y = bpcore_test::uniform<double>(rows * q, seed, 0, 1);
+    for (std::size_t i = 0; i < Y.size(); i += 3) Y[i] = Y[i] < 0.5 ? 0 : 1;
+    return Y;
   }
-  return {};
+  return bpcore_test::uniform<double>(rows * q, seed, -1, 1);
 }
 
 // Sets prelu slopes away from their initial value so that alpha is really exercised.
 template <class T>
 void set_alphas(Network<T>& net) {
   for (Index k = 0; k < net.n_layers(); ++k)
-    if (net.layer(k).f == Activation::prelu) net.alpha(k) = T(0.1 + 0.15 * double(k));
+    if (bpcore::activation_info(net.layer(k).f).learnable)
+      net.alpha(k) = T(0.1 + 0.15 * double(k));
 }
 
 // Smallest |Z^[l]| over the layers whose activation has a kink at 0 (after forward).
@@ -95,6 +80,14 @@ double kink_margin(const Network<T>& net) {
     if (has_kink(net.layer(k).f))
       margin = std::min(margin, double(net.cached_Z(k).cwiseAbs().minCoeff()));
   return margin;
+}
+
+// Whether every layer with a learnable slope alpha has some Z^[l] < 0, where alpha acts.
+template <class T>
+bool alphas_act(const Network<T>& net) {
+  for (Index k = 0; k < net.n_layers(); ++k)
+    if (net.layer(k).alpha_offset >= 0 && net.cached_Z(k).minCoeff() >= 0) return false;
+  return true;
 }
 
 template <class T>
@@ -266,14 +259,14 @@ TEST_CASE("backward's dJ/dtheta matches central differences of loss and the orac
           Network<double> net(spec.sizes, spec.activations, spec.loss);
           const Index q = net.n_outputs();
           std::vector<double> X, Y, w;
-          // pick data whose pre-activations keep clear of the relu/prelu kink at 0
+          // pick data whose pre-activations keep clear of the kinks at 0 and reach alpha
           bool clear = false;
           for (std::uint64_t seed = 1; seed < 200 && !clear; ++seed) {
             net.initialize(Init::small_uniform, seed, 0.9);
             set_alphas(net);
             X = bpcore_test::uniform<double>(n * 3, 1000 + seed, -1.5, 1.5);
             net.forward(X.data(), n, 1);
-            clear = kink_margin(net) > 1e-3;
+            clear = kink_margin(net) > 1e-3 && alphas_act(net);
           }
           REQUIRE(clear);
           Y = make_targets(spec.loss, n, q, 77);
@@ -321,7 +314,7 @@ TEST_CASE("backward's dJ/dtheta matches central differences of loss and the orac
       }
     }
   }
-  CHECK(networks == 2 * 7 * (1 + 3 * 5));
+  CHECK(networks == int(2 * kOutputs.size() * (1 + 3 * kHidden.size())));
   MESSAGE(networks << " networks; worst relative error against central differences " << worst_fd
                    << " (norm), " << worst_fd_element << " (element-wise); against the oracle "
                    << worst_oracle);
@@ -375,7 +368,9 @@ TEST_CASE("results are bitwise the same for 1, 2 and 3 threads") {
     OutputCase out;
   };
   for (const Case& c : {Case{Activation::tanh, {Loss::mse, Activation::identity}},
-                        Case{Activation::prelu, {Loss::cross_entropy, Activation::softmax}}}) {
+                        Case{Activation::prelu, {Loss::cross_entropy, Activation::softmax}},
+                        Case{Activation::gelu, {Loss::mse, Activation::softplus}},
+                        Case{Activation::silu, {Loss::binary_cross_entropy, Activation::sigmoid}}}) {
     CAPTURE(bpcore::activation_name(c.hidden));
     Network<double> net({8, 32, 16, 3}, {c.hidden, c.hidden, c.out.f}, c.out.loss);
     net.initialize(Init::he, 21);

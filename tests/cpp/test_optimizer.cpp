@@ -192,8 +192,63 @@ TEST_CASE("learning_rate of each schedule") {
   CHECK(bpcore::learning_rate(c, 3) == doctest::Approx(0.8 * 0.729).epsilon(1e-15));
 }
 
+TEST_CASE("OptimizerConfig's defaults are the notes' alpha and the usual ones") {
+  const OptimizerConfig c;
+  CHECK(c.kind == OptimizerKind::sgd);
+  CHECK(c.lr == 0.5);
+  CHECK(c.momentum == 0.9);
+  CHECK(c.beta1 == 0.9);
+  CHECK(c.beta2 == 0.999);
+  CHECK(c.epsilon == 1e-8);
+  CHECK(c.weight_decay == 0.0);
+  CHECK(c.schedule == bpcore::Schedule::constant);
+  CHECK(c.power_t == 0.5);
+  CHECK(c.step_size == 10);
+  CHECK(c.gamma == 0.1);
+}
+
+TEST_CASE("validate_config's messages start with the field and give the value") {
+  OptimizerConfig c;
+  c.lr = 0;
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "lr must be a positive number; got 0",
+                       ArgumentError);
+  c = OptimizerConfig{};
+  c.beta1 = 1;
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "beta1 must be in [0, 1); got 1",
+                       ArgumentError);
+  c = OptimizerConfig{};
+  c.gamma = 1.5;
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "gamma must be in (0, 1]; got 1.5",
+                       ArgumentError);
+  c = OptimizerConfig{};
+  c.epsilon = -1e-8;
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "epsilon must be a positive number; got -1e-08",
+                       ArgumentError);
+  c = OptimizerConfig{};
+  c.step_size = 0;
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "step_size must be a positive integer; got 0",
+                       ArgumentError);
+}
+
+TEST_CASE("the optimizer table lists each rule's options") {
+  for (const auto& info : bpcore::optimizer_table) {
+    CAPTURE(info.name);
+    const auto options = bpcore::split_words(info.options);
+    REQUIRE_FALSE(options.empty());
+    CHECK(options.front() == "lr");  // every rule has a learning rate
+    CHECK(&bpcore::optimizer_info(info.id) == &info);
+  }
+  using Words = std::vector<std::string_view>;
+  CHECK(bpcore::split_words(bpcore::optimizer_info(OptimizerKind::adam).options) ==
+        Words{"lr", "beta1", "beta2", "epsilon"});
+  CHECK(bpcore::split_words(bpcore::common_optimizer_options) ==
+        Words{"weight_decay", "schedule", "power_t", "step_size", "gamma"});
+  CHECK(bpcore::split_words("  a  b ") == Words{"a", "b"});
+  CHECK(bpcore::split_words("").empty());
+}
+
 TEST_CASE("validate rejects bad configs and names the field") {
-  CHECK_NOTHROW(bpcore::validate(OptimizerConfig{}));
+  CHECK_NOTHROW(bpcore::validate_config(OptimizerConfig{}));
   using Setter = void (*)(OptimizerConfig&, double);
   struct Bad {
     const char* field;
@@ -219,15 +274,20 @@ TEST_CASE("validate rejects bad configs and names the field") {
       CAPTURE(value);
       OptimizerConfig c;
       bad.set(c, value);
-      CHECK_THROWS_WITH_AS(bpcore::validate(c), doctest::Contains(bad.field), ArgumentError);
+      CHECK_THROWS_WITH_AS(bpcore::validate_config(c), doctest::Contains(bad.field), ArgumentError);
+      try {
+        bpcore::validate_config(c);
+      } catch (const ArgumentError& e) {
+        CHECK(std::string(e.what()).rfind(std::string(bad.field) + " must be ", 0) == 0);
+      }
       CHECK_THROWS_AS(Optimizer<double>(c, 5), ArgumentError);
     }
   }
   OptimizerConfig c;
   c.step_size = 0;
-  CHECK_THROWS_WITH_AS(bpcore::validate(c), doctest::Contains("step_size"), ArgumentError);
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), doctest::Contains("step_size"), ArgumentError);
   c.step_size = -2;
-  CHECK_THROWS_AS(bpcore::validate(c), ArgumentError);
+  CHECK_THROWS_AS(bpcore::validate_config(c), ArgumentError);
 
   // the edges that are allowed
   OptimizerConfig edge;
@@ -237,7 +297,7 @@ TEST_CASE("validate rejects bad configs and names the field") {
   edge.gamma = 1;
   edge.power_t = 0;
   edge.weight_decay = 0;
-  CHECK_NOTHROW(bpcore::validate(edge));
+  CHECK_NOTHROW(bpcore::validate_config(edge));
 }
 
 TEST_CASE("Optimizer state: size checks, reset and set_config") {

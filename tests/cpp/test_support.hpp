@@ -1,7 +1,7 @@
 // Shared helpers of the C++ unit tests: seeded data, error measures, and an independent oracle.
 //
 // The oracle recomputes the forward pass, delta back-propagation and the gradient of the batch mean
-// J with plain loops over every row at once, from the formulas of shared/NOTATION.md:
+// J with plain loops over every row at once, from the formulas of docs/notation.md:
 //   Z^[l] = H^[l-1] W^[l] + b^[l],  H^[l] = f(Z^[l]),  delta^[l] = -dJ_i/dZ^[l]
 //   dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l],  dJ/db^[l] = -(1/n) sum_rows delta^[l]
 // It shares no code with the core beyond the parameter layout, so the core is tested against it.
@@ -79,7 +79,10 @@ double norm_relative_error(const A* a, const B* b, Index n) {
   return scale > 0 ? std::sqrt(diff) / scale : std::sqrt(diff);
 }
 
-/// f(z) of one element, from the table of NOTATION.md (not for softmax).
+/// Phi(z), the standard normal distribution function.
+inline double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+/// f(z) of one element, from the formulas of docs/notation.md (not for softmax).
 inline double f_scalar(Activation f, double z, double alpha) {
   switch (f) {
     case Activation::identity:
@@ -92,6 +95,16 @@ inline double f_scalar(Activation f, double z, double alpha) {
       return z > 0 ? z : 0.0;
     case Activation::prelu:
       return std::max(z, 0.0) + alpha * std::min(0.0, z);
+    case Activation::leaky_relu:
+      return z > 0 ? z : 0.01 * z;
+    case Activation::elu:
+      return z > 0 ? z : std::exp(z) - 1;
+    case Activation::softplus:
+      return std::log(1 + std::exp(z));
+    case Activation::gelu:
+      return z * normal_cdf(z);
+    case Activation::silu:
+      return z / (1 + std::exp(-z));
     case Activation::softmax:
       break;
   }
@@ -115,10 +128,64 @@ inline double fprime_scalar(Activation f, double z, double alpha) {
       return z > 0 ? 1.0 : 0.0;
     case Activation::prelu:
       return z > 0 ? 1.0 : alpha;
+    case Activation::leaky_relu:
+      return z > 0 ? 1.0 : 0.01;
+    case Activation::elu:
+      return z > 0 ? 1.0 : std::exp(z);
+    case Activation::softplus:
+      return 1 / (1 + std::exp(-z));
+    case Activation::gelu:
+      return normal_cdf(z) + z * std::exp(-z * z / 2) / std::sqrt(2 * std::acos(-1.0));
+    case Activation::silu: {
+      const double s = 1 / (1 + std::exp(-z));
+      return s + z * s * (1 - s);
+    }
     case Activation::softmax:
       break;
   }
   return NAN;
+}
+
+/// The activations usable in a hidden layer (element-wise, with f'), in table order.
+inline std::vector<Activation> hidden_activations() {
+  std::vector<Activation> out;
+  for (const auto& info : bpcore::activation_table)
+    if (info.hidden) out.push_back(info.id);
+  return out;
+}
+
+/// Whether f' or f'' jumps at 0 (relu, prelu, leaky_relu, elu), by the core's own f': there a
+/// finite difference must not straddle 0.
+inline bool has_kink(Activation f) {
+  if (!bpcore::activation_info(f).hidden) return false;  // softmax: smooth
+  const double e = 1e-4;
+  const double z[] = {-2 * e, -e, e, 2 * e};
+  double d[4];
+  for (int i = 0; i < 4; ++i) {
+    double hi = 0;
+    bpcore::activate(f, &z[i], &hi, 1, 1, 0.3);
+    bpcore::derivative(f, &z[i], &hi, &d[i], 1, 0.3);
+  }
+  const bool jump = std::abs(d[2] - d[1]) > 1e-3;
+  const bool bend = std::abs((d[3] - d[2]) - (d[1] - d[0])) / e > 0.1;
+  return jump || bend;
+}
+
+/// A loss with an output activation it accepts: one case per (loss, f^[L]) pair, from the tables.
+struct OutputCase {
+  Loss loss;
+  Activation f;
+};
+inline std::vector<OutputCase> output_cases() {
+  std::vector<OutputCase> out;
+  for (const auto& loss : bpcore::loss_table) {
+    if (loss.output) {
+      out.push_back({loss.id, *loss.output});
+      continue;
+    }
+    for (Activation f : hidden_activations()) out.push_back({loss.id, f});
+  }
+  return out;
 }
 
 /// Everything the oracle computes for a batch: per layer k = l - 1, row-major n × n_l.

@@ -17,6 +17,7 @@ W^[l] row by row, then b^[l], then α^[l] for a prelu layer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +58,16 @@ def activate(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
     if name == "softmax":
         E = np.exp(Z - Z.max(axis=-1, keepdims=True))
         return E / E.sum(axis=-1, keepdims=True)
+    if name == "leaky_relu":
+        return np.where(Z > 0, Z, 0.01 * Z)
+    if name == "elu":
+        return np.where(Z > 0, Z, np.expm1(np.minimum(Z, 0.0)))
+    if name == "softplus":
+        return _softplus(Z)
+    if name == "gelu":
+        return Z * _normal_cdf(Z)
+    if name == "silu":
+        return Z * activate("sigmoid", Z)
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -74,7 +85,24 @@ def derivative(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
         return (Z > 0).astype(np.float64)
     if name == "prelu":
         return np.where(Z > 0, 1.0, alpha)
+    if name == "leaky_relu":
+        return np.where(Z > 0, 1.0, 0.01)
+    if name == "elu":
+        return np.where(Z > 0, 1.0, np.exp(np.minimum(Z, 0.0)))
+    if name == "softplus":
+        return activate("sigmoid", Z)
+    if name == "gelu":
+        return _normal_cdf(Z) + Z * np.exp(-0.5 * Z**2) / math.sqrt(2 * math.pi)
+    if name == "silu":
+        s = activate("sigmoid", Z)
+        return s * (1.0 + Z * (1.0 - s))
     raise ValueError(f"activation {name!r} has no element-wise derivative")
+
+
+def _normal_cdf(Z: np.ndarray) -> np.ndarray:
+    """Φ(z) = erfc(−z/√2) / 2, element by element with math.erfc."""
+    erfc = np.vectorize(math.erfc, otypes=[np.float64])
+    return 0.5 * erfc(-np.asarray(Z, dtype=np.float64) / math.sqrt(2.0))
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:

@@ -38,6 +38,13 @@ def test_every_example_is_tested():
         assert name in readme
 
 
+def test_no_example_imports_a_private_module():
+    for script in EXAMPLES.glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        for private in ("bpcore._loader", "bpcore._core", "bpcore._names", "from bpcore import _"):
+            assert private not in text, f"{script.name} uses {private}"
+
+
 def test_single_layer_is_linear(tmp_path):
     r = run("single_layer_is_linear.py", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -63,6 +70,9 @@ def test_activations_writes_the_png(tmp_path):
     assert "160 points" in r.stdout
     assert re.search(r"sigmoid +f′\(-8\) = 0\.000335 +f′\(0\) = 0\.25", r.stdout)
     assert re.search(r"tanh +f′\(-8\) = 4\.5e-07 +f′\(0\) = 1 ", r.stdout)
+    # the second figure: every hidden activation
+    assert (out_png.parent / "act_all.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "every hidden activation, " + ", ".join(bpcore.HIDDEN_ACTIVATIONS) in r.stdout
     # default output path: the working directory
     r = run("activations.py", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr

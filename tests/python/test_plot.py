@@ -62,7 +62,7 @@ def test_plot_activations_draws_the_cores_values(tmp_path):
     check_png(out)
 
 
-@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "prelu"])
+@pytest.mark.parametrize("name", bpcore.HIDDEN_ACTIVATIONS)
 def test_plotted_derivative_matches_finite_differences(name):
     fig = plot.plot_activations([name], alpha=0.3)
     f_line, d_line = fig.axes[0].get_lines()[:2]
@@ -75,7 +75,8 @@ def test_plotted_derivative_matches_finite_differences(name):
 
 
 def test_all_five_with_prelu_alpha_and_one_axes(tmp_path):
-    fig = plot.plot_activations(plot.ALL_ACTIVATIONS, out=tmp_path / "all.png")
+    fig = plot.plot_activations(("relu", "sigmoid", "tanh", "prelu", "identity"),
+                                out=tmp_path / "all.png")
     titles = [a.get_title() for a in fig.axes if a.get_visible()]
     assert titles == ["relu", "sigmoid", "tanh", "prelu (α = 0.25)", "identity"]
     prelu = fig.axes[3].get_lines()[0]
@@ -86,6 +87,23 @@ def test_all_five_with_prelu_alpha_and_one_axes(tmp_path):
     assert got is fig2
     assert [ln.get_label() for ln in ax.get_lines()] == ["relu(x)", "tanh(x)"]
     assert ax.get_lines()[0].get_ydata().tolist() == [0.0, 0.5, 2.0]
+
+
+def test_every_hidden_activation_in_one_figure(tmp_path):
+    """The list comes from the core's table: a new activation appears without editing plot.py."""
+    assert not hasattr(plot, "ALL_ACTIVATIONS")
+    fig = plot.plot_activations(bpcore.HIDDEN_ACTIVATIONS, out=tmp_path / "hidden.png")
+    titles = [a.get_title() for a in fig.axes if a.get_visible()]
+    assert titles == [f"{n} (α = 0.25)" if n == "prelu" else n for n in bpcore.HIDDEN_ACTIVATIONS]
+    assert {"leaky_relu", "elu", "softplus", "gelu", "silu"} <= set(titles)
+    x = np.arange(-8, 8, 0.1)
+    for a, name in zip([a for a in fig.axes if a.get_visible()], bpcore.HIDDEN_ACTIVATIONS):
+        f_line, d_line = a.get_lines()[:2]
+        np.testing.assert_allclose(f_line.get_ydata(), bpcore.activate(name, x),
+                                   rtol=1e-14, atol=1e-300)
+        np.testing.assert_allclose(d_line.get_ydata(), bpcore.derivative(name, x),
+                                   rtol=1e-14, atol=1e-300)
+    check_png(tmp_path / "hidden.png")
 
 
 @pytest.mark.parametrize("kwargs,error,match", [

@@ -1,8 +1,10 @@
 // Activation functions f and their derivatives f', one name table.
 //
-// Each activation is a pair of element-wise functions on a contiguous block of rows, written, where
-// the notes allow it, from the output H = f(Z):
-//   sigmoid'(Z) = H (1 - H),   tanh'(Z) = 1 - H^2,   relu'(Z) = [Z > 0],   prelu'(Z) = [Z > 0] + a [Z <= 0]
+// Each activation is a pair of element-wise functions on a contiguous block of rows, written
+// side by side in activation.cpp and, where that is exact and cheap, with f' taken from the
+// output H = f(Z) (the table's `from_output`):
+//   sigmoid'(Z) = H (1 - H),   tanh'(Z) = 1 - H^2,   elu'(Z) = H + 1 for Z <= 0,
+//   softplus'(Z) = 1 - e^-H
 // softmax acts on each row and is only used as the output of a cross-entropy network, where the
 // loss gives delta^[L] = Y - Y_hat directly (loss.hpp).
 #pragma once
@@ -14,29 +16,66 @@
 
 namespace bpcore {
 
-enum class Activation { identity, sigmoid, tanh, relu, prelu, softmax };
+enum class Activation {
+  identity,
+  sigmoid,
+  tanh,
+  relu,
+  prelu,
+  softmax,
+  leaky_relu,
+  elu,
+  softplus,
+  gelu,
+  silu
+};
 
+/// One activation and its properties, as data.
 struct ActivationInfo {
   Activation id;
   std::string_view name;
-  bool hidden;  // usable in a hidden layer (softmax is output-only)
+  bool hidden;       // usable in a hidden layer: f' is element-wise (softmax is output-only)
+  bool from_output;  // f'(Z) is computed from H = f(Z) alone
+  bool learnable;    // has a learnable slope alpha^[l] (prelu)
+  std::string_view formula;             // f, plain text in the project notation
+  std::string_view derivative_formula;  // f'
 };
 
-inline constexpr std::array<ActivationInfo, 6> activation_table{{
-    {Activation::identity, "identity", true},
-    {Activation::sigmoid, "sigmoid", true},
-    {Activation::tanh, "tanh", true},
-    {Activation::relu, "relu", true},
-    {Activation::prelu, "prelu", true},
-    {Activation::softmax, "softmax", false},
+inline constexpr std::array<ActivationInfo, 11> activation_table{{
+    {Activation::identity, "identity", true, false, false, "f(z) = z", "f′(z) = 1"},
+    {Activation::sigmoid, "sigmoid", true, true, false, "σ(z) = 1 / (1 + e^(−z))",
+     "σ′(z) = h (1 − h)"},
+    {Activation::tanh, "tanh", true, true, false, "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
+     "tanh′(z) = 1 − h²"},
+    {Activation::relu, "relu", true, false, false, "relu(z) = max(z, 0)", "relu′(z) = [z > 0]"},
+    {Activation::prelu, "prelu", true, false, true, "prelu(z) = max(z, 0) + α min(z, 0)",
+     "prelu′(z) = [z > 0] + α [z ≤ 0]"},
+    {Activation::softmax, "softmax", false, false, false,
+     "softmax(z)_j = e^(z_j) / Σ_k e^(z_k), per row",
+     "no element-wise f′: with cross_entropy, δ^[L] = Y − Ŷ"},
+    {Activation::leaky_relu, "leaky_relu", true, false, false,
+     "leaky_relu(z) = max(z, 0) + 0.01 min(z, 0)", "leaky_relu′(z) = [z > 0] + 0.01 [z ≤ 0]"},
+    {Activation::elu, "elu", true, true, false, "elu(z) = z if z > 0, e^z − 1 otherwise",
+     "elu′(z) = 1 if z > 0, h + 1 otherwise"},
+    {Activation::softplus, "softplus", true, true, false, "softplus(z) = log(1 + e^z)",
+     "softplus′(z) = σ(z) = 1 − e^(−h)"},
+    {Activation::gelu, "gelu", true, false, false,
+     "gelu(z) = z Φ(z), Φ(z) = (1 + erf(z / √2)) / 2",
+     "gelu′(z) = Φ(z) + z φ(z), φ(z) = e^(−z²/2) / √(2π)"},
+    {Activation::silu, "silu", true, false, false, "silu(z) = z σ(z)",
+     "silu′(z) = σ(z) (1 + z (1 − σ(z)))"},
 }};
 
 /// Initial value of the learnable prelu slope alpha (one per layer).
 inline constexpr double prelu_alpha_init = 0.25;
+/// The fixed slope of leaky_relu for z <= 0.
+inline constexpr double leaky_relu_slope = 0.01;
 
 std::string_view activation_name(Activation f);
 /// Throws ArgumentError listing the valid names.
 Activation activation_from_name(std::string_view name);
+/// The table entry of f.
+const ActivationInfo& activation_info(Activation f);
 
 /// H = f(Z) on `rows` rows of width `cols` (contiguous, row-major). `alpha` is prelu's slope.
 template <class T>

@@ -58,6 +58,7 @@ class Rng {
 std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream);
 
 /// The order in which an epoch visits the rows 0 … n-1 (Fisher–Yates, seeded by seed and epoch).
-std::vector<Index> epoch_permutation(Index n, std::uint64_t seed, std::uint64_t epoch);
+/// ArgumentError unless n and epoch are non-negative.
+std::vector<Index> epoch_permutation(Index n, std::uint64_t seed, Index epoch);
 
 }  // namespace bpcore

@@ -2,7 +2,7 @@
 //
 // Layers l = 1 … L are stored at index k = l - 1. For a batch X (n × d), with H^[0] = X:
 //   Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   Y_hat = H^[L]
-//   delta^[L] = E ⊙ f'(Z^[L]) (mse) or Y - Y_hat (cross-entropy losses)
+//   delta^[L] = E ⊙ f'(Z^[L]), or Y - Y_hat for a loss whose table entry says delta_is_error
 //   delta^[l] = (delta^[l+1] W^[l+1]^T) ⊙ f'(Z^[l])
 //   dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l],   dJ/db^[l] = -(1/n) sum_rows delta^[l]
 //   dJ/dalpha^[l] = -(1/n) sum (delta^[l+1] W^[l+1]^T) ⊙ min(0, Z^[l])     (prelu)
@@ -99,12 +99,6 @@ class Network {
   std::vector<double> block_loss_;
 };
 
-/// Index of the first NaN or infinite value among data[0 … size-1], or -1 when all are finite.
-template <class T>
-Index first_nonfinite(const T* data, Index size, int n_threads);
-
-extern template Index first_nonfinite<float>(const float*, Index, int);
-extern template Index first_nonfinite<double>(const double*, Index, int);
 extern template class Network<float>;
 extern template class Network<double>;
 

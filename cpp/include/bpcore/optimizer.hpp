@@ -13,6 +13,7 @@
 
 #include <array>
 #include <string_view>
+#include <vector>
 
 #include "bpcore/network.hpp"
 
@@ -21,9 +22,12 @@ namespace bpcore {
 enum class OptimizerKind { sgd, momentum, nesterov, adam };
 enum class Schedule { constant, invscaling, step };
 
+/// One optimizer and the OptimizerConfig fields its rule reads (space-separated), as data. Every
+/// optimizer also reads common_optimizer_options.
 struct OptimizerInfo {
   OptimizerKind id;
   std::string_view name;
+  std::string_view options;
 };
 struct ScheduleInfo {
   Schedule id;
@@ -31,11 +35,14 @@ struct ScheduleInfo {
 };
 
 inline constexpr std::array<OptimizerInfo, 4> optimizer_table{{
-    {OptimizerKind::sgd, "sgd"},
-    {OptimizerKind::momentum, "momentum"},
-    {OptimizerKind::nesterov, "nesterov"},
-    {OptimizerKind::adam, "adam"},
+    {OptimizerKind::sgd, "sgd", "lr"},
+    {OptimizerKind::momentum, "momentum", "lr momentum"},
+    {OptimizerKind::nesterov, "nesterov", "lr momentum"},
+    {OptimizerKind::adam, "adam", "lr beta1 beta2 epsilon"},
 }};
+/// The OptimizerConfig fields every optimizer reads: weight decay and the learning-rate schedule.
+inline constexpr std::string_view common_optimizer_options =
+    "weight_decay schedule power_t step_size gamma";
 inline constexpr std::array<ScheduleInfo, 3> schedule_table{{
     {Schedule::constant, "constant"},
     {Schedule::invscaling, "invscaling"},
@@ -44,12 +51,16 @@ inline constexpr std::array<ScheduleInfo, 3> schedule_table{{
 
 std::string_view optimizer_name(OptimizerKind kind);
 OptimizerKind optimizer_from_name(std::string_view name);
+const OptimizerInfo& optimizer_info(OptimizerKind kind);
+/// The words of a space-separated list such as OptimizerInfo::options.
+std::vector<std::string_view> split_words(std::string_view words);
 std::string_view schedule_name(Schedule schedule);
 Schedule schedule_from_name(std::string_view name);
 
+/// Every optimizer option with its default: the one place these defaults are written.
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::sgd;
-  double lr = 0.01;
+  double lr = 0.5;  // the notes' alpha
   double momentum = 0.9;
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   double weight_decay = 0.0;
@@ -59,8 +70,9 @@ struct OptimizerConfig {
   double gamma = 0.1;
 };
 
-/// Throws ArgumentError naming the first bad field.
-void validate(const OptimizerConfig& config);
+/// Throws ArgumentError for the first field out of range; the message starts with the field's
+/// name, e.g. "lr must be a positive number; got 0". The one range check of these options.
+void validate_config(const OptimizerConfig& config);
 /// The learning rate of epoch `epoch` (0-based) under the config's schedule.
 double learning_rate(const OptimizerConfig& config, Index epoch);
 

@@ -39,54 +39,43 @@ RowBlocks partition_rows(Index rows, Index min_block = kMinBlockRows,
 /// tens of microseconds).
 inline constexpr double kParallelWork = 1 << 20;
 
-/// Calls f(b) for b = 0 … count-1, over `threads` threads when `parallel` is set and there is more
-/// than one block. An exception thrown by f is rethrown on the calling thread.
-template <class F>
-void for_each_block(Index count, int threads, bool parallel, F&& f) {
 #ifdef _OPENMP
-  if (parallel && threads > 1 && count > 1) {
-    std::exception_ptr error;
-    const int team = static_cast<int>(std::min<Index>(threads, count));
-#pragma omp parallel for schedule(static) num_threads(team)
+namespace detail {
+
+// The OpenMP team's loop over blocks 0 … count-1: a `Scratch` made once per thread, then
+// f(b, scratch) for this thread's share of blocks. The first exception thrown by f is rethrown on
+// the calling thread once the team has finished.
+template <class Scratch, class F>
+void parallel_blocks(Index count, int threads, F&& f) {
+  std::exception_ptr error;
+  const int team = static_cast<int>(std::min<Index>(threads, count));
+#pragma omp parallel num_threads(team)
+  {
+    Scratch scratch;
+#pragma omp for schedule(static)
     for (Index b = 0; b < count; ++b) {
       try {
-        f(b);
+        f(b, scratch);
       } catch (...) {
 #pragma omp critical(bpcore_error)
         if (!error) error = std::current_exception();
       }
     }
-    if (error) std::rethrow_exception(error);
-    return;
   }
-#else
-  (void)threads;
-  (void)parallel;
-#endif
-  for (Index b = 0; b < count; ++b) f(b);
+  if (error) std::rethrow_exception(error);
 }
 
-/// Like for_each_block, with a `Scratch` made once per thread and passed as f(b, scratch).
+}  // namespace detail
+#endif
+
+/// Calls f(b, scratch) for b = 0 … count-1 with a `Scratch` made once per thread, over `threads`
+/// threads when `parallel` is set and there is more than one block. An exception thrown by f is
+/// rethrown on the calling thread.
 template <class Scratch, class F>
 void for_each_block_with_scratch(Index count, int threads, bool parallel, F&& f) {
 #ifdef _OPENMP
   if (parallel && threads > 1 && count > 1) {
-    std::exception_ptr error;
-    const int team = static_cast<int>(std::min<Index>(threads, count));
-#pragma omp parallel num_threads(team)
-    {
-      Scratch scratch;
-#pragma omp for schedule(static)
-      for (Index b = 0; b < count; ++b) {
-        try {
-          f(b, scratch);
-        } catch (...) {
-#pragma omp critical(bpcore_error)
-          if (!error) error = std::current_exception();
-        }
-      }
-    }
-    if (error) std::rethrow_exception(error);
+    detail::parallel_blocks<Scratch>(count, threads, f);
     return;
   }
 #else
@@ -96,5 +85,19 @@ void for_each_block_with_scratch(Index count, int threads, bool parallel, F&& f)
   Scratch scratch;
   for (Index b = 0; b < count; ++b) f(b, scratch);
 }
+
+/// Like for_each_block_with_scratch, without the scratch: f(b).
+template <class F>
+void for_each_block(Index count, int threads, bool parallel, F&& f) {
+  struct None {};
+  for_each_block_with_scratch<None>(count, threads, parallel, [&](Index b, None&) { f(b); });
+}
+
+/// Index of the first NaN or infinite value among data[0 … size-1], or -1 when all are finite.
+template <class T>
+Index first_nonfinite(const T* data, Index size, int n_threads);
+
+extern template Index first_nonfinite<float>(const float*, Index, int);
+extern template Index first_nonfinite<double>(const double*, Index, int);
 
 }  // namespace bpcore

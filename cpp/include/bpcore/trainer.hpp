@@ -17,9 +17,12 @@
 // `poll`) is decided on the reduced sums, by every process alike.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
+#include "bpcore/names.hpp"
 #include "bpcore/optimizer.hpp"
 
 namespace bpcore {
@@ -47,6 +50,21 @@ template <class T>
 using GradientReducer = std::function<void(T* gradient, Index n_params, double* sums, Index n_sums)>;
 
 enum class EpochStatus { ok, nonfinite, interrupted };
+
+struct EpochStatusInfo {
+  EpochStatus id;
+  std::string_view name;
+};
+
+inline constexpr std::array<EpochStatusInfo, 3> epoch_status_table{{
+    {EpochStatus::ok, "ok"},
+    {EpochStatus::nonfinite, "nonfinite"},       // a non-finite J or parameter: rolled back
+    {EpochStatus::interrupted, "interrupted"},  // `poll` asked to stop: rolled back
+}};
+
+inline std::string_view epoch_status_name(EpochStatus status) {
+  return name_in(epoch_status_table, status, "epoch status");
+}
 
 struct EpochResult {
   EpochStatus status = EpochStatus::ok;

@@ -1,6 +1,6 @@
 // Scalar and Eigen aliases of the core, declared once.
 //
-// One orientation everywhere (shared/NOTATION.md): samples are rows, Z = H W + b, W has shape
+// One orientation everywhere (docs/notation.md): samples are rows, Z = H W + b, W has shape
 // (n_in, n_out). Storage is row-major, so a C-ordered NumPy batch maps onto these types with no copy.
 #pragma once
 
