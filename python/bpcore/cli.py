@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ._names import HIDDEN_ACTIVATIONS
+
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("bpcore")
@@ -52,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bpcore`` command."""
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(
         prog="bpcore",
@@ -113,14 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Draw a figure to a PNG file.")
     psub = p.add_subparsers(dest="figure", metavar="FIGURE", parser_class=_Parser)
     psub.required = True
+    names = list(HIDDEN_ACTIVATIONS)
     q = psub.add_parser("activations", help="the notes' activation functions and derivatives",
-                        description="relu, sigmoid, tanh, prelu and identity on x in [-8, 8) "
-                        "with step 0.1, each with its derivative, computed by the core.")
+                        description=f"{', '.join(names)} on x in [-8, 8) with step 0.1, each "
+                        "with its derivative, computed by the core.")
     q.add_argument("--out", metavar="FILE", default="activations.png",
                    help="image file (default: activations.png)")
-    q.add_argument("--names", nargs="+", metavar="NAME",
-                   default=["relu", "sigmoid", "tanh", "prelu", "identity"],
-                   help="activations to draw (default: relu sigmoid tanh prelu identity)")
+    q.add_argument("--names", nargs="+", metavar="NAME", default=names,
+                   help=f"activations to draw (default: {' '.join(names)})")
     q.add_argument("--no-derivative", action="store_true", help="draw f only")
     q.add_argument("--alpha", type=float, default=0.25, help="alpha of prelu (default 0.25)")
     q.set_defaults(handler=_cmd_plot_activations)
@@ -144,12 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- commands
 def _apply_overrides(cfg: Any, overrides: Sequence[str]) -> Any:
-    from .config import Config, ConfigError, _tomllib
+    from .config import Config, ConfigError, toml_reader
 
     if not overrides:
         return cfg
     data = cfg.to_dict()
-    toml = _tomllib()
+    toml = toml_reader()
     for item in overrides:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
@@ -236,8 +238,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     net = _load_model(args.model)
     table = _model_data(net, args.data, need_target=False)
     prep = _passthrough(net)
-    Y_hat = prep.outputs(net, table.X)
-    predictions = prep.decode(net.predict(prep.transform(table.X)))
+    raw = net.predict(prep.transform(table.X))  # the one forward pass
+    predictions = prep.decode(raw)
+    Y_hat = np.asarray(raw, dtype=np.float64)  # the outputs column (classification only)
     if prep.task == "classification":
         out_names = [f"yhat_{c}" for c in prep.classes] if prep.one_hot else ["yhat"]
         pred_cols = [predictions]

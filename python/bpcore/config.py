@@ -28,10 +28,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
+from . import _validation as v
 from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from .dataio import BUILTIN_DATASETS, FILE_SUFFIXES
 
@@ -55,6 +57,9 @@ GENERATED_DATASETS = tuple(n for n in BUILTIN_DATASETS if n != "iris")
 TASKS = ("auto", "classification", "regression")
 
 
+_T = TypeVar("_T")
+
+
 class ConfigError(ValueError):
     """A configuration value or key that bpcore does not accept; the message names the field."""
 
@@ -64,34 +69,28 @@ def _fail(where: str, expected: str, value: Any) -> ConfigError:
     return ConfigError(f"{where} must be {expected}; got {value!r}")
 
 
-def _int(where: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise _fail(where, what, value)
-    return int(value)
+def _toml(check: Callable[..., _T], value: object, where: str, **bounds: Any) -> _T:
+    """Run a check of bpcore._validation in its configuration wording, as a ConfigError."""
+    try:
+        return check(value, where, style="toml", **bounds)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def _float(where: str, value: Any, *, low: float = -math.inf, high: float = math.inf,
-           low_open: bool = False, high_open: bool = False, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _fail(where, expected, value)
-    x = float(value)
-    if (not math.isfinite(x) or x < low or x > high or (low_open and x == low)
-            or (high_open and x == high)):
-        raise _fail(where, expected, value)
-    return x
+def _int(where: str, value: object, minimum: int) -> int:
+    return _toml(v.check_int, value, where, minimum=minimum)
 
 
-def _bool(where: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise _fail(where, "true or false", value)
-    return bool(value)
+def _float(where: str, value: object, **bounds: Any) -> float:
+    return _toml(v.check_real, value, where, **bounds)
 
 
-def _choice(where: str, value: Any, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in valid:
-        raise _fail(where, f"one of {', '.join(valid)}", value)
-    return value
+def _bool(where: str, value: object) -> bool:
+    return _toml(v.check_flag, value, where)
+
+
+def _choice(where: str, value: object, valid: tuple[str, ...]) -> str:
+    return _toml(v.check_choice, value, where, valid=valid)
 
 
 def _str(where: str, value: Any, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
@@ -152,8 +151,7 @@ class NetworkConfig:
         self.loss = _choice(f"{s}.loss", self.loss, LOSSES)
         self.dtype = _choice(f"{s}.dtype", self.dtype, DTYPES)
         self.init = _choice(f"{s}.init", self.init, INITS)
-        self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True,
-                                 expected="a positive number")
+        self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True)
         self.seed = _int(f"{s}.seed", self.seed, 0)
         _check_pairing(self.output_activation, self.loss)
 
@@ -208,22 +206,19 @@ class TrainingConfig:
                 self.batch_size = _int(f"{s}.batch_size", self.batch_size, 1)
             except ConfigError:
                 raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size) from None
-        self.lr = _float(f"{s}.lr", self.lr, low=0, low_open=True, expected="a positive number")
+        self.lr = _float(f"{s}.lr", self.lr, low=0, low_open=True)
         self.optimizer = _choice(f"{s}.optimizer", self.optimizer, OPTIMIZERS)
         for name in ("momentum", "beta1", "beta2"):
             setattr(self, name, _float(f"{s}.{name}", getattr(self, name), low=0, high=1,
-                                       high_open=True, expected="a number in [0, 1)"))
-        self.epsilon = _float(f"{s}.epsilon", self.epsilon, low=0, low_open=True,
-                              expected="a positive number")
-        self.weight_decay = _float(f"{s}.weight_decay", self.weight_decay, low=0,
-                                   expected="a non-negative number")
+                                       high_open=True))
+        self.epsilon = _float(f"{s}.epsilon", self.epsilon, low=0, low_open=True)
+        self.weight_decay = _float(f"{s}.weight_decay", self.weight_decay, low=0)
         self.lr_schedule = _choice(f"{s}.lr_schedule", self.lr_schedule, SCHEDULES)
-        self.power_t = _float(f"{s}.power_t", self.power_t, low=0, expected="a non-negative number")
+        self.power_t = _float(f"{s}.power_t", self.power_t, low=0)
         self.step_size = _int(f"{s}.step_size", self.step_size, 1)
-        self.gamma = _float(f"{s}.gamma", self.gamma, low=0, high=1, low_open=True,
-                            expected="a number in (0, 1]")
+        self.gamma = _float(f"{s}.gamma", self.gamma, low=0, high=1, low_open=True)
         if self.tol is not None:
-            self.tol = _float(f"{s}.tol", self.tol, low=0, expected="a non-negative number")
+            self.tol = _float(f"{s}.tol", self.tol, low=0)
         self.shuffle = _bool(f"{s}.shuffle", self.shuffle)
         self.drop_last = _bool(f"{s}.drop_last", self.drop_last)
         self.seed = _int(f"{s}.seed", self.seed, 0)
@@ -231,8 +226,7 @@ class TrainingConfig:
             self.n_threads = _int(f"{s}.n_threads", self.n_threads, 1)
         self.early_stopping = _bool(f"{s}.early_stopping", self.early_stopping)
         self.patience = _int(f"{s}.patience", self.patience, 1)
-        self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0,
-                                expected="a non-negative number")
+        self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0)
 
     def fit_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`bpcore.Network.fit`."""
@@ -327,8 +321,7 @@ class DataConfig:
             raise ConfigError(f"{s}.standardize_target is for regression; {s}.task is classification")
         self.one_hot = _bool(f"{s}.one_hot", self.one_hot)
         self.validation_fraction = _float(f"{s}.validation_fraction", self.validation_fraction,
-                                          low=0, high=1, high_open=True,
-                                          expected="a number in [0, 1)")
+                                          low=0, high=1, high_open=True)
         self.seed = _int(f"{s}.seed", self.seed, 0)
         generated = self.source in GENERATED_DATASETS
         if self.n_samples is not None:
@@ -342,7 +335,7 @@ class DataConfig:
             if not generated:
                 raise ConfigError(f"{s}.noise applies to the generated data sets "
                                   f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
-            self.noise = _float(f"{s}.noise", self.noise, low=0, expected="a non-negative number")
+            self.noise = _float(f"{s}.noise", self.noise, low=0)
 
     @property
     def is_file(self) -> bool:
@@ -542,7 +535,7 @@ def dumps_toml(cfg: Config) -> str:
     """The configuration as TOML text, readable by :func:`load_config`."""
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a bpcore.config.Config; got {type(cfg).__name__}")
-    from . import __version__
+    from ._version import __version__
 
     lines = [f"# bpcore {__version__} training configuration", ""]
     for name, values in cfg.to_dict().items():
@@ -557,7 +550,7 @@ def dumps_toml(cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _tomllib() -> Any:
+def toml_reader() -> ModuleType:
     if sys.version_info >= (3, 11):
         import tomllib
 
@@ -572,7 +565,7 @@ def _tomllib() -> Any:
 
 def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Config:
     """Parse TOML text; relative data paths are resolved against ``base_dir`` when given."""
-    toml = _tomllib()
+    toml = toml_reader()
     try:
         data = toml.loads(text)
     except toml.TOMLDecodeError as exc:
@@ -687,6 +680,7 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     -------
     TrainingRun
     """
+    from ._parallel import strategy_for
     from .dataio import load_table
     from .network import Network
     from .preprocessing import Preprocessing, encode_labels, infer_task, train_validation_split
@@ -751,12 +745,11 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     X_val = Y_val = None
     if val_idx.size:
         X_val, Y_val = prep.transform(table.X[val_idx]), prep.encode(table.y[val_idx])
-    group, rank = None, 0
+    strategy = strategy_for(comm)
+    rank = strategy.rank
     if comm is not None:
-        from .distributed import Group, shard
+        from .distributed import shard
 
-        group = Group(comm)
-        rank = group.rank
         X_train, Y_train = shard((X_train, Y_train), comm)
         if X_val is not None:
             X_val, Y_val = shard((X_val, Y_val), comm)
@@ -772,10 +765,7 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
                 _make_folder(folder)
             except OSError as exc:
                 error = exc
-        if group is not None:
-            group.agree(error, "creating output.dir")
-        elif error is not None:
-            raise error
+        strategy.agree(error, "creating output.dir")
         from .training import ModelCheckpoint
 
         callbacks.append(ModelCheckpoint(folder / out_cfg.checkpoint, out_cfg.checkpoint_every))
@@ -808,9 +798,9 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
-    from .preprocessing import _labels_from_targets
+    from .preprocessing import labels_from_targets
 
-    return _labels_from_targets(y)
+    return labels_from_targets(y)
 
 
 def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
@@ -861,7 +851,6 @@ def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any],
             write_text(path, _history_csv(history))
         else:
             record = history.to_dict()
-            record["epochs_before"] = history.epochs_before
             record["metrics"] = metrics
             write_text(path, json.dumps(record, indent=2) + "\n")
         files["history"] = path

@@ -1,6 +1,6 @@
 """The glass box: one back-propagation step laid open, and a finite-difference gradient check.
 
-Everything is named as in shared/NOTATION.md (samples are rows)::
+Everything is named as in docs/notation.md (samples are rows)::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Ŷ = H^[L],   E = Y − Ŷ
     δ^[L] = E ⊙ f′(Z^[L])  (mse)      or   Y − Ŷ  (softmax + cross_entropy, sigmoid + binary_cross_entropy)
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
@@ -230,7 +231,8 @@ class Trace:
     __repr__ = __str__
 
 
-def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) -> Trace:
+def trace(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = 0.5,
+          update: bool = True) -> Trace:
     """Run one BP step (forward, δ backward, gradient-descent update) on a batch and record it.
 
     Parameters
@@ -262,21 +264,17 @@ def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) ->
     After the call ``net.Z``, ``net.H``, ``net.delta`` and ``net.gradient`` hold this batch's values
     (those of the parameters before the step).
     """
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    v.check_network(net)
     lr = v.check_positive_float(lr, "lr")
-    if not isinstance(update, (bool, np.bool_)):
-        raise TypeError(f"update must be True or False; got {update!r}")
+    update = v.check_flag(update, "update")
     dtype = net.dtype
-    Xc = net._X(X)
-    Yc = net._Y(Y, Xc.shape[0])
+    Xc = v.as_matrix(X, "X", dtype, net.sizes[0])
+    Yc = v.as_targets(Y, "Y", dtype, net.sizes[-1], Xc.shape[0])
     L = net.n_layers
     acts = net.activations
     lr_t = dtype.type(lr)
 
-    with net._lock:
+    with net.training_state().lock:
         J_before, grads = net.backward(Xc, Yc)
         Zs, Hs, deltas = net.Z, net.H, net.delta
         alpha_grads = net.alpha_gradients
@@ -348,7 +346,7 @@ def _delta_rule(l: int, L: int, loss: str) -> str:
     return "Y − Ŷ (sigmoid with binary cross-entropy: f′ cancels)"
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: object) -> object:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
@@ -356,7 +354,7 @@ def _shape(a: np.ndarray) -> str:
     return "×".join(str(s) for s in a.shape) if a.ndim else "scalar"
 
 
-def _format_row(label: str, value: Any) -> str:
+def _format_row(label: str, value: np.ndarray | float | None) -> str:
     pad = "  " + label + " "
     if value is None:
         return f"{pad}: None (not element-wise)"
@@ -501,8 +499,8 @@ _DEFAULTS = {"float64": (1e-6, 1e-3, 1e-5), "float32": (1e-6, 1e-2, 1e-4)}
 
 def gradcheck(
     net: Network,
-    X: Any,
-    Y: Any,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
     eps: float | None = None,
     rtol: float | None = None,
     atol: float | None = None,
@@ -539,17 +537,14 @@ def gradcheck(
     error. A kink of relu/prelu within ε of some Z^[l] entry spoils the difference there; random
     data and parameters make that unlikely.
     """
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    v.check_network(net)
     d_eps, d_rtol, d_atol = _DEFAULTS[net.dtype.name]
     eps = d_eps if eps is None else v.check_positive_float(eps, "eps")
     rtol = d_rtol if rtol is None else _non_negative(rtol, "rtol")
     atol = d_atol if atol is None else _non_negative(atol, "atol")
 
-    Xc = net._X(X)
-    Yc = net._Y(Y, Xc.shape[0])
+    Xc = v.as_matrix(X, "X", net.dtype, net.sizes[0])
+    Yc = v.as_targets(Y, "Y", net.dtype, net.sizes[-1], Xc.shape[0])
     saved = net.parameters.copy()
     try:
         J, grads = net.backward(Xc, Yc)
@@ -589,7 +584,7 @@ def _near_kink(net: Network, X: np.ndarray, band: float) -> dict[int, int]:
     return {l: c for l, c in counts.items() if c}
 
 
-def _check_tensor(name: str, layer: int, kind: str, analytic: Any, view: np.ndarray,
+def _check_tensor(name: str, layer: int, kind: str, analytic: npt.ArrayLike, view: np.ndarray,
                   fd_net: Network, X: np.ndarray, Y: np.ndarray, eps: float, rtol: float,
                   atol: float) -> TensorCheck:
     analytic = np.asarray(analytic, dtype=np.float64).reshape(view.shape)
@@ -620,11 +615,9 @@ def _check_tensor(name: str, layer: int, kind: str, analytic: Any, view: np.ndar
 
 
 def _float64_copy(net: Network) -> Network:
-    from .network import Network
-
     state = net.__getstate__()
     state["dtype"] = "float64"
-    copy = object.__new__(Network)
+    copy = object.__new__(type(net))
     copy.__setstate__(state)
     return copy
 

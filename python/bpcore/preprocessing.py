@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _validation as v
 from .datasets import one_hot
 
 if TYPE_CHECKING:
@@ -60,22 +61,10 @@ def train_validation_split(n_samples: int, validation_fraction: float,
     ``round(validation_fraction · n)`` samples go to validation; the same seed gives the same split.
     A fraction of 0 gives every sample to training and an empty validation set.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
-    try:
-        frac = float(validation_fraction)
-    except (TypeError, ValueError):
-        raise TypeError(f"validation_fraction must be a number in [0, 1); got {validation_fraction!r}") from None
-    if not 0 <= frac < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1); got {validation_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    n_val = int(round(frac * n_samples))
-    if frac > 0 and (n_val < 1 or n_val >= n_samples):
-        raise ValueError(f"validation_fraction={frac:g} of {n_samples} samples leaves no validation "
-                         "or no training sample")
-    order = np.random.default_rng(int(seed)).permutation(int(n_samples))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    n = v.check_int(n_samples, "n_samples")
+    frac = v.check_real(validation_fraction, "validation_fraction", low=0, high=1,
+                        high_open=True, style="sklearn")
+    return v.validation_split(n, frac, v.check_seed(seed))
 
 
 def _label_key(value: Any) -> str:
@@ -287,7 +276,7 @@ class Preprocessing:
         if standardize:
             mean, scale = standardization_statistics(X)
         if task == "classification":
-            labels = _labels_from_targets(y)
+            labels = labels_from_targets(y)
             if classes is None:
                 _, classes = encode_labels(labels)
             else:
@@ -342,8 +331,8 @@ class Preprocessing:
             if arr.shape[1] != len(self.classes):
                 raise ValueError(f"one-hot targets must have {len(self.classes)} columns (one per "
                                  f"class); got shape {arr.shape}")
-            return _labels_from_targets(arr).astype(np.int64)
-        labels = _labels_from_targets(arr)
+            return labels_from_targets(arr).astype(np.int64)
+        labels = labels_from_targets(arr)
         out = np.empty(labels.shape[0], dtype=np.int64)
         for i, value in enumerate(labels.tolist()):
             idx = self._keys.get(_label_key(value))
@@ -440,7 +429,7 @@ class Preprocessing:
                 and self.feature_names == other.feature_names and self.target == other.target)
 
 
-def _labels_from_targets(y: Any) -> np.ndarray:
+def labels_from_targets(y: Any) -> np.ndarray:
     """1-D labels; a 2-D array of one-hot rows becomes the index of each row's 1."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind in "fiub":

@@ -21,6 +21,7 @@ scikit-learn is imported by this module only; ``import bpcore`` does not import 
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import _validation as _v
+from ._names import HIDDEN_ACTIVATIONS
 from .network import Network
 from .training import TrainingDivergedError
 
@@ -48,60 +50,37 @@ except ImportError:  # scikit-learn < 1.6
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names and bpcore's own; "logistic" is scikit-learn's name of sigmoid.
-_ACTIVATION_NAMES = {
-    "identity": "identity",
-    "logistic": "sigmoid",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "relu": "relu",
-    "prelu": "prelu",
-}
-# scikit-learn's names of the output activation f^[L] (the out_activation_ attribute).
-_OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+# scikit-learn's names that bpcore spells otherwise; every other hidden activation of bpcore's
+# name table is accepted under its own name.
+_SKLEARN_ALIASES = {"logistic": "sigmoid"}
+_ACTIVATION_NAMES = {**_SKLEARN_ALIASES, **{name: name for name in HIDDEN_ACTIVATIONS}}
+# scikit-learn's name of an output activation f^[L] (the out_activation_ attribute)
+_SKLEARN_NAME = {bp: sk for sk, bp in _SKLEARN_ALIASES.items()}
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
-def _validate_data(estimator: BaseEstimator, *args: Any, **kwargs: Any) -> Any:
-    if _sk_validate_data is not None:
-        return _sk_validate_data(estimator, *args, **kwargs)
-    return estimator._validate_data(*args, **kwargs)  # pragma: no cover - old scikit-learn
-
-
 # -------------------------------------------------------------------- parameter checks
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
+# bpcore._validation's checks in scikit-learn's wording
+def _check_bool(value: object, name: str) -> bool:
+    return _v.check_flag(value, name, style="sklearn")
 
 
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value}")
-    return int(value)
+def _check_int(value: object, name: str, low: int) -> int:
+    return _v.check_int(value, name, minimum=low, style="sklearn")
 
 
-def _check_real(value: Any, name: str, low: float, high: float | None = None, *,
+def _check_real(value: object, name: str, low: float, high: float = math.inf, *,
                 low_closed: bool = True, high_closed: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    x = float(value)
-    ok = np.isfinite(x) and (x >= low if low_closed else x > low)
-    if high is not None:
-        ok = ok and (x <= high if high_closed else x < high)
-    if not ok:
-        lo = "[" if low_closed else "("
-        hi = "inf)" if high is None else (f"{high:g}]" if high_closed else f"{high:g})")
-        raise ValueError(f"{name} must be in {lo}{low:g}, {hi}; got {value!r}")
-    return x
+    return _v.check_real(value, name, low=low, high=high, low_open=not low_closed,
+                         high_open=not high_closed, style="sklearn")
 
 
-def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
+def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    return _v.check_choice(value, name, choices, style="sklearn")
+
+
+def _sklearn_name(activation: str) -> str:
+    return _SKLEARN_NAME.get(activation, activation)
 
 
 @dataclass
@@ -121,6 +100,12 @@ class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, training loop, fitted state."""
 
     _is_classifier = False
+
+    def _validate(self, *args: Any, **kwargs: Any) -> Any:
+        """scikit-learn's ``validate_data`` (its ``_validate_data`` method before 1.6)."""
+        if _sk_validate_data is not None:
+            return _sk_validate_data(self, *args, **kwargs)
+        return self._validate_data(*args, **kwargs)  # pragma: no cover - old scikit-learn
 
     # ---------------------------------------------------------------- parameters
     def _check_params(self) -> _Config:
@@ -262,7 +247,7 @@ class _BaseMLP(BaseEstimator):
 
     # ---------------------------------------------------------------- input validation
     def _validate_X_y(self, X: Any, y: Any, reset: bool, dtype: np.dtype | None):
-        X, y = _validate_data(self, X, y, accept_sparse=False, multi_output=True,
+        X, y = self._validate(X, y, accept_sparse=False, multi_output=True,
                               y_numeric=not self._is_classifier,
                               dtype=_FLOAT_DTYPES if dtype is None else dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -281,12 +266,7 @@ class _BaseMLP(BaseEstimator):
                              f"{w.shape}")
         if w.shape[0] != X.shape[0]:
             raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},)")
-        if (w < 0).any():
-            raise ValueError("sample_weight must be non-negative")
-        if not (w > 0).any():
-            raise ValueError("sample_weight must not be all zero: at least one positive weight is "
-                             "needed")
-        return w
+        return _v.as_sample_weight(w, X.dtype, X.shape[0])
 
     def __sklearn_is_fitted__(self) -> bool:
         return "_net" in self.__dict__
@@ -294,7 +274,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: Any) -> np.ndarray:
         """Ŷ = H^[L] of X, shape (n, q); X is converted to the network's dtype."""
         check_is_fitted(self)
-        X = _validate_data(self, X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
+        X = self._validate(X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
         return self._net.predict(X, self.n_threads)
 
     # ---------------------------------------------------------------- training
@@ -359,7 +339,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self.n_outputs_ = Y.shape[1]
             self.n_layers_ = len(cfg.hidden) + 2
-            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            self.out_activation_ = _sklearn_name(self._output()[0])
             self._net = self._new_network(cfg, X.shape[1], Y.shape[1], dtype, rng)
             self.n_iter_ = 0
             self.t_ = 0
@@ -376,7 +356,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = None
         else:
             self._check_architecture(cfg, Y.shape[1])
-            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            self.out_activation_ = _sklearn_name(self._output()[0])
             if self.early_stopping and self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
