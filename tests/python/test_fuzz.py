@@ -27,19 +27,18 @@ import sys
 import tempfile
 import textwrap
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import bpcore
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-import bpcore
 from bpcore import io as bpio
 from bpcore.config import Config, ConfigError, load_config
 from bpcore.io import ModelFileError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -58,7 +57,7 @@ _WORK = Path(tempfile.mkdtemp(prefix="bpcore-fuzz-"))
 
 
 # --------------------------------------------------------------------------- valid seed files
-@lru_cache(maxsize=None)
+@cache
 def _seed_models() -> tuple[tuple[bytes, dict[str, Any]], ...]:
     """Valid model files (bytes) and what they hold: a prelu float64 network with user metadata,
     a float32 network, and a classifier with its preprocessing (from ``train_from_config``)."""

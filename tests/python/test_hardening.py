@@ -21,10 +21,9 @@ import threading
 import time
 from typing import Any, Callable
 
+import bpcore
 import numpy as np
 import pytest
-
-import bpcore
 from bpcore import _validation as validation
 from bpcore._loader import core
 
@@ -293,7 +292,7 @@ def test_bad_Y(entry: str, bad: str) -> None:
 
 def test_bad_Y_float32_overflow() -> None:
     X, Y = _data()
-    for entry, call in Y_ENTRY_POINTS.items():
+    for call in Y_ENTRY_POINTS.values():
         with pytest.raises(ValueError, match="float32"):
             call(_net("float32"), X, _with(Y, (1, 1), -1e40), None)
 

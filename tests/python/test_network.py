@@ -9,8 +9,8 @@ import pickle
 import bpcore
 import numpy as np
 import pytest
-from conftest import kwargs_id
 from bpcore import _validation
+from conftest import kwargs_id
 from reference import ReferenceMLP
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import bpcore
 import numpy as np
 import pytest
+from bpcore import HIDDEN_ACTIVATIONS, INITS, OPTIMIZERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import ReferenceMLP
-
-import bpcore
-from bpcore import HIDDEN_ACTIVATIONS, INITS, OPTIMIZERS
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -19,8 +19,8 @@ import time
 import bpcore
 import numpy as np
 import pytest
-from conftest import kwargs_id
 from bpcore._loader import core
+from conftest import kwargs_id
 from reference import (
     ReferenceMLP,
     adam_reference,
@@ -836,7 +836,9 @@ def test_reducer_stop_flag_interrupts_and_rolls_back(iris):
     net = notes_network()
     start = net.parameters.copy()
 
-    def stop_at_second(gradient, sums, seen=[]):
+    seen = []
+
+    def stop_at_second(gradient, sums):
         seen.append(1)
         sums[2] = 1.0 if len(seen) == 2 else 0.0
 
