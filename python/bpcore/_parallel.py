@@ -8,16 +8,20 @@ MPI. :class:`SingleProcess` is the plain case, where every hook does nothing (or
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+
     from .network import Network
     from .training import _Run
 
 __all__ = ["Reducer", "SingleProcess", "Strategy", "strategy_for"]
 
 #: The core's gradient reducer hook: ``reduce(gradient, sums)`` sums both over the ranks in place.
-Reducer = Callable[[Any, Any], None]
+Reducer = Callable[[np.ndarray, np.ndarray], None]
 
 
 class Strategy(Protocol):
@@ -78,7 +82,7 @@ class SingleProcess:
         return "SingleProcess()"
 
 
-def strategy_for(comm: Any) -> Strategy:
+def strategy_for(comm: Intracomm | None) -> Strategy:
     """:class:`SingleProcess` for ``comm=None``, else data-parallel over the mpi4py ``comm``."""
     if comm is None:
         return SingleProcess()

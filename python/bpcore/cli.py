@@ -29,11 +29,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._names import HIDDEN_ACTIVATIONS
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+
+    from .config import Config
+    from .dataio import Table
+    from .network import Network
+    from .preprocessing import Preprocessing
 
 __all__ = ["build_parser", "main"]
 
@@ -145,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- commands
-def _apply_overrides(cfg: Any, overrides: Sequence[str]) -> Any:
+def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     from .config import Config, ConfigError, toml_reader
 
     if not overrides:
@@ -212,7 +220,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(path: str) -> Any:
+def _load_model(path: str) -> Network:
     from .io import load
 
     if not Path(path).is_file():
@@ -220,14 +228,14 @@ def _load_model(path: str) -> Any:
     return load(path)
 
 
-def _model_data(net: Any, data: str, need_target: bool) -> Any:
+def _model_data(net: Network, data: str, need_target: bool) -> Table:
     from .dataio import load_for_model
 
     return load_for_model(data, getattr(net, "preprocessing", None), net.sizes[0],
                           need_target=need_target)
 
 
-def _passthrough(net: Any) -> Any:
+def _passthrough(net: Network) -> Preprocessing:
     from .preprocessing import Preprocessing
 
     prep = getattr(net, "preprocessing", None)
@@ -278,7 +286,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
@@ -358,7 +366,7 @@ def _cmd_plot_regions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _abort_unless_agreed(comm: Any, exc: BaseException) -> None:
+def _abort_unless_agreed(comm: Intracomm, exc: BaseException) -> None:
     """In an MPI job, an error the other ranks do not know of would leave them waiting for this
     rank forever: end the whole job instead (MPI_Abort). Errors the ranks agreed on (raised on all
     of them, see bpcore.distributed) end each rank normally."""

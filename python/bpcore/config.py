@@ -29,13 +29,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 
 from . import _validation as v
+from ._atomic import PathLike
 from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from .dataio import BUILTIN_DATASETS, FILE_SUFFIXES
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+
+    from .dataio import Table
+    from .network import Network
+    from .preprocessing import Preprocessing
+    from .training import Callback, History
 
 __all__ = [
     "Config",
@@ -65,7 +74,7 @@ class ConfigError(ValueError):
 
 
 # ---------------------------------------------------------------------- field checks
-def _fail(where: str, expected: str, value: Any) -> ConfigError:
+def _fail(where: str, expected: str, value: object) -> ConfigError:
     return ConfigError(f"{where} must be {expected}; got {value!r}")
 
 
@@ -93,7 +102,7 @@ def _choice(where: str, value: object, valid: tuple[str, ...]) -> str:
     return _toml(v.check_choice, value, where, valid=valid)
 
 
-def _str(where: str, value: Any, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
+def _str(where: str, value: object, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
     if not isinstance(value, str) or (not value and not empty):
         raise _fail(where, "a non-empty string" if not empty else "a string", value)
     if value and suffixes and not value.lower().endswith(suffixes):
@@ -439,12 +448,12 @@ class Config:
         """The configuration as TOML text (every field, with a comment on what it does)."""
         return dumps_toml(self)
 
-    def save(self, path: Any) -> None:
+    def save(self, path: PathLike) -> None:
         """Write the TOML text to ``path`` atomically."""
         save_config(self, path)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
@@ -481,7 +490,7 @@ def _toml_string(s: str) -> str:
     return "".join(out)
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -563,7 +572,7 @@ def toml_reader() -> ModuleType:
     return tomli
 
 
-def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Config:
+def loads_config(text: str, base_dir: PathLike | None = None, name: str = "<string>") -> Config:
     """Parse TOML text; relative data paths are resolved against ``base_dir`` when given."""
     toml = toml_reader()
     try:
@@ -583,7 +592,7 @@ def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Con
     return cfg
 
 
-def load_config(path: Any) -> Config:
+def load_config(path: PathLike) -> Config:
     """Read a TOML configuration file.
 
     A relative ``data.source`` path is taken relative to the file's folder; ``output.dir`` stays
@@ -602,7 +611,7 @@ def load_config(path: Any) -> Config:
     return loads_config(text, base_dir=p.parent, name=str(p))
 
 
-def save_config(cfg: Config, path: Any) -> None:
+def save_config(cfg: Config, path: PathLike) -> None:
     """Write ``cfg`` as TOML to ``path`` (atomically)."""
     from ._atomic import write_text
 
@@ -630,17 +639,17 @@ class TrainingRun:
     """
 
     config: Config
-    network: Any
-    history: Any
+    network: Network
+    history: History
     metrics: dict[str, dict[str, Any]]
     files: dict[str, Path]
 
     @property
-    def preprocessing(self) -> Any:
+    def preprocessing(self) -> Preprocessing | None:
         return self.network.preprocessing
 
 
-def _as_config(cfg: Any) -> Config:
+def _as_config(cfg: Config | Mapping[str, Any] | PathLike) -> Config:
     if isinstance(cfg, Config):
         return cfg
     if isinstance(cfg, Mapping):
@@ -651,9 +660,10 @@ def _as_config(cfg: Any) -> Config:
                     f"{type(cfg).__name__}")
 
 
-def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
+def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, *,
+                      out: PathLike | None = None, write: bool = True,
                       progress: bool = False, verbose: bool = False,
-                      comm: Any = None) -> TrainingRun:
+                      comm: Intracomm | None = None) -> TrainingRun:
     """Load the data, build the network, train it and (by default) write the run's files.
 
     Parameters
@@ -756,7 +766,7 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
         fit_kwargs["comm"] = comm
     if X_val is not None:
         fit_kwargs["validation_data"] = (X_val, Y_val)
-    callbacks: list[Any] = []
+    callbacks: list[Callback] = []
     if out_cfg.checkpoint_every and write:
         error = None
         folder = Path(out_cfg.dir)
@@ -814,7 +824,7 @@ def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
                         "data.standardize_target", Y.min(), Y.max(), output_activation, low, high)
 
 
-def _history_csv(history: Any) -> str:
+def _history_csv(history: History) -> str:
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["epoch", "loss", "val_loss", "lr", "epoch_time"])
@@ -826,8 +836,8 @@ def _history_csv(history: Any) -> str:
     return buf.getvalue()
 
 
-def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any], table: Any,
-                   prep: Any, task: str) -> dict[str, Path]:
+def _write_outputs(cfg: Config, net: Network, history: History, metrics: dict[str, Any],
+                   table: Table, prep: Preprocessing, task: str) -> dict[str, Path]:
     from ._atomic import write_text
     from .io import save
 
@@ -890,6 +900,6 @@ def _make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _arch(net: Any) -> str:
+def _arch(net: Network) -> str:
     sizes = "-".join(str(s) for s in net.sizes)
     return f"{sizes} network, {net.activations[-1]} output, loss {net.loss_name}"

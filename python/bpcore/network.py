@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,35 +22,14 @@ from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
 from ._state import NetworkBase, TrainingState
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
     from typing_extensions import Unpack
 
     from .glassbox import Trace
     from .preprocessing import Preprocessing
-    from .training import Callback, History
+    from .training import Callback, FitOptions, History
 
 __all__ = ["Network"]
-
-
-class FitOptions(TypedDict, total=False):
-    """The keyword-only options of :meth:`Network.fit` (see :func:`bpcore.training.fit`)."""
-
-    sample_weight: npt.ArrayLike | None
-    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None
-    validation_fraction: float | None
-    early_stopping: bool
-    patience: int
-    min_delta: float
-    beta1: float
-    beta2: float
-    epsilon: float
-    weight_decay: float
-    lr_schedule: str
-    power_t: float
-    step_size: int
-    gamma: float
-    drop_last: bool
-    warm_start: bool
-    verbose: bool
 
 
 class Network(NetworkBase):
@@ -342,7 +321,7 @@ class Network(NetworkBase):
         n_threads: int | None = None,
         seed: int = 0,
         callbacks: Callback | Sequence[Callback] | None = None,
-        comm: Any = None,
+        comm: Intracomm | None = None,
         **options: Unpack[FitOptions],
     ) -> History:
         """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option.

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from .datasets import one_hot
@@ -39,8 +40,11 @@ __all__ = [
 
 TASKS = ("classification", "regression")
 
+#: A class label as stored with a model: a Python int, float or str.
+Label = Union[int, float, str]
 
-def standardization_statistics(X: Any) -> tuple[np.ndarray, np.ndarray]:
+
+def standardization_statistics(X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations (ddof 0) of X (n, d); a zero deviation becomes 1.
 
     Returns
@@ -67,7 +71,7 @@ def train_validation_split(n_samples: int, validation_fraction: float,
     return v.validation_split(n, frac, v.check_seed(seed))
 
 
-def _label_key(value: Any) -> str:
+def _label_key(value: object) -> str:
     """A comparable key of a label: 1, 1.0, "1" and "1.0" are the same class."""
     if isinstance(value, (bool, np.bool_)):
         return str(int(value))
@@ -83,7 +87,7 @@ def _label_key(value: Any) -> str:
     return _label_key(number) if np.isfinite(number) else text
 
 
-def _python_scalar(value: Any) -> int | float | str:
+def _python_scalar(value: object) -> int | float | str:
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (int, np.integer)):
@@ -93,7 +97,7 @@ def _python_scalar(value: Any) -> int | float | str:
     return str(value)
 
 
-def _as_labels(y: Any, name: str = "y") -> np.ndarray:
+def _as_labels(y: npt.ArrayLike, name: str = "y") -> np.ndarray:
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -106,7 +110,8 @@ def _as_labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
-def encode_labels(y: Any, classes: Sequence[Any] | None = None) -> tuple[np.ndarray, list[Any]]:
+def encode_labels(y: npt.ArrayLike, classes: Sequence[Label] | None = None
+                  ) -> tuple[np.ndarray, list[Label]]:
     """Class labels (n,) as indices 0 … k−1 into ``classes``.
 
     Parameters
@@ -140,7 +145,7 @@ def encode_labels(y: Any, classes: Sequence[Any] | None = None) -> tuple[np.ndar
     return out, classes
 
 
-def infer_task(y: Any) -> str:
+def infer_task(y: npt.ArrayLike) -> str:
     """``"classification"`` for string or integer-valued 1-D labels, else ``"regression"``."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -156,7 +161,7 @@ def infer_task(y: Any) -> str:
     return "regression"
 
 
-def _as_2d_float(a: Any, name: str) -> np.ndarray:
+def _as_2d_float(a: npt.ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
@@ -170,7 +175,7 @@ def _as_2d_float(a: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _opt_vector(a: Any, name: str) -> np.ndarray | None:
+def _opt_vector(a: npt.ArrayLike | None, name: str) -> np.ndarray | None:
     if a is None:
         return None
     arr = np.array(a, dtype=np.float64, copy=True).reshape(-1)
@@ -203,7 +208,7 @@ class Preprocessing:
     """
 
     task: str = "classification"
-    classes: list[Any] | None = None
+    classes: list[Label] | None = None
     one_hot: bool = True
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
@@ -258,9 +263,9 @@ class Preprocessing:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, X: Any, y: Any, *, task: str = "auto", standardize: bool = True,
+    def fit(cls, X: npt.ArrayLike, y: npt.ArrayLike, *, task: str = "auto", standardize: bool = True,
             one_hot: bool = True, standardize_target: bool = False,
-            classes: Sequence[Any] | None = None, feature_names: Sequence[str] | None = None,
+            classes: Sequence[Label] | None = None, feature_names: Sequence[str] | None = None,
             target: str | int | None = None) -> Preprocessing:
         """Learn the statistics from training data X (n, d) and targets y.
 
@@ -313,7 +318,7 @@ class Preprocessing:
         return None if self.target_mean is None else int(self.target_mean.shape[0])
 
     # ------------------------------------------------------------------ forward direction
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: npt.ArrayLike) -> np.ndarray:
         """Standardised features (n, d), float64: (X − mean) / scale."""
         X = _as_2d_float(X, "X")
         d = self.n_features
@@ -323,7 +328,7 @@ class Preprocessing:
             return np.ascontiguousarray(X)
         return np.ascontiguousarray((X - self.mean) / self.scale)
 
-    def class_indices(self, y: Any) -> np.ndarray:
+    def class_indices(self, y: npt.ArrayLike) -> np.ndarray:
         """Class index (n,) of each label of y."""
         self._need("classification", "class_indices")
         arr = np.asarray(y)
@@ -342,7 +347,7 @@ class Preprocessing:
             out[i] = idx
         return out
 
-    def encode(self, y: Any) -> np.ndarray:
+    def encode(self, y: npt.ArrayLike) -> np.ndarray:
         """The network's targets Y (n, q), float64: one-hot rows, a 0/1 column, or scaled values."""
         if self.task == "classification":
             idx = self.class_indices(y)
@@ -357,7 +362,7 @@ class Preprocessing:
         return np.ascontiguousarray((Y - self.target_mean) / self.target_scale)
 
     # ------------------------------------------------------------------ backward direction
-    def decode_indices(self, Y_hat: Any) -> np.ndarray:
+    def decode_indices(self, Y_hat: npt.ArrayLike) -> np.ndarray:
         """Predicted class index (n,) of network outputs Ŷ (n, q)."""
         self._need("classification", "decode_indices")
         Y_hat = _as_2d_float(Y_hat, "Y_hat")
@@ -369,7 +374,7 @@ class Preprocessing:
             raise ValueError(f"Y_hat must have one column; got shape {Y_hat.shape}")
         return (Y_hat[:, 0] > 0.5).astype(np.int64)
 
-    def decode(self, Y_hat: Any) -> np.ndarray:
+    def decode(self, Y_hat: npt.ArrayLike) -> np.ndarray:
         """Labels (n,) for classification; values (n, q) in target units for regression."""
         if self.task == "classification":
             return np.asarray(self.classes)[self.decode_indices(Y_hat)]
@@ -379,18 +384,18 @@ class Preprocessing:
         return Y_hat * self.target_scale + self.target_mean
 
     # ------------------------------------------------------------------ with a network
-    def outputs(self, net: Network, X: Any) -> np.ndarray:
+    def outputs(self, net: Network, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ = H^[L] of the raw features X; regression outputs in target units."""
         Y_hat = np.asarray(net.predict(self.transform(X)), dtype=np.float64)
         if self.task == "regression" and self.target_mean is not None:
             return Y_hat * self.target_scale + self.target_mean
         return Y_hat
 
-    def predict(self, net: Network, X: Any) -> np.ndarray:
+    def predict(self, net: Network, X: npt.ArrayLike) -> np.ndarray:
         """Standardise X, run the forward pass, decode: class labels (n,) or values (n, q)."""
         return self.decode(net.predict(self.transform(X)))
 
-    def evaluate(self, net: Network, X: Any, y: Any) -> dict[str, Any]:
+    def evaluate(self, net: Network, X: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, Any]:
         """J of the network on (X, y) and accuracy (classification) or RMSE (regression).
 
         Returns
@@ -429,7 +434,7 @@ class Preprocessing:
                 and self.feature_names == other.feature_names and self.target == other.target)
 
 
-def labels_from_targets(y: Any) -> np.ndarray:
+def labels_from_targets(y: npt.ArrayLike) -> np.ndarray:
     """1-D labels; a 2-D array of one-hot rows becomes the index of each row's 1."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind in "fiub":

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -205,7 +206,7 @@ class _BaseMLP(BaseEstimator):
         return self._fitted_net().weights
 
     @coefs_.setter
-    def coefs_(self, value: Sequence[Any]) -> None:
+    def coefs_(self, value: Sequence[npt.ArrayLike]) -> None:
         self._set_layer_arrays(value, "coefs_", self._fitted_net().weights)
 
     @property
@@ -214,7 +215,7 @@ class _BaseMLP(BaseEstimator):
         return self._fitted_net().biases
 
     @intercepts_.setter
-    def intercepts_(self, value: Sequence[Any]) -> None:
+    def intercepts_(self, value: Sequence[npt.ArrayLike]) -> None:
         self._set_layer_arrays(value, "intercepts_", self._fitted_net().biases)
 
     @property
@@ -234,7 +235,7 @@ class _BaseMLP(BaseEstimator):
         return net
 
     @staticmethod
-    def _set_layer_arrays(value: Sequence[Any], name: str, views: list[np.ndarray]) -> None:
+    def _set_layer_arrays(value: Sequence[npt.ArrayLike], name: str, views: list[np.ndarray]) -> None:
         value = list(value)
         if len(value) != len(views):
             raise ValueError(f"{name} needs {len(views)} arrays; got {len(value)}")
@@ -246,7 +247,8 @@ class _BaseMLP(BaseEstimator):
             v[...] = a
 
     # ---------------------------------------------------------------- input validation
-    def _validate_X_y(self, X: Any, y: Any, reset: bool, dtype: np.dtype | None):
+    def _validate_X_y(self, X: npt.ArrayLike, y: npt.ArrayLike, reset: bool,
+                      dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
         X, y = self._validate(X, y, accept_sparse=False, multi_output=True,
                               y_numeric=not self._is_classifier,
                               dtype=_FLOAT_DTYPES if dtype is None else dtype, reset=reset)
@@ -254,7 +256,7 @@ class _BaseMLP(BaseEstimator):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _validate_sample_weight(self, sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
+    def _validate_sample_weight(self, sample_weight: npt.ArrayLike | None, X: np.ndarray) -> np.ndarray | None:
         if sample_weight is None:
             return None
         if isinstance(sample_weight, numbers.Number):
@@ -271,7 +273,7 @@ class _BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return "_net" in self.__dict__
 
-    def _forward(self, X: Any) -> np.ndarray:
+    def _forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ = H^[L] of X, shape (n, q); X is converted to the network's dtype."""
         check_is_fitted(self)
         X = self._validate(X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
@@ -319,7 +321,8 @@ class _BaseMLP(BaseEstimator):
                 f"targets now describe {sizes} ({', '.join([*cfg.activations, f_L])}; loss "
                 f"{loss}); set warm_start=False to train a new network")
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
+    def _fit(self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None,
+             incremental: bool) -> _BaseMLP:
         cfg = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -489,7 +492,8 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = last
 
     # ---------------------------------------------------------------- public API
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> _BaseMLP:
         """Train the network on (X, y) with back-propagation, up to ``max_iter`` epochs.
 
         Parameters
@@ -594,7 +598,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def __init__(
         self,
-        hidden_layer_sizes: Any = (100,),
+        hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Sequence[str] = "relu",
         *,
         solver: str = "adam",
@@ -605,7 +609,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
         verbose: bool = False,
         warm_start: bool = False,
@@ -618,7 +622,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         loss: str = "log_loss",
-        dtype: Any = None,
+        dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -689,8 +693,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_true = self._labels(Y)
         return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
-                    classes: Any = None) -> MLPClassifier:
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None,
+                    classes: npt.ArrayLike | None = None) -> MLPClassifier:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters
@@ -727,7 +732,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             del self._label_binarizer, self.classes_  # the first call did not happen
             raise
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class labels (multilabel: the indicator matrix) of X.
 
         Parameters
@@ -740,7 +745,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._labels(self._forward(X))
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters
@@ -760,7 +765,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return Y_hat / np.maximum(total, np.finfo(Y_hat.dtype).tiny)
         return Y_hat
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """log of :meth:`predict_proba`."""
         p = self.predict_proba(X)
         return np.log(p, out=p)
@@ -850,7 +855,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def __init__(
         self,
-        hidden_layer_sizes: Any = (100,),
+        hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Sequence[str] = "relu",
         *,
         solver: str = "adam",
@@ -861,7 +866,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
         verbose: bool = False,
         warm_start: bool = False,
@@ -874,7 +879,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         loss: str = "squared_error",
-        dtype: Any = None,
+        dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -927,7 +932,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
             Y, Y_hat = Y.ravel(), Y_hat.ravel()
         return float(r2_score(Y, Y_hat, sample_weight=w))
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters
@@ -942,7 +948,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ of X: shape (n_samples,) for one output, else (n_samples, n_outputs).
 
         Parameters

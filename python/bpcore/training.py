@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,9 @@ from ._names import OPTIMIZERS, SCHEDULES
 from ._parallel import Strategy, strategy_for
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+    from typing_extensions import Unpack
+
     from ._core import OptimizerConfig
     from .network import Network
 
@@ -34,6 +37,28 @@ log = logging.getLogger("bpcore")
 
 class _EpochEndCallback(Protocol):
     def on_epoch_end(self, net: Network, epoch: int, logs: dict[str, float]) -> object: ...
+
+
+class FitOptions(TypedDict, total=False):
+    """The options of :func:`fit` and :meth:`bpcore.Network.fit` beyond the named arguments."""
+
+    sample_weight: npt.ArrayLike | None
+    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None
+    validation_fraction: float | None
+    early_stopping: bool
+    patience: int
+    min_delta: float
+    beta1: float
+    beta2: float
+    epsilon: float
+    weight_decay: float
+    lr_schedule: str
+    power_t: float
+    step_size: int
+    gamma: float
+    drop_last: bool
+    warm_start: bool
+    verbose: bool
 
 
 #: A callback of :func:`fit`: ``cb(net, epoch, logs)`` or an object with ``on_epoch_end``.
@@ -201,8 +226,8 @@ def fit(
     n_threads: int | None = None,
     seed: int = 0,
     callbacks: Callback | Sequence[Callback] | None = None,
-    comm: Any = None,
-    **options: Any,
+    comm: Intracomm | None = None,
+    **options: Unpack[FitOptions],
 ) -> History:
     """Train ``net`` on (X, Y) and return the :class:`History`.
 
@@ -278,7 +303,7 @@ def fit(
     error: Exception | None = None
     try:
         run = _prepare(net, X, Y, epochs, batch_size, lr, optimizer, momentum, tol, shuffle,
-                       n_threads, seed, callbacks, strategy.sharded, dict(options))
+                       n_threads, seed, callbacks, strategy.sharded, dict(options))  # type: ignore[arg-type]
     except Exception as exc:
         error = exc
     if error is None and not state.fitting.acquire(blocking=False):
