@@ -6,7 +6,7 @@ one epoch at a time (one call into C++ per epoch). Between epochs Python applies
 stopping rules (``tol`` and ``n_iter_no_change`` on the training loss or on the validation score),
 its ``invscaling`` and ``adaptive`` learning rates, and its warnings.
 
-The mapping onto the notes' notation (shared/NOTATION.md)::
+The mapping onto the notation of docs/notation.md::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Ŷ = H^[L]
     coefs_[l-1] = W^[l]  (n_{l-1}, n_l),   intercepts_[l-1] = b^[l]  (n_l,)

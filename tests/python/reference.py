@@ -1,6 +1,6 @@
 """A small, independent pure-NumPy multilayer perceptron: the test oracle of bpcore.
 
-Written from the mathematics of shared/NOTATION.md, not from the C++ core. Samples are rows::
+Written from the mathematics of docs/notation.md, not from the C++ core. Samples are rows::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Y_hat = H^[L]
     δ^[L] = E ⊙ f'(Z^[L]) (mse, E = Y - Y_hat)   or   Y - Y_hat (softmax + cross_entropy,

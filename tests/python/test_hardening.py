@@ -5,7 +5,7 @@ for a bad type, the message naming the parameter), never in a crash or a silentl
 Tests that could kill the interpreter (huge sizes, huge thread counts, views outliving their
 network) run in a child process, so that a crash fails one test instead of the whole run.
 
-Notation as in shared/NOTATION.md: X (n, d), Y (n, q), Z^[l] = H^[l-1] W^[l] + b^[l].
+Notation as in docs/notation.md: X (n, d), Y (n, q), Z^[l] = H^[l-1] W^[l] + b^[l].
 """
 
 from __future__ import annotations
