@@ -30,7 +30,9 @@ from ._loader import core
 from ._names import DTYPES, check_name
 
 __all__ = [
+    "as_integer",
     "as_matrix",
+    "as_number",
     "as_targets",
     "as_sample_weight",
     "check_choice",
@@ -157,6 +159,29 @@ def check_int(value: object, name: str, *, minimum: int = 1, style: Style = "pyt
     if value < minimum:
         got = repr(value) if style == "toml" else str(value)
         raise ValueError(f"{name} must be {what}; got {got}")
+    return int(value)
+
+
+def as_number(value: object, name: str) -> float:
+    """``value`` as a finite float, with no range: for options whose range the core checks.
+
+    TypeError for what ``float()`` cannot read and for bools and strings, ValueError for NaN and
+    infinities, which no option accepts."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return x
+
+
+def as_integer(value: object, name: str) -> int:
+    """``value`` as an int, with no range (the core checks it); bools are not integers here."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
     return int(value)
 
 

@@ -23,6 +23,7 @@ import io as _io
 import json
 import logging
 import math
+import numbers
 import os
 import sys
 from collections.abc import Mapping
@@ -35,8 +36,22 @@ import numpy as np
 
 from . import _validation as v
 from ._atomic import PathLike
-from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
+from ._names import (
+    ACTIVATION_INFO,
+    ACTIVATIONS,
+    DTYPES,
+    HIDDEN_ACTIVATIONS,
+    INITS,
+    LOSS_INFO,
+    LOSSES,
+    OPTIMIZER_DEFAULTS,
+    OPTIMIZERS,
+    SCHEDULES,
+    optimizer_config,
+)
 from .dataio import BUILTIN_DATASETS, FILE_SUFFIXES
+from .training import FIT_DEFAULTS as _D
+from .training import OPTION_NAMES
 
 if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
@@ -166,13 +181,20 @@ class NetworkConfig:
 
 
 def _check_pairing(output_activation: str, loss: str) -> None:
-    # The core is the authority on which output activation goes with which loss.
-    from ._loader import core
-
-    try:
-        core.Network64([1, 2], [output_activation], loss)
-    except ValueError as exc:
-        raise ConfigError(f"network.output_activation and network.loss do not go together: {exc}") from None
+    """The loss table's rule: a loss that needs an output activation gets it, and an output-only
+    activation (softmax, whose f′ is no element-wise factor) goes only with a loss made for it."""
+    required = LOSS_INFO[loss].output_activation
+    if required is not None and output_activation != required:
+        problem = f"loss {loss!r} needs output_activation {required!r}"
+    elif not ACTIVATION_INFO[output_activation].hidden and required != output_activation:
+        partners = [name for name, info in LOSS_INFO.items()
+                    if info.output_activation == output_activation]
+        problem = (f"output_activation {output_activation!r} goes with loss "
+                   f"{' or '.join(partners)} only")
+    else:
+        return
+    raise ConfigError(f"network.output_activation and network.loss do not go together: {problem}; "
+                      f"got {output_activation!r} and {loss!r}")
 
 
 @dataclass
@@ -183,27 +205,27 @@ class TrainingConfig:
     optional (omitted: no ε, OpenMP's default thread count).
     """
 
-    epochs: int = 100
-    batch_size: int | str = 1
-    lr: float = 0.5
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    power_t: float = 0.5
-    step_size: int = 10
-    gamma: float = 0.1
+    epochs: int = _D.epochs
+    batch_size: int | str = _D.batch_size
+    lr: float = _D.lr
+    optimizer: str = _D.optimizer
+    momentum: float = _D.momentum
+    beta1: float = _D.beta1
+    beta2: float = _D.beta2
+    epsilon: float = _D.epsilon
+    weight_decay: float = _D.weight_decay
+    lr_schedule: str = _D.lr_schedule
+    power_t: float = _D.power_t
+    step_size: int = _D.step_size
+    gamma: float = _D.gamma
     tol: float | None = None
-    shuffle: bool = True
-    drop_last: bool = False
-    seed: int = 0
+    shuffle: bool = _D.shuffle
+    drop_last: bool = _D.drop_last
+    seed: int = _D.seed
     n_threads: int | None = None
-    early_stopping: bool = False
-    patience: int = 10
-    min_delta: float = 0.0
+    early_stopping: bool = _D.early_stopping
+    patience: int = _D.patience
+    min_delta: float = _D.min_delta
 
     def __post_init__(self) -> None:
         s = "training"
@@ -215,17 +237,9 @@ class TrainingConfig:
                 self.batch_size = _int(f"{s}.batch_size", self.batch_size, 1)
             except ConfigError:
                 raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size) from None
-        self.lr = _float(f"{s}.lr", self.lr, low=0, low_open=True)
         self.optimizer = _choice(f"{s}.optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("momentum", "beta1", "beta2"):
-            setattr(self, name, _float(f"{s}.{name}", getattr(self, name), low=0, high=1,
-                                       high_open=True))
-        self.epsilon = _float(f"{s}.epsilon", self.epsilon, low=0, low_open=True)
-        self.weight_decay = _float(f"{s}.weight_decay", self.weight_decay, low=0)
         self.lr_schedule = _choice(f"{s}.lr_schedule", self.lr_schedule, SCHEDULES)
-        self.power_t = _float(f"{s}.power_t", self.power_t, low=0)
-        self.step_size = _int(f"{s}.step_size", self.step_size, 1)
-        self.gamma = _float(f"{s}.gamma", self.gamma, low=0, high=1, low_open=True)
+        self._check_optimizer_options()
         if self.tol is not None:
             self.tol = _float(f"{s}.tol", self.tol, low=0)
         self.shuffle = _bool(f"{s}.shuffle", self.shuffle)
@@ -236,6 +250,42 @@ class TrainingConfig:
         self.early_stopping = _bool(f"{s}.early_stopping", self.early_stopping)
         self.patience = _int(f"{s}.patience", self.patience, 1)
         self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0)
+
+    def _check_optimizer_options(self) -> None:
+        """The optimizer's options, checked by the core (``_names.optimizer_config``), whose
+        message names the field and what it accepts; a value of the wrong type is shown to the
+        core as NaN, so that the message still says what the field takes."""
+        given: dict[str, object] = {}
+        fields: dict[str, object] = {}
+        for field_name, default in OPTIMIZER_DEFAULTS.items():
+            name = OPTION_NAMES.get(field_name, field_name)
+            value = getattr(self, name)
+            given[field_name] = value
+            if isinstance(default, str):
+                fields[field_name] = value
+            elif isinstance(default, int):
+                try:
+                    fields[field_name] = v.as_integer(value, f"training.{name}")
+                except TypeError as exc:
+                    raise ConfigError(str(exc)) from None
+            elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                fields[field_name] = math.nan
+            else:
+                fields[field_name] = float(value)
+        try:
+            optimizer_config(**fields)
+        except (TypeError, ValueError) as exc:
+            message = str(exc)
+            field_name = max((f for f in OPTIMIZER_DEFAULTS if message.startswith(f + " ")),
+                             key=len, default=None)
+            if field_name is None:
+                raise ConfigError(f"training: {message}") from None
+            name = OPTION_NAMES.get(field_name, field_name)
+            what = message[len(field_name):].split("; got ")[0]
+            raise ConfigError(f"training.{name}{what}; got {given[field_name]!r}") from None
+        for field_name, value in fields.items():
+            if not isinstance(OPTIMIZER_DEFAULTS[field_name], str):
+                setattr(self, OPTION_NAMES.get(field_name, field_name), value)
 
     def fit_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`bpcore.Network.fit`."""
@@ -513,7 +563,9 @@ _COMMENTS = {
         "hidden": "hidden layer sizes n_1 … n_{L-1}; d and q come from the data",
         "activation": f"f of the hidden layers: {', '.join(HIDDEN_ACTIVATIONS)} (or one per layer)",
         "output_activation": f"f^[L]: {', '.join(ACTIVATIONS)}",
-        "loss": "mse (J = ½ Σ e²), cross_entropy (softmax), binary_cross_entropy (sigmoid)",
+        "loss": ", ".join(name if info.output_activation is None
+                          else f"{name} ({info.output_activation})"
+                          for name, info in LOSS_INFO.items()),
         "dtype": "float64 or float32",
         "init": f"{', '.join(INITS)}",
         "init_scale": "bound of small_uniform",
@@ -718,11 +770,14 @@ def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, 
     if task == "classification" and data_cfg.standardize_target:
         raise ConfigError("data.standardize_target is for regression; the targets are class labels "
                           "(set data.task = \"regression\" if they are values)")
-    if task == "regression" and (net_cfg.loss != "mse"):
+    loss_info = LOSS_INFO[net_cfg.loss]
+    if task == "regression" and loss_info.task != "regression":
         raise ConfigError(f"network.loss {net_cfg.loss!r} is for classification; the targets are "
                           "regression values: use loss = \"mse\" (or data.task = \"classification\")")
-    if task == "classification" and net_cfg.loss == "cross_entropy" and not data_cfg.one_hot:
-        raise ConfigError("network.loss \"cross_entropy\" (softmax) needs data.one_hot = true")
+    if task == "classification" and loss_info.task == "classification" and not data_cfg.one_hot:
+        # a loss over the classes (softmax) needs one output per class
+        raise ConfigError(f"network.loss \"{net_cfg.loss}\" ({loss_info.output_activation}) needs "
+                          "data.one_hot = true")
 
     n = table.n_samples
     try:

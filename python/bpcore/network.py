@@ -20,6 +20,8 @@ from . import _validation as v
 from ._loader import core
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
 from ._state import NetworkBase, TrainingState
+from .training import FIT_DEFAULTS as _D
+from .training import fit
 
 if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
@@ -311,31 +313,30 @@ class Network(NetworkBase):
         self,
         X: npt.ArrayLike,
         Y: npt.ArrayLike,
-        epochs: int = 100,
-        batch_size: int | None = 1,
-        lr: float = 0.5,
-        optimizer: str = "sgd",
-        momentum: float = 0.9,
+        epochs: int = _D.epochs,
+        batch_size: int | None = _D.batch_size,
+        lr: float = _D.lr,
+        optimizer: str = _D.optimizer,
+        momentum: float = _D.momentum,
         tol: float | None = None,
-        shuffle: bool = True,
+        shuffle: bool = _D.shuffle,
         n_threads: int | None = None,
-        seed: int = 0,
+        seed: int = _D.seed,
         callbacks: Callback | Sequence[Callback] | None = None,
         comm: Intracomm | None = None,
         **options: Unpack[FitOptions],
     ) -> History:
         """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option.
 
-        ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
+        The defaults are ``bpcore.training.FIT_DEFAULTS``: the core's for the optimizer and the
+        epochs. ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
         rows (see :mod:`bpcore.distributed`)."""
-        from .training import fit
-
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                    momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
                    callbacks=callbacks, comm=comm, **options)
 
     # ---------------------------------------------------------------- glass box and files
-    def trace(self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = 0.5,
+    def trace(self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr,
               update: bool = True) -> Trace:
         """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`."""
         from .glassbox import trace

@@ -40,7 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import _validation as _v
-from ._names import HIDDEN_ACTIVATIONS
+from ._names import HIDDEN_ACTIVATIONS, LOSS_INFO
 from .network import Network
 from .training import TrainingDivergedError
 
@@ -78,6 +78,15 @@ def _check_real(value: object, name: str, low: float, high: float = math.inf, *,
 
 def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     return _v.check_choice(value, name, choices, style="sklearn")
+
+
+def _output_for(task: str) -> tuple[str, str]:
+    """(f^[L], loss) of the name table's loss for ``task``; f^[L] is the one the loss needs
+    ("" when it takes any)."""
+    for name, info in LOSS_INFO.items():
+        if info.task == task:
+            return info.output_activation or "", name
+    raise ValueError(f"bpcore's name table has no loss for the task {task!r}")
 
 
 def _sklearn_name(activation: str) -> str:
@@ -655,11 +664,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         _check_choice(self.loss, "loss", ("log_loss", "mse"))
 
     def _output(self) -> tuple[str, str]:
-        if self.loss == "mse":
+        if self.loss == "mse":  # scikit-learn's squared error on the indicators: logistic units
             return "sigmoid", "mse"
-        if self._label_binarizer.y_type_ == "multiclass":
-            return "softmax", "cross_entropy"
-        return "sigmoid", "binary_cross_entropy"
+        # log_loss: the table's loss of the task (softmax for exclusive classes; one logistic
+        # unit per label for two classes and multilabel), with the output activation it needs
+        task = "classification" if self._label_binarizer.y_type_ == "multiclass" else "multilabel"
+        return _output_for(task)
 
     def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
         check_classification_targets(y)
@@ -915,7 +925,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         _check_choice(self.loss, "loss", ("squared_error", "mse"))
 
     def _output(self) -> tuple[str, str]:
-        return "identity", "mse"
+        f_L, loss = _output_for("regression")
+        return f_L or "identity", loss
 
     def _loss_scale(self) -> float:
         # scikit-learn's squared_error reports ½ mean_j e_j² (its gradient is that of ½ Σ_j e_j²)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
-from ._names import OPTIMIZERS, SCHEDULES
+from ._names import EPOCH_DEFAULTS, OPTIMIZER_DEFAULTS, OPTIMIZERS, SCHEDULES, optimizer_config
 from ._parallel import Strategy, strategy_for
 
 if TYPE_CHECKING:
@@ -37,6 +37,56 @@ log = logging.getLogger("bpcore")
 
 class _EpochEndCallback(Protocol):
     def on_epoch_end(self, net: Network, epoch: int, logs: dict[str, float]) -> object: ...
+
+
+@dataclass(frozen=True)
+class FitDefaults:
+    """The defaults of :func:`fit` and :meth:`bpcore.Network.fit` (``training.FIT_DEFAULTS``).
+
+    The optimizer's and the epoch's come from the core (``bpcore._names.OPTIMIZER_DEFAULTS`` and
+    ``EPOCH_DEFAULTS``, read from its default-constructed option structs); the rest are fit's own.
+    """
+
+    # the core's OptimizerConfig
+    optimizer: str
+    lr: float
+    momentum: float
+    beta1: float
+    beta2: float
+    epsilon: float
+    weight_decay: float
+    lr_schedule: str
+    power_t: float
+    step_size: int
+    gamma: float
+    # the core's EpochOptions
+    batch_size: int
+    shuffle: bool
+    drop_last: bool
+    seed: int
+    # fit's own
+    epochs: int = 100
+    patience: int = 10
+    min_delta: float = 0.0
+    early_stopping: bool = False
+    warm_start: bool = True
+    verbose: bool = False
+
+
+#: fit's (and the [training] section's) names of the OptimizerConfig fields it names otherwise
+OPTION_NAMES = {"kind": "optimizer", "schedule": "lr_schedule"}
+FIELD_NAMES = {option: field for field, option in OPTION_NAMES.items()}
+
+
+def _fit_defaults() -> FitDefaults:
+    core_defaults = {OPTION_NAMES.get(k, k): val for k, val in OPTIMIZER_DEFAULTS.items()}
+    core_defaults.update((k, EPOCH_DEFAULTS[k]) for k in ("batch_size", "shuffle", "drop_last",
+                                                          "seed"))
+    return FitDefaults(**core_defaults)  # type: ignore[arg-type]
+
+
+FIT_DEFAULTS = _fit_defaults()
+_D = FIT_DEFAULTS
 
 
 class FitOptions(TypedDict, total=False):
@@ -133,7 +183,8 @@ class EarlyStopping:
     ``restore_best=True`` the network gets back the parameters of its best epoch.
     """
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(self, patience: int = _D.patience, min_delta: float = _D.min_delta,
+                 restore_best: bool = True):
         self.patience = v.check_positive_int(patience, "patience")
         self.min_delta = v.check_number(min_delta, "min_delta")
         self.restore_best = bool(restore_best)
@@ -192,39 +243,53 @@ class ModelCheckpoint:
 
 def _optimizer_config(optimizer: str, lr: float, momentum: float,
                       options: dict[str, Any]) -> OptimizerConfig:
+    """The core's OptimizerConfig of fit's arguments; the core checks every range (its messages
+    name the field; fit's names ``optimizer`` and ``lr_schedule`` are put back)."""
     v.check_choice(optimizer, "optimizer", OPTIMIZERS)
-    lr = v.check_positive_float(lr, "lr")
-    schedule = v.check_choice(options.pop("lr_schedule", "constant"), "lr_schedule", SCHEDULES)
-    kwargs = {}
-    for name, default in (("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8),
-                          ("weight_decay", 0.0), ("power_t", 0.5), ("gamma", 0.1)):
-        value = options.pop(name, default)
-        try:
-            kwargs[name] = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number; got {value!r}") from None
-    step_size = v.check_positive_int(options.pop("step_size", 10), "step_size")
+    given: dict[str, object] = {"optimizer": optimizer, "lr": lr, "momentum": momentum}
+    if "lr_schedule" in options:
+        given["lr_schedule"] = v.check_choice(options.pop("lr_schedule"), "lr_schedule",
+                                              SCHEDULES)
+    for field_name in OPTIMIZER_DEFAULTS:
+        name = OPTION_NAMES.get(field_name, field_name)
+        if name in options:
+            given[name] = options.pop(name)
+    fields: dict[str, object] = {}
+    for name, value in given.items():
+        field_name = FIELD_NAMES.get(name, name)
+        default = OPTIMIZER_DEFAULTS[field_name]
+        if isinstance(default, str):
+            fields[field_name] = value
+        elif isinstance(default, int):  # not bool: no OptimizerConfig field is a bool
+            fields[field_name] = v.as_integer(value, name)
+        else:
+            fields[field_name] = v.as_number(value, name)
     try:
-        momentum = float(momentum)
-    except (TypeError, ValueError):
-        raise TypeError(f"momentum must be a number; got {momentum!r}") from None
-    return core.OptimizerConfig(kind=optimizer, lr=lr, momentum=momentum, schedule=schedule,
-                                step_size=step_size, **kwargs)
+        return optimizer_config(**fields)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(_fit_names(str(exc))) from None
+
+
+def _fit_names(message: str) -> str:
+    for field_name, name in OPTION_NAMES.items():
+        if message.startswith(field_name + " "):
+            return name + message[len(field_name):]
+    return message
 
 
 def fit(
     net: Network,
     X: npt.ArrayLike,
     Y: npt.ArrayLike,
-    epochs: int = 100,
-    batch_size: int | None = 1,
-    lr: float = 0.5,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
+    epochs: int = _D.epochs,
+    batch_size: int | None = _D.batch_size,
+    lr: float = _D.lr,
+    optimizer: str = _D.optimizer,
+    momentum: float = _D.momentum,
     tol: float | None = None,
-    shuffle: bool = True,
+    shuffle: bool = _D.shuffle,
     n_threads: int | None = None,
-    seed: int = 0,
+    seed: int = _D.seed,
     callbacks: Callback | Sequence[Callback] | None = None,
     comm: Intracomm | None = None,
     **options: Unpack[FitOptions],
@@ -360,12 +425,12 @@ def _prepare(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
     sample_weight = opts.pop("sample_weight", None)
     validation_data = opts.pop("validation_data", None)
     validation_fraction = opts.pop("validation_fraction", None)
-    early = opts.pop("early_stopping", False)
-    patience = opts.pop("patience", 10)
-    min_delta = opts.pop("min_delta", 0.0)
-    drop_last = v.check_flag(opts.pop("drop_last", False), "drop_last")
-    warm_start = v.check_flag(opts.pop("warm_start", True), "warm_start")
-    verbose = v.check_flag(opts.pop("verbose", False), "verbose")
+    early = opts.pop("early_stopping", _D.early_stopping)
+    patience = opts.pop("patience", _D.patience)
+    min_delta = opts.pop("min_delta", _D.min_delta)
+    drop_last = v.check_flag(opts.pop("drop_last", _D.drop_last), "drop_last")
+    warm_start = v.check_flag(opts.pop("warm_start", _D.warm_start), "warm_start")
+    verbose = v.check_flag(opts.pop("verbose", _D.verbose), "verbose")
     shuffle = v.check_flag(shuffle, "shuffle")
     early = v.check_flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
