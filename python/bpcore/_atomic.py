@@ -12,14 +12,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Union
 
-__all__ = ["as_path", "atomic_write", "write_bytes", "write_text"]
+__all__ = ["PathLike", "as_path", "atomic_write", "write_bytes", "write_text"]
+
+#: What the file functions accept as a path (anything else raises TypeError).
+PathLike = Union[str, "os.PathLike[str]"]
 
 _umask_lock = threading.Lock()
 
 
-def as_path(path: Any, name: str = "path") -> Path:
+def as_path(path: object, name: str = "path") -> Path:
     """``path`` as a :class:`~pathlib.Path`; TypeError naming ``name`` for anything else."""
     if isinstance(path, (str, os.PathLike)):
         p = Path(path)
@@ -53,7 +56,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextmanager
-def atomic_write(path: Any, mode: str = "wb", encoding: str | None = None,
+def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None,
                  newline: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path`` atomically.
 
@@ -93,13 +96,13 @@ def atomic_write(path: Any, mode: str = "wb", encoding: str | None = None,
     _fsync_directory(directory)
 
 
-def write_bytes(path: Any, data: bytes) -> None:
+def write_bytes(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb") as f:
         f.write(data)
 
 
-def write_text(path: Any, text: str) -> None:
+def write_text(path: PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically (line endings as given)."""
     with atomic_write(path, "w", newline="") as f:
         f.write(text)

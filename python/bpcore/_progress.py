@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import IO
 
 log = logging.getLogger("bpcore")
 
@@ -16,7 +16,7 @@ class ProgressBar:
     a warning and training goes on.
     """
 
-    def __init__(self, total: int, desc: str = "train", file: Any = None) -> None:
+    def __init__(self, total: int, desc: str = "train", file: IO[str] | None = None) -> None:
         self._bar = None
         try:
             from tqdm import tqdm
@@ -27,7 +27,7 @@ class ProgressBar:
         self._bar = tqdm(total=total, desc=desc, unit="epoch", file=file or sys.stderr,
                          dynamic_ncols=True, leave=True)
 
-    def on_epoch_end(self, net: Any, epoch: int, logs: dict[str, Any]) -> bool:
+    def on_epoch_end(self, net: object, epoch: int, logs: dict[str, float]) -> bool:
         if self._bar is not None:
             post = {"J": f"{logs['loss']:.4g}"}
             if "val_loss" in logs:

@@ -29,9 +29,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._names import HIDDEN_ACTIVATIONS
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+
+    from .config import Config
+    from .dataio import Table
+    from .network import Network
+    from .preprocessing import Preprocessing
 
 __all__ = ["build_parser", "main"]
 
@@ -52,7 +62,7 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bpcore`` command."""
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(
         prog="bpcore",
@@ -113,14 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Draw a figure to a PNG file.")
     psub = p.add_subparsers(dest="figure", metavar="FIGURE", parser_class=_Parser)
     psub.required = True
+    names = list(HIDDEN_ACTIVATIONS)
     q = psub.add_parser("activations", help="the notes' activation functions and derivatives",
-                        description="relu, sigmoid, tanh, prelu and identity on x in [-8, 8) "
-                        "with step 0.1, each with its derivative, computed by the core.")
+                        description=f"{', '.join(names)} on x in [-8, 8) with step 0.1, each "
+                        "with its derivative, computed by the core.")
     q.add_argument("--out", metavar="FILE", default="activations.png",
                    help="image file (default: activations.png)")
-    q.add_argument("--names", nargs="+", metavar="NAME",
-                   default=["relu", "sigmoid", "tanh", "prelu", "identity"],
-                   help="activations to draw (default: relu sigmoid tanh prelu identity)")
+    q.add_argument("--names", nargs="+", metavar="NAME", default=names,
+                   help=f"activations to draw (default: {' '.join(names)})")
     q.add_argument("--no-derivative", action="store_true", help="draw f only")
     q.add_argument("--alpha", type=float, default=0.25, help="alpha of prelu (default 0.25)")
     q.set_defaults(handler=_cmd_plot_activations)
@@ -143,13 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- commands
-def _apply_overrides(cfg: Any, overrides: Sequence[str]) -> Any:
-    from .config import Config, ConfigError, _tomllib
+def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
+    from .config import Config, ConfigError, toml_reader
 
     if not overrides:
         return cfg
     data = cfg.to_dict()
-    toml = _tomllib()
+    toml = toml_reader()
     for item in overrides:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
@@ -210,7 +220,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(path: str) -> Any:
+def _load_model(path: str) -> Network:
     from .io import load
 
     if not Path(path).is_file():
@@ -218,14 +228,14 @@ def _load_model(path: str) -> Any:
     return load(path)
 
 
-def _model_data(net: Any, data: str, need_target: bool) -> Any:
+def _model_data(net: Network, data: str, need_target: bool) -> Table:
     from .dataio import load_for_model
 
     return load_for_model(data, getattr(net, "preprocessing", None), net.sizes[0],
                           need_target=need_target)
 
 
-def _passthrough(net: Any) -> Any:
+def _passthrough(net: Network) -> Preprocessing:
     from .preprocessing import Preprocessing
 
     prep = getattr(net, "preprocessing", None)
@@ -236,8 +246,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     net = _load_model(args.model)
     table = _model_data(net, args.data, need_target=False)
     prep = _passthrough(net)
-    Y_hat = prep.outputs(net, table.X)
-    predictions = prep.decode(net.predict(prep.transform(table.X)))
+    raw = net.predict(prep.transform(table.X))  # the one forward pass
+    predictions = prep.decode(raw)
+    Y_hat = np.asarray(raw, dtype=np.float64)  # the outputs column (classification only)
     if prep.task == "classification":
         out_names = [f"yhat_{c}" for c in prep.classes] if prep.one_hot else ["yhat"]
         pred_cols = [predictions]
@@ -275,7 +286,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
@@ -355,7 +366,7 @@ def _cmd_plot_regions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _abort_unless_agreed(comm: Any, exc: BaseException) -> None:
+def _abort_unless_agreed(comm: Intracomm, exc: BaseException) -> None:
     """In an MPI job, an error the other ranks do not know of would leave them waiting for this
     rank forever: end the whole job instead (MPI_Abort). Errors the ranks agreed on (raised on all
     of them, see bpcore.distributed) end each rank normally."""

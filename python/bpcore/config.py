@@ -23,17 +23,43 @@ import io as _io
 import json
 import logging
 import math
+import numbers
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 
-from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
+from . import _validation as v
+from ._atomic import PathLike
+from ._names import (
+    ACTIVATION_INFO,
+    ACTIVATIONS,
+    DTYPES,
+    HIDDEN_ACTIVATIONS,
+    INITS,
+    LOSS_INFO,
+    LOSSES,
+    OPTIMIZER_DEFAULTS,
+    OPTIMIZERS,
+    SCHEDULES,
+    optimizer_config,
+)
 from .dataio import BUILTIN_DATASETS, FILE_SUFFIXES
+from .training import FIT_DEFAULTS as _D
+from .training import OPTION_NAMES
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+
+    from .dataio import Table
+    from .network import Network
+    from .preprocessing import Preprocessing
+    from .training import Callback, History
 
 __all__ = [
     "Config",
@@ -55,46 +81,43 @@ GENERATED_DATASETS = tuple(n for n in BUILTIN_DATASETS if n != "iris")
 TASKS = ("auto", "classification", "regression")
 
 
+_T = TypeVar("_T")
+
+
 class ConfigError(ValueError):
     """A configuration value or key that bpcore does not accept; the message names the field."""
 
 
 # ---------------------------------------------------------------------- field checks
-def _fail(where: str, expected: str, value: Any) -> ConfigError:
+def _fail(where: str, expected: str, value: object) -> ConfigError:
     return ConfigError(f"{where} must be {expected}; got {value!r}")
 
 
-def _int(where: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise _fail(where, what, value)
-    return int(value)
+def _toml(check: Callable[..., _T], value: object, where: str, **bounds: Any) -> _T:
+    """Run a check of bpcore._validation in its configuration wording, as a ConfigError."""
+    try:
+        return check(value, where, style="toml", **bounds)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def _float(where: str, value: Any, *, low: float = -math.inf, high: float = math.inf,
-           low_open: bool = False, high_open: bool = False, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _fail(where, expected, value)
-    x = float(value)
-    if (not math.isfinite(x) or x < low or x > high or (low_open and x == low)
-            or (high_open and x == high)):
-        raise _fail(where, expected, value)
-    return x
+def _int(where: str, value: object, minimum: int) -> int:
+    return _toml(v.check_int, value, where, minimum=minimum)
 
 
-def _bool(where: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise _fail(where, "true or false", value)
-    return bool(value)
+def _float(where: str, value: object, **bounds: Any) -> float:
+    return _toml(v.check_real, value, where, **bounds)
 
 
-def _choice(where: str, value: Any, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in valid:
-        raise _fail(where, f"one of {', '.join(valid)}", value)
-    return value
+def _bool(where: str, value: object) -> bool:
+    return _toml(v.check_flag, value, where)
 
 
-def _str(where: str, value: Any, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
+def _choice(where: str, value: object, valid: tuple[str, ...]) -> str:
+    return _toml(v.check_choice, value, where, valid=valid)
+
+
+def _str(where: str, value: object, *, empty: bool = False, suffixes: tuple[str, ...] = ()) -> str:
     if not isinstance(value, str) or (not value and not empty):
         raise _fail(where, "a non-empty string" if not empty else "a string", value)
     if value and suffixes and not value.lower().endswith(suffixes):
@@ -152,20 +175,26 @@ class NetworkConfig:
         self.loss = _choice(f"{s}.loss", self.loss, LOSSES)
         self.dtype = _choice(f"{s}.dtype", self.dtype, DTYPES)
         self.init = _choice(f"{s}.init", self.init, INITS)
-        self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True,
-                                 expected="a positive number")
+        self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True)
         self.seed = _int(f"{s}.seed", self.seed, 0)
         _check_pairing(self.output_activation, self.loss)
 
 
 def _check_pairing(output_activation: str, loss: str) -> None:
-    # The core is the authority on which output activation goes with which loss.
-    from ._loader import core
-
-    try:
-        core.Network64([1, 2], [output_activation], loss)
-    except ValueError as exc:
-        raise ConfigError(f"network.output_activation and network.loss do not go together: {exc}") from None
+    """The loss table's rule: a loss that needs an output activation gets it, and an output-only
+    activation (softmax, whose f′ is no element-wise factor) goes only with a loss made for it."""
+    required = LOSS_INFO[loss].output_activation
+    if required is not None and output_activation != required:
+        problem = f"loss {loss!r} needs output_activation {required!r}"
+    elif not ACTIVATION_INFO[output_activation].hidden and required != output_activation:
+        partners = [name for name, info in LOSS_INFO.items()
+                    if info.output_activation == output_activation]
+        problem = (f"output_activation {output_activation!r} goes with loss "
+                   f"{' or '.join(partners)} only")
+    else:
+        return
+    raise ConfigError(f"network.output_activation and network.loss do not go together: {problem}; "
+                      f"got {output_activation!r} and {loss!r}")
 
 
 @dataclass
@@ -176,27 +205,27 @@ class TrainingConfig:
     optional (omitted: no ε, OpenMP's default thread count).
     """
 
-    epochs: int = 100
-    batch_size: int | str = 1
-    lr: float = 0.5
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    power_t: float = 0.5
-    step_size: int = 10
-    gamma: float = 0.1
+    epochs: int = _D.epochs
+    batch_size: int | str = _D.batch_size
+    lr: float = _D.lr
+    optimizer: str = _D.optimizer
+    momentum: float = _D.momentum
+    beta1: float = _D.beta1
+    beta2: float = _D.beta2
+    epsilon: float = _D.epsilon
+    weight_decay: float = _D.weight_decay
+    lr_schedule: str = _D.lr_schedule
+    power_t: float = _D.power_t
+    step_size: int = _D.step_size
+    gamma: float = _D.gamma
     tol: float | None = None
-    shuffle: bool = True
-    drop_last: bool = False
-    seed: int = 0
+    shuffle: bool = _D.shuffle
+    drop_last: bool = _D.drop_last
+    seed: int = _D.seed
     n_threads: int | None = None
-    early_stopping: bool = False
-    patience: int = 10
-    min_delta: float = 0.0
+    early_stopping: bool = _D.early_stopping
+    patience: int = _D.patience
+    min_delta: float = _D.min_delta
 
     def __post_init__(self) -> None:
         s = "training"
@@ -208,22 +237,11 @@ class TrainingConfig:
                 self.batch_size = _int(f"{s}.batch_size", self.batch_size, 1)
             except ConfigError:
                 raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size) from None
-        self.lr = _float(f"{s}.lr", self.lr, low=0, low_open=True, expected="a positive number")
         self.optimizer = _choice(f"{s}.optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("momentum", "beta1", "beta2"):
-            setattr(self, name, _float(f"{s}.{name}", getattr(self, name), low=0, high=1,
-                                       high_open=True, expected="a number in [0, 1)"))
-        self.epsilon = _float(f"{s}.epsilon", self.epsilon, low=0, low_open=True,
-                              expected="a positive number")
-        self.weight_decay = _float(f"{s}.weight_decay", self.weight_decay, low=0,
-                                   expected="a non-negative number")
         self.lr_schedule = _choice(f"{s}.lr_schedule", self.lr_schedule, SCHEDULES)
-        self.power_t = _float(f"{s}.power_t", self.power_t, low=0, expected="a non-negative number")
-        self.step_size = _int(f"{s}.step_size", self.step_size, 1)
-        self.gamma = _float(f"{s}.gamma", self.gamma, low=0, high=1, low_open=True,
-                            expected="a number in (0, 1]")
+        self._check_optimizer_options()
         if self.tol is not None:
-            self.tol = _float(f"{s}.tol", self.tol, low=0, expected="a non-negative number")
+            self.tol = _float(f"{s}.tol", self.tol, low=0)
         self.shuffle = _bool(f"{s}.shuffle", self.shuffle)
         self.drop_last = _bool(f"{s}.drop_last", self.drop_last)
         self.seed = _int(f"{s}.seed", self.seed, 0)
@@ -231,8 +249,43 @@ class TrainingConfig:
             self.n_threads = _int(f"{s}.n_threads", self.n_threads, 1)
         self.early_stopping = _bool(f"{s}.early_stopping", self.early_stopping)
         self.patience = _int(f"{s}.patience", self.patience, 1)
-        self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0,
-                                expected="a non-negative number")
+        self.min_delta = _float(f"{s}.min_delta", self.min_delta, low=0)
+
+    def _check_optimizer_options(self) -> None:
+        """The optimizer's options, checked by the core (``_names.optimizer_config``), whose
+        message names the field and what it accepts; a value of the wrong type is shown to the
+        core as NaN, so that the message still says what the field takes."""
+        given: dict[str, object] = {}
+        fields: dict[str, object] = {}
+        for field_name, default in OPTIMIZER_DEFAULTS.items():
+            name = OPTION_NAMES.get(field_name, field_name)
+            value = getattr(self, name)
+            given[field_name] = value
+            if isinstance(default, str):
+                fields[field_name] = value
+            elif isinstance(default, int):
+                try:
+                    fields[field_name] = v.as_integer(value, f"training.{name}")
+                except TypeError as exc:
+                    raise ConfigError(str(exc)) from None
+            elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                fields[field_name] = math.nan
+            else:
+                fields[field_name] = float(value)
+        try:
+            optimizer_config(**fields)
+        except (TypeError, ValueError) as exc:
+            message = str(exc)
+            field_name = max((f for f in OPTIMIZER_DEFAULTS if message.startswith(f + " ")),
+                             key=len, default=None)
+            if field_name is None:
+                raise ConfigError(f"training: {message}") from None
+            name = OPTION_NAMES.get(field_name, field_name)
+            what = message[len(field_name):].split("; got ")[0]
+            raise ConfigError(f"training.{name}{what}; got {given[field_name]!r}") from None
+        for field_name, value in fields.items():
+            if not isinstance(OPTIMIZER_DEFAULTS[field_name], str):
+                setattr(self, OPTION_NAMES.get(field_name, field_name), value)
 
     def fit_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`bpcore.Network.fit`."""
@@ -327,8 +380,7 @@ class DataConfig:
             raise ConfigError(f"{s}.standardize_target is for regression; {s}.task is classification")
         self.one_hot = _bool(f"{s}.one_hot", self.one_hot)
         self.validation_fraction = _float(f"{s}.validation_fraction", self.validation_fraction,
-                                          low=0, high=1, high_open=True,
-                                          expected="a number in [0, 1)")
+                                          low=0, high=1, high_open=True)
         self.seed = _int(f"{s}.seed", self.seed, 0)
         generated = self.source in GENERATED_DATASETS
         if self.n_samples is not None:
@@ -342,7 +394,7 @@ class DataConfig:
             if not generated:
                 raise ConfigError(f"{s}.noise applies to the generated data sets "
                                   f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
-            self.noise = _float(f"{s}.noise", self.noise, low=0, expected="a non-negative number")
+            self.noise = _float(f"{s}.noise", self.noise, low=0)
 
     @property
     def is_file(self) -> bool:
@@ -446,12 +498,12 @@ class Config:
         """The configuration as TOML text (every field, with a comment on what it does)."""
         return dumps_toml(self)
 
-    def save(self, path: Any) -> None:
+    def save(self, path: PathLike) -> None:
         """Write the TOML text to ``path`` atomically."""
         save_config(self, path)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
@@ -488,7 +540,7 @@ def _toml_string(s: str) -> str:
     return "".join(out)
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -511,7 +563,9 @@ _COMMENTS = {
         "hidden": "hidden layer sizes n_1 … n_{L-1}; d and q come from the data",
         "activation": f"f of the hidden layers: {', '.join(HIDDEN_ACTIVATIONS)} (or one per layer)",
         "output_activation": f"f^[L]: {', '.join(ACTIVATIONS)}",
-        "loss": "mse (J = ½ Σ e²), cross_entropy (softmax), binary_cross_entropy (sigmoid)",
+        "loss": ", ".join(name if info.output_activation is None
+                          else f"{name} ({info.output_activation})"
+                          for name, info in LOSS_INFO.items()),
         "dtype": "float64 or float32",
         "init": f"{', '.join(INITS)}",
         "init_scale": "bound of small_uniform",
@@ -542,7 +596,7 @@ def dumps_toml(cfg: Config) -> str:
     """The configuration as TOML text, readable by :func:`load_config`."""
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a bpcore.config.Config; got {type(cfg).__name__}")
-    from . import __version__
+    from ._version import __version__
 
     lines = [f"# bpcore {__version__} training configuration", ""]
     for name, values in cfg.to_dict().items():
@@ -557,7 +611,7 @@ def dumps_toml(cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _tomllib() -> Any:
+def toml_reader() -> ModuleType:
     if sys.version_info >= (3, 11):
         import tomllib
 
@@ -570,9 +624,9 @@ def _tomllib() -> Any:
     return tomli
 
 
-def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Config:
+def loads_config(text: str, base_dir: PathLike | None = None, name: str = "<string>") -> Config:
     """Parse TOML text; relative data paths are resolved against ``base_dir`` when given."""
-    toml = _tomllib()
+    toml = toml_reader()
     try:
         data = toml.loads(text)
     except toml.TOMLDecodeError as exc:
@@ -590,7 +644,7 @@ def loads_config(text: str, base_dir: Any = None, name: str = "<string>") -> Con
     return cfg
 
 
-def load_config(path: Any) -> Config:
+def load_config(path: PathLike) -> Config:
     """Read a TOML configuration file.
 
     A relative ``data.source`` path is taken relative to the file's folder; ``output.dir`` stays
@@ -609,7 +663,7 @@ def load_config(path: Any) -> Config:
     return loads_config(text, base_dir=p.parent, name=str(p))
 
 
-def save_config(cfg: Config, path: Any) -> None:
+def save_config(cfg: Config, path: PathLike) -> None:
     """Write ``cfg`` as TOML to ``path`` (atomically)."""
     from ._atomic import write_text
 
@@ -637,17 +691,17 @@ class TrainingRun:
     """
 
     config: Config
-    network: Any
-    history: Any
+    network: Network
+    history: History
     metrics: dict[str, dict[str, Any]]
     files: dict[str, Path]
 
     @property
-    def preprocessing(self) -> Any:
+    def preprocessing(self) -> Preprocessing | None:
         return self.network.preprocessing
 
 
-def _as_config(cfg: Any) -> Config:
+def _as_config(cfg: Config | Mapping[str, Any] | PathLike) -> Config:
     if isinstance(cfg, Config):
         return cfg
     if isinstance(cfg, Mapping):
@@ -658,9 +712,10 @@ def _as_config(cfg: Any) -> Config:
                     f"{type(cfg).__name__}")
 
 
-def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
+def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, *,
+                      out: PathLike | None = None, write: bool = True,
                       progress: bool = False, verbose: bool = False,
-                      comm: Any = None) -> TrainingRun:
+                      comm: Intracomm | None = None) -> TrainingRun:
     """Load the data, build the network, train it and (by default) write the run's files.
 
     Parameters
@@ -687,6 +742,7 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     -------
     TrainingRun
     """
+    from ._parallel import strategy_for
     from .dataio import load_table
     from .network import Network
     from .preprocessing import Preprocessing, encode_labels, infer_task, train_validation_split
@@ -714,11 +770,14 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     if task == "classification" and data_cfg.standardize_target:
         raise ConfigError("data.standardize_target is for regression; the targets are class labels "
                           "(set data.task = \"regression\" if they are values)")
-    if task == "regression" and (net_cfg.loss != "mse"):
+    loss_info = LOSS_INFO[net_cfg.loss]
+    if task == "regression" and loss_info.task != "regression":
         raise ConfigError(f"network.loss {net_cfg.loss!r} is for classification; the targets are "
                           "regression values: use loss = \"mse\" (or data.task = \"classification\")")
-    if task == "classification" and net_cfg.loss == "cross_entropy" and not data_cfg.one_hot:
-        raise ConfigError("network.loss \"cross_entropy\" (softmax) needs data.one_hot = true")
+    if task == "classification" and loss_info.task == "classification" and not data_cfg.one_hot:
+        # a loss over the classes (softmax) needs one output per class
+        raise ConfigError(f"network.loss \"{net_cfg.loss}\" ({loss_info.output_activation}) needs "
+                          "data.one_hot = true")
 
     n = table.n_samples
     try:
@@ -751,19 +810,18 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
     X_val = Y_val = None
     if val_idx.size:
         X_val, Y_val = prep.transform(table.X[val_idx]), prep.encode(table.y[val_idx])
-    group, rank = None, 0
+    strategy = strategy_for(comm)
+    rank = strategy.rank
     if comm is not None:
-        from .distributed import Group, shard
+        from .distributed import shard
 
-        group = Group(comm)
-        rank = group.rank
         X_train, Y_train = shard((X_train, Y_train), comm)
         if X_val is not None:
             X_val, Y_val = shard((X_val, Y_val), comm)
         fit_kwargs["comm"] = comm
     if X_val is not None:
         fit_kwargs["validation_data"] = (X_val, Y_val)
-    callbacks: list[Any] = []
+    callbacks: list[Callback] = []
     if out_cfg.checkpoint_every and write:
         error = None
         folder = Path(out_cfg.dir)
@@ -772,10 +830,7 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
                 _make_folder(folder)
             except OSError as exc:
                 error = exc
-        if group is not None:
-            group.agree(error, "creating output.dir")
-        elif error is not None:
-            raise error
+        strategy.agree(error, "creating output.dir")
         from .training import ModelCheckpoint
 
         callbacks.append(ModelCheckpoint(folder / out_cfg.checkpoint, out_cfg.checkpoint_every))
@@ -808,9 +863,9 @@ def train_from_config(cfg: Any = None, *, out: Any = None, write: bool = True,
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
-    from .preprocessing import _labels_from_targets
+    from .preprocessing import labels_from_targets
 
-    return _labels_from_targets(y)
+    return labels_from_targets(y)
 
 
 def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
@@ -824,7 +879,7 @@ def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
                         "data.standardize_target", Y.min(), Y.max(), output_activation, low, high)
 
 
-def _history_csv(history: Any) -> str:
+def _history_csv(history: History) -> str:
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["epoch", "loss", "val_loss", "lr", "epoch_time"])
@@ -836,8 +891,8 @@ def _history_csv(history: Any) -> str:
     return buf.getvalue()
 
 
-def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any], table: Any,
-                   prep: Any, task: str) -> dict[str, Path]:
+def _write_outputs(cfg: Config, net: Network, history: History, metrics: dict[str, Any],
+                   table: Table, prep: Preprocessing, task: str) -> dict[str, Path]:
     from ._atomic import write_text
     from .io import save
 
@@ -861,7 +916,6 @@ def _write_outputs(cfg: Config, net: Any, history: Any, metrics: dict[str, Any],
             write_text(path, _history_csv(history))
         else:
             record = history.to_dict()
-            record["epochs_before"] = history.epochs_before
             record["metrics"] = metrics
             write_text(path, json.dumps(record, indent=2) + "\n")
         files["history"] = path
@@ -901,6 +955,6 @@ def _make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _arch(net: Any) -> str:
+def _arch(net: Network) -> str:
     sizes = "-".join(str(s) for s in net.sizes)
     return f"{sizes} network, {net.activations[-1]} output, loss {net.loss_name}"

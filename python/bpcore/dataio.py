@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import datasets
+from ._atomic import PathLike
 
 if TYPE_CHECKING:
     from .preprocessing import Preprocessing
@@ -69,16 +70,16 @@ class Table:
         return int(self.X.shape[1])
 
 
-def is_builtin(source: Any) -> bool:
+def is_builtin(source: object) -> bool:
     """True for the names of the built-in data sets (iris, xor, moons, sine)."""
     return isinstance(source, str) and source in BUILTIN_DATASETS
 
 
-def _suffix(source: Any) -> str:
+def _suffix(source: PathLike) -> str:
     return Path(os.fspath(source)).suffix.lower()
 
 
-def load_table(source: Any, *, target: str | int | None = -1,
+def load_table(source: PathLike, *, target: str | int | None = -1,
                features: Sequence[str | int] | None = None, header: bool | str = "auto",
                delimiter: str = ",", n_samples: int | None = None, noise: float | None = None,
                seed: int = 0) -> Table:
@@ -154,7 +155,7 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_cells(path: Any, delimiter: str, header: bool | str) -> tuple[list[str] | None,
+def _read_cells(path: PathLike, delimiter: str, header: bool | str) -> tuple[list[str] | None,
                                                                         list[tuple[int, list[str]]]]:
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be a single character; got {delimiter!r}")
@@ -273,7 +274,7 @@ def _table_from_cells(names: list[str] | None, rows: list[tuple[int, list[str]]]
     return Table(X, y, feature_names, target, source)
 
 
-def read_csv(path: Any, *, target: str | int | None = -1,
+def read_csv(path: PathLike, *, target: str | int | None = -1,
              features: Sequence[str | int] | None = None, header: bool | str = "auto",
              delimiter: str = ",") -> Table:
     """Read a CSV file: numeric feature columns and a target column (by name or index).
@@ -288,7 +289,7 @@ def read_csv(path: Any, *, target: str | int | None = -1,
 
 
 # ---------------------------------------------------------------------- NumPy files
-def _load_numpy(path: Any) -> Any:
+def _load_numpy(path: PathLike) -> np.ndarray | np.lib.npyio.NpzFile:
     p = Path(os.fspath(path))
     if not p.is_file():
         raise FileNotFoundError(f"data file {str(p)!r} does not exist")
@@ -311,7 +312,7 @@ def _numeric(arr: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
-def read_npy(path: Any, *, target: int | None = -1,
+def read_npy(path: PathLike, *, target: int | None = -1,
              features: Sequence[int] | None = None) -> Table:
     """Read a 2-D ``.npy`` array (n, columns); ``target`` is the index of the target column."""
     source = os.fspath(path)
@@ -331,7 +332,7 @@ def read_npy(path: Any, *, target: int | None = -1,
     return Table(np.ascontiguousarray(arr[:, f_idx]), y, None, t, source)
 
 
-def read_npz(path: Any) -> Table:
+def read_npz(path: PathLike) -> Table:
     """Read a ``.npz`` archive with an array ``X`` (n, d) and, optionally, ``y`` (n,) or (n, q)."""
     source = os.fspath(path)
     archive = _load_numpy(path)
@@ -361,7 +362,7 @@ def read_npz(path: Any) -> Table:
 
 
 # ---------------------------------------------------------------------- data for a trained model
-def load_for_model(source: Any, preprocessing: Preprocessing | None, n_features: int, *,
+def load_for_model(source: PathLike, preprocessing: Preprocessing | None, n_features: int, *,
                    need_target: bool, header: bool | str = "auto", delimiter: str = ",") -> Table:
     """Read data for a trained model with d = ``n_features`` inputs.
 

@@ -20,10 +20,19 @@ CONFIG --distributed``.
 from __future__ import annotations
 
 import os
-import traceback
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from mpi4py.MPI import Intracomm
+
+    from ._parallel import Reducer
+    from .network import Network
+    from .training import _Run
 
 __all__ = ["DistributedError", "shard_bounds", "shard", "world"]
 
@@ -32,7 +41,7 @@ class DistributedError(RuntimeError):
     """Another rank failed, or the ranks disagree; raised on every rank so that none waits forever."""
 
 
-def world() -> Any:
+def world() -> Intracomm:
     """``MPI.COMM_WORLD`` of mpi4py, with a clear error when mpi4py or MPI is missing."""
     return _mpi().COMM_WORLD
 
@@ -51,7 +60,7 @@ def shard_bounds(n_samples: int, size: int, rank: int) -> tuple[int, int]:
     return start, start + base + (1 if rank < extra else 0)
 
 
-def shard(data: Any, comm: Any) -> Any:
+def shard(data: Any, comm: Intracomm) -> Any:
     """This rank's block of rows of ``data`` (an array or a sequence of arrays with the same number
     of rows), by :func:`shard_bounds`. Slices of NumPy arrays are views: nothing is copied."""
     group = Group(comm)
@@ -65,7 +74,7 @@ def shard(data: Any, comm: Any) -> Any:
     return tuple(parts) if isinstance(data, (list, tuple)) else parts[0]
 
 
-def _mpi() -> Any:
+def _mpi() -> ModuleType:
     try:
         from mpi4py import MPI
     except ImportError as exc:
@@ -81,7 +90,7 @@ class Group:
     Every method that communicates must be called by every rank in the same order.
     """
 
-    def __init__(self, comm: Any) -> None:
+    def __init__(self, comm: Intracomm) -> None:
         MPI = _mpi()
         if not isinstance(comm, MPI.Intracomm):
             raise TypeError("comm must be an mpi4py intra-communicator such as MPI.COMM_WORLD; got "
@@ -111,7 +120,7 @@ class Group:
         rank, message = failures[0]
         raise DistributedError(f"{what} failed on rank {rank} of {self.size}: {message}")
 
-    def check_same(self, values: dict[str, Any], what: str) -> None:
+    def check_same(self, values: dict[str, object], what: str) -> None:
         """Raise on every rank when some rank's ``values`` differ from rank 0's (names the keys)."""
         gathered = self.comm.allgather(values)
         differ = sorted({k for other in gathered[1:] for k in values
@@ -123,7 +132,7 @@ class Group:
             raise DistributedError(f"every rank must call {what} with the same settings; they "
                                    f"differ in {', '.join(differ)} ({detail})")
 
-    def allgather(self, value: Any) -> list[Any]:
+    def allgather(self, value: object) -> list[Any]:
         return self.comm.allgather(value)
 
     def sum(self, values: Sequence[float]) -> np.ndarray:
@@ -137,7 +146,7 @@ class Group:
         self.comm.Bcast(array, root=root)
 
     # -------------------------------------------------------------------- training
-    def reducer(self):
+    def reducer(self) -> Reducer:
         """The core's gradient reducer: sums ``sums`` (J·w, w, stop flag) and then, unless some rank
         asked to stop, the flat gradient, both in place."""
         comm, MPI = self.comm, self._MPI
@@ -168,8 +177,83 @@ class Group:
             allowed = cpus
         return max(1, min(allowed, cpus // local))
 
-    def abort(self, error: BaseException, code: int = 1) -> None:
-        """End the whole job (MPI_Abort) after printing ``error``: for a failure the other ranks
-        cannot learn of, which would otherwise leave them waiting."""
-        traceback.print_exception(type(error), error, error.__traceback__)
-        self.comm.Abort(code)
+
+class DataParallel:
+    """The data-parallel strategy of ``fit(..., comm=comm)`` (see :mod:`bpcore._parallel`): the
+    ranks check that they train alike, start from rank 0's parameters, sum every batch's gradient,
+    and take every stopping decision together."""
+
+    sharded = True
+
+    def __init__(self, comm: Intracomm) -> None:
+        self.group = Group(comm)
+        self.rank = self.group.rank
+        self.size = self.group.size
+
+    def agree(self, error: BaseException | None, what: str) -> None:
+        self.group.agree(error, what)
+
+    def join(self, run: _Run, net: Network) -> None:
+        """Check that the ranks agree, place this rank's shard, budget threads and start every
+        rank from rank 0's parameters. Collective."""
+        group = self.group
+        c = run.config
+        group.check_same({
+            "network": repr(net), "epochs": run.epochs, "batch_size": run.batch, "tol": run.tol,
+            "optimizer": c.kind, "lr_schedule": c.schedule,
+            **{name: getattr(c, name) for name in ("lr", "momentum", "beta1", "beta2", "epsilon",
+                                                   "weight_decay", "power_t", "step_size",
+                                                   "gamma")},
+            "shuffle": run.shuffle, "seed": run.seed, "drop_last": run.drop_last,
+            "warm_start": run.warm_start, "early_stopping": run.stopper is not None and
+            (run.stopper.patience, run.stopper.min_delta),
+            "sample_weight": run.w is not None, "validation": run.X_val is not None,
+            "epochs done": net.training_state().epochs if run.warm_start else 0,
+        }, "fit()")
+        rows = group.allgather((run.X.shape[0], 0.0 if run.w is None else float(run.w.sum())))
+        run.global_rows = sum(r for r, _ in rows)
+        run.row_offset = sum(r for r, _ in rows[: group.rank])
+        error: Exception | None = None
+        if run.global_rows == 0:
+            error = ValueError("X has no samples on any rank")
+        elif run.w is not None and not sum(s for _, s in rows) > 0:
+            error = ValueError("sample_weight must have at least one positive weight (on some "
+                               "rank)")
+        elif run.batch > run.global_rows:
+            error = ValueError(f"batch_size must be at most the number of training samples of "
+                               f"all ranks ({run.global_rows}); got {run.batch}; use "
+                               "batch_size=None for the full batch")
+        if error is not None:
+            error.bpcore_agreed = True  # type: ignore[attr-defined]  # the same on every rank
+            raise error
+        threads = group.default_threads()  # collective: every rank calls it
+        if run.threads == 0:  # n_threads not given
+            run.threads = threads
+        group.broadcast(net.parameters)
+
+    def reducer(self) -> Reducer:
+        return self.group.reducer()
+
+    def mean_loss(self, J: float, n: int) -> float:
+        total, count = self.group.sum([J * n, n])
+        return float(total / count) if count else float("nan")
+
+    def decide_stop(self, callbacks: Callable[[], bool], epoch: int) -> bool:
+        """Any rank's stop (or Ctrl-C) stops all, and an exception in one rank's callback is
+        raised on every rank."""
+        stop, error, interrupted = False, None, False
+        try:
+            stop = callbacks()
+        except KeyboardInterrupt:
+            interrupted = True
+        except Exception as exc:
+            error = exc
+        flags = self.group.sum([stop, error is not None, interrupted])
+        if flags[1]:
+            self.group.agree(error, f"a callback after epoch {epoch}")
+        if flags[2]:
+            raise KeyboardInterrupt
+        return bool(flags[0])
+
+    def __repr__(self) -> str:
+        return f"DataParallel(rank={self.rank}, size={self.size})"

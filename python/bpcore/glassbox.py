@@ -1,6 +1,6 @@
 """The glass box: one back-propagation step laid open, and a finite-difference gradient check.
 
-Everything is named as in shared/NOTATION.md (samples are rows)::
+Everything is named as in docs/notation.md (samples are rows)::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Ŷ = H^[L],   E = Y − Ŷ
     δ^[L] = E ⊙ f′(Z^[L])  (mse)      or   Y − Ŷ  (softmax + cross_entropy, sigmoid + binary_cross_entropy)
@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
-from ._loader import core
+from ._names import ACTIVATION_INFO, LOSS_INFO, OPTIMIZER_DEFAULTS
+from .activations import derivative
 
 if TYPE_CHECKING:
     from .network import Network
@@ -35,6 +37,8 @@ __all__ = ["trace", "Trace", "LayerTrace", "gradcheck", "GradcheckReport", "Tens
 # Arrays with at most this many entries are printed in full by Trace.__str__; larger ones as a
 # one-line summary.
 _PRINT_MAX = 60
+# the learning rate α of a step: the core's default, the notes' α
+_LR = float(OPTIMIZER_DEFAULTS["lr"])  # type: ignore[arg-type]
 
 
 # ============================================================================ trace
@@ -104,7 +108,10 @@ class LayerTrace:
 
     def __str__(self) -> str:
         l = self.l
-        lines = [f"layer l = {l}: f^[{l}] = {self.activation}, W^[{l}] {_shape(self.W_before)}"]
+        info = ACTIVATION_INFO.get(self.activation)
+        formula = f" ({info.formula}; {info.derivative_formula})" if info else ""
+        lines = [f"layer l = {l}: f^[{l}] = {self.activation}{formula}, "
+                 f"W^[{l}] {_shape(self.W_before)}"]
         rows = [
             (f"H^[{l - 1}]", self.H_prev),
             (f"Z^[{l}] = H^[{l - 1}] W^[{l}] + b^[{l}]", self.Z),
@@ -230,7 +237,8 @@ class Trace:
     __repr__ = __str__
 
 
-def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) -> Trace:
+def trace(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR,
+          update: bool = True) -> Trace:
     """Run one BP step (forward, δ backward, gradient-descent update) on a batch and record it.
 
     Parameters
@@ -256,27 +264,23 @@ def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) ->
     Notes
     -----
     Z, H and δ come from the core's cache after ``net.backward(X, Y)``; f′(Z^[l]) from
-    ``core.derivative``. For a softmax output with cross-entropy f′ is not element-wise and is
+    :func:`bpcore.derivative` (the core's f′). For a softmax output with cross-entropy f′ is not element-wise and is
     reported as None: δ^[L] = Y − Ŷ. For a sigmoid output with binary cross-entropy f′ is reported
     but δ^[L] = Y − Ŷ as well, because ∂J/∂Ŷ = −E / (Ŷ(1 − Ŷ)) cancels f′ = Ŷ(1 − Ŷ).
     After the call ``net.Z``, ``net.H``, ``net.delta`` and ``net.gradient`` hold this batch's values
     (those of the parameters before the step).
     """
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    v.check_network(net)
     lr = v.check_positive_float(lr, "lr")
-    if not isinstance(update, (bool, np.bool_)):
-        raise TypeError(f"update must be True or False; got {update!r}")
+    update = v.check_flag(update, "update")
     dtype = net.dtype
-    Xc = net._X(X)
-    Yc = net._Y(Y, Xc.shape[0])
+    Xc = v.as_matrix(X, "X", dtype, net.sizes[0])
+    Yc = v.as_targets(Y, "Y", dtype, net.sizes[-1], Xc.shape[0])
     L = net.n_layers
     acts = net.activations
     lr_t = dtype.type(lr)
 
-    with net._lock:
+    with net.training_state().lock:
         J_before, grads = net.backward(Xc, Yc)
         Zs, Hs, deltas = net.Z, net.H, net.delta
         alpha_grads = net.alpha_gradients
@@ -288,12 +292,12 @@ def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) ->
         for l in range(1, L + 1):
             name = acts[l - 1]
             alpha = alphas.get(l)
-            if name == "softmax":
-                f_prime = None
-            else:
-                z64 = np.ascontiguousarray(Zs[l], dtype=np.float64)
-                d = core.derivative(name, z64, 0.25 if alpha is None else alpha)
+            try:
+                z64 = np.asarray(Zs[l], dtype=np.float64)
+                d = derivative(name, z64, 0.25 if alpha is None else alpha)
                 f_prime = np.asarray(d, dtype=dtype)
+            except ValueError:  # no element-wise f′ (softmax: a Jacobian per sample)
+                f_prime = None
             dJ_dW, dJ_db = grads[l - 1]
             # W + (−α g) is exactly the core's sgd W − α g (one ulp at most where a build fuses
             # the core's step into a multiply-add)
@@ -301,7 +305,7 @@ def trace(net: Network, X: Any, Y: Any, lr: float = 0.5, update: bool = True) ->
             Delta_b = -(lr_t * dJ_db)
             layer = LayerTrace(
                 l=l, activation=name, H_prev=Hs[l - 1], Z=Zs[l], H=Hs[l], f_prime=f_prime,
-                delta=deltas[l], delta_rule=_delta_rule(l, L, net.loss_name),
+                delta=deltas[l], delta_rule=_delta_rule(l, L, net.loss_name, name),
                 dJ_dW=dJ_dW, dJ_db=dJ_db, Delta_W=Delta_W, Delta_b=Delta_b,
                 W_before=W_before[l - 1], W_after=W_before[l - 1] + Delta_W,
                 b_before=b_before[l - 1], b_after=b_before[l - 1] + Delta_b,
@@ -338,17 +342,17 @@ def _apply(net: Network, layers: list[LayerTrace]) -> None:
             a[...] = a + a.dtype.type(layer.Delta_alpha)
 
 
-def _delta_rule(l: int, L: int, loss: str) -> str:
+def _delta_rule(l: int, L: int, loss: str, activation: str) -> str:
     if l < L:
         return f"(δ^[{l + 1}] W^[{l + 1}]ᵀ) ⊙ f′(Z^[{l}])"
-    if loss == "mse":
+    info = LOSS_INFO[loss]
+    if not info.delta_is_error:
         return f"E ⊙ f′(Z^[{L}])"
-    if loss == "cross_entropy":
-        return "Y − Ŷ (softmax with cross-entropy)"
-    return "Y − Ŷ (sigmoid with binary cross-entropy: f′ cancels)"
+    # the loss's ∂J/∂Ŷ cancels f′ of its output activation
+    return f"Y − Ŷ ({activation} with {loss}: {info.formula}, so f′ cancels)"
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: object) -> object:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
@@ -356,7 +360,7 @@ def _shape(a: np.ndarray) -> str:
     return "×".join(str(s) for s in a.shape) if a.ndim else "scalar"
 
 
-def _format_row(label: str, value: Any) -> str:
+def _format_row(label: str, value: np.ndarray | float | None) -> str:
     pad = "  " + label + " "
     if value is None:
         return f"{pad}: None (not element-wise)"
@@ -484,7 +488,7 @@ class GradcheckReport:
             lines.append(line)
         for l, count in self.near_kink.items():
             lines.append(f"  note: {count} entries of Z^[{l}] lie within {_KINK_BAND * self.eps:g} "
-                         "of the relu/prelu kink at 0; differences across a kink are one-sided, so a "
+                         "of the kink of f at 0; differences across a kink are one-sided, so a "
                          "mismatch there does not mean a wrong gradient")
         return "\n".join(lines)
 
@@ -494,15 +498,15 @@ class GradcheckReport:
 # Defaults: float64 as torch.autograd.gradcheck; float32 differences are taken on a float64 copy
 # (same parameters and data, exactly representable), so only the float32 rounding of the analytic
 # gradient remains, a few ulps of float32 (≈ 1e-7 relative) per operation.
-# Z^[l] entries of relu/prelu layers closer than _KINK_BAND·ε to 0 are reported as near a kink.
+# Z^[l] entries of layers whose f′ jumps at 0 (relu, prelu, ...) closer than _KINK_BAND·ε to 0 are reported as near a kink.
 _KINK_BAND = 100.0
 _DEFAULTS = {"float64": (1e-6, 1e-3, 1e-5), "float32": (1e-6, 1e-2, 1e-4)}
 
 
 def gradcheck(
     net: Network,
-    X: Any,
-    Y: Any,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
     eps: float | None = None,
     rtol: float | None = None,
     atol: float | None = None,
@@ -536,20 +540,17 @@ def gradcheck(
     float32-rounded data: a float32 J cannot resolve a step of 1e-6, while float64 can, and
     float32 → float64 is exact, so the copy has the very same parameters. The analytic gradient is
     the float32 network's own. Every parameter is restored exactly (bitwise) afterwards, even on
-    error. A kink of relu/prelu within ε of some Z^[l] entry spoils the difference there; random
+    error. A kink of f (relu, prelu, ...) within ε of some Z^[l] entry spoils the difference there; random
     data and parameters make that unlikely.
     """
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    v.check_network(net)
     d_eps, d_rtol, d_atol = _DEFAULTS[net.dtype.name]
     eps = d_eps if eps is None else v.check_positive_float(eps, "eps")
     rtol = d_rtol if rtol is None else _non_negative(rtol, "rtol")
     atol = d_atol if atol is None else _non_negative(atol, "atol")
 
-    Xc = net._X(X)
-    Yc = net._Y(Y, Xc.shape[0])
+    Xc = v.as_matrix(X, "X", net.dtype, net.sizes[0])
+    Yc = v.as_targets(Y, "Y", net.dtype, net.sizes[-1], Xc.shape[0])
     saved = net.parameters.copy()
     try:
         J, grads = net.backward(Xc, Yc)
@@ -579,8 +580,8 @@ def gradcheck(
 
 
 def _near_kink(net: Network, X: np.ndarray, band: float) -> dict[int, int]:
-    """``{l: count}`` of Z^[l] entries with |Z| ≤ band in the relu/prelu layers."""
-    layers = [l for l, f in enumerate(net.activations, start=1) if f in ("relu", "prelu")]
+    """``{l: count}`` of Z^[l] entries with |Z| ≤ band in the layers whose f′ jumps at 0."""
+    layers = [l for l, f in enumerate(net.activations, start=1) if _has_kink(f)]
     if not layers:
         return {}
     net.forward(X)
@@ -589,7 +590,16 @@ def _near_kink(net: Network, X: np.ndarray, band: float) -> dict[int, int]:
     return {l: c for l, c in counts.items() if c}
 
 
-def _check_tensor(name: str, layer: int, kind: str, analytic: Any, view: np.ndarray,
+def _has_kink(activation: str) -> bool:
+    """f′ jumps at z = 0 (relu, prelu, leaky_relu), read from the core's own f′ on either side."""
+    try:
+        left, right = derivative(activation, np.array([-1e-9, 1e-9]))
+    except ValueError:  # no element-wise f′ (softmax): smooth
+        return False
+    return bool(abs(right - left) > 1e-6)
+
+
+def _check_tensor(name: str, layer: int, kind: str, analytic: npt.ArrayLike, view: np.ndarray,
                   fd_net: Network, X: np.ndarray, Y: np.ndarray, eps: float, rtol: float,
                   atol: float) -> TensorCheck:
     analytic = np.asarray(analytic, dtype=np.float64).reshape(view.shape)
@@ -620,11 +630,9 @@ def _check_tensor(name: str, layer: int, kind: str, analytic: Any, view: np.ndar
 
 
 def _float64_copy(net: Network) -> Network:
-    from .network import Network
-
     state = net.__getstate__()
     state["dtype"] = "float64"
-    copy = object.__new__(Network)
+    copy = object.__new__(type(net))
     copy.__setstate__(state)
     return copy
 

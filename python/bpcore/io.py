@@ -33,21 +33,23 @@ Reading checks every number in the header before use; a file that fails any chec
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import struct
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 
-from ._atomic import as_path, write_bytes
-
-if TYPE_CHECKING:
-    from .network import Network
-    from .preprocessing import Preprocessing
+from ._atomic import PathLike, as_path
+from ._modelfile import DTYPES as _DTYPES
+from ._modelfile import FORMAT, FORMAT_VERSION, save_tensors, write_network
+from ._modelfile import PREFIX as _PREFIX
+from ._modelfile import checksum as _checksum
+from ._version import __version__
+from .network import Network
+from .preprocessing import Preprocessing
 
 __all__ = [
     "FORMAT",
@@ -61,77 +63,21 @@ __all__ = [
     "save_tensors",
 ]
 
-FORMAT = "bpcore-mlp"
-FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 100_000_000  # the limit of the reference safetensors implementation
-
-# safetensors dtype → (item size, NumPy little-endian dtype or None when NumPy has no such type)
-_DTYPES: dict[str, tuple[int, str | None]] = {
-    "BOOL": (1, "|b1"), "U8": (1, "|u1"), "I8": (1, "|i1"), "F8_E4M3": (1, None),
-    "F8_E5M2": (1, None), "U16": (2, "<u2"), "I16": (2, "<i2"), "F16": (2, "<f2"),
-    "BF16": (2, None), "U32": (4, "<u4"), "I32": (4, "<i4"), "F32": (4, "<f4"),
-    "U64": (8, "<u8"), "I64": (8, "<i8"), "F64": (8, "<f8"),
-}
-_NAME_OF = {np.dtype(v[1]).str: k for k, v in _DTYPES.items() if v[1] is not None}
-
-_PREFIX = "bpcore."
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: truncated, corrupted, tampered with, or of an unknown
     format version. ``path`` is the file."""
 
-    def __init__(self, message: str, path: Any = None) -> None:
+    def __init__(self, message: str, path: PathLike | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 
 # ---------------------------------------------------------------------- generic safetensors
-def _dtype_name(arr: np.ndarray) -> str:
-    dt = arr.dtype
-    name = _NAME_OF.get(dt.str if dt.itemsize == 1 else dt.newbyteorder("<").str)
-    if name is None:
-        raise TypeError(f"arrays of dtype {dt} cannot be stored in safetensors")
-    return name
-
-
-def _encode(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = dict(metadata)
-    chunks = []
-    offset = 0
-    for name, arr in tensors.items():
-        dtype = _dtype_name(arr)
-        data = np.ascontiguousarray(arr, dtype=np.dtype(_DTYPES[dtype][1])).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # keep the byte buffer 8-byte aligned
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
-
-
-def save_tensors(path: Any, tensors: Mapping[str, np.ndarray],
-                 metadata: Mapping[str, str] | None = None) -> None:
-    """Write arrays and a str → str metadata map to a safetensors file, atomically."""
-    path = as_path(path)
-    meta = dict(metadata or {})
-    for k, val in meta.items():
-        if not isinstance(k, str) or not isinstance(val, str):
-            raise TypeError(f"metadata must map str to str; got {k!r}: {val!r}")
-    arrays = {}
-    for name, arr in tensors.items():
-        if not isinstance(name, str) or not name or name == "__metadata__":
-            raise ValueError(f"tensor names must be non-empty strings other than __metadata__; "
-                             f"got {name!r}")
-        arrays[name] = np.asarray(arr)
-    write_bytes(path, _encode(arrays, meta))
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for k, val in pairs:
         if k in out:
             raise ValueError(f"duplicate key {k!r}")
@@ -139,11 +85,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _read_header(f: Any, size: int, path: Any) -> tuple[dict[str, Any], dict[str, str], int]:
+def _read_header(f: IO[bytes], size: int,
+                 path: PathLike) -> tuple[dict[str, Any], dict[str, str], int]:
     """Parse and check the header; returns (entries, metadata, start of the byte buffer)."""
     if size < 8:
         raise ModelFileError(f"the file is {size} bytes, too short for a safetensors file "
@@ -212,7 +159,7 @@ def _read_header(f: Any, size: int, path: Any) -> tuple[dict[str, Any], dict[str
     return header, metadata, 8 + n
 
 
-def load_tensors(path: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def load_tensors(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read a safetensors file: ``(tensors, metadata)``, tensors as native-order NumPy arrays.
 
     Raises
@@ -240,7 +187,7 @@ def load_tensors(path: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return tensors, metadata
 
 
-def read_metadata(path: Any) -> dict[str, str]:
+def read_metadata(path: PathLike) -> dict[str, str]:
     """The ``__metadata__`` map of a safetensors file (bpcore's ``bpcore.*`` keys and the user's),
     read from the header only."""
     path = as_path(path)
@@ -250,37 +197,8 @@ def read_metadata(path: Any) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- bpcore models
-def _checksum(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> str:
-    """SHA-256 over the tensors (sorted by name) and the bpcore.* metadata but the checksum."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        arr = np.asarray(tensors[name])
-        dtype = _dtype_name(arr)
-        h.update(json.dumps([name, dtype, list(arr.shape)]).encode("utf-8"))
-        h.update(np.ascontiguousarray(arr, dtype=np.dtype(_DTYPES[dtype][1])).tobytes())
-    for key in sorted(metadata):
-        if key.startswith(_PREFIX) and key != _PREFIX + "checksum":
-            h.update(json.dumps([key, metadata[key]]).encode("utf-8"))
-    return "sha256:" + h.hexdigest()
-
-
-def _user_value(key: Any, value: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"metadata keys must be strings; got {key!r}")
-    if key.startswith(_PREFIX) or key == "__metadata__":
-        raise ValueError(f"metadata key {key!r} is reserved (keys starting with {_PREFIX!r} are "
-                         "bpcore's own)")
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"metadata {key!r} must be a string or JSON-serialisable; got "
-                        f"{type(value).__name__}") from None
-
-
-def save(net: Network, path: Any, *, preprocessing: Preprocessing | None = None,
-         **metadata: Any) -> None:
+def save(net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None,
+         **metadata: object) -> None:
     """Write ``net`` to a safetensors model file at ``path``, atomically.
 
     Parameters
@@ -296,73 +214,11 @@ def save(net: Network, path: Any, *, preprocessing: Preprocessing | None = None,
         Extra str → str entries (other values are stored as JSON). ``net.metadata`` from
         :func:`load` is kept; these entries are added on top.
     """
-    from . import __version__
-    from .network import Network
-    from .preprocessing import Preprocessing
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
-    path = as_path(path)
-    if preprocessing is None:
-        preprocessing = getattr(net, "preprocessing", None)
-    if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
-        raise TypeError(f"preprocessing must be a bpcore.preprocessing.Preprocessing; got "
-                        f"{type(preprocessing).__name__}")
-    user = dict(getattr(net, "metadata", None) or {})
-    user.update(metadata)
-    meta = {k: _user_value(k, val) for k, val in user.items()}
-
-    sizes, acts = net.sizes, net.activations
-    dt = np.dtype(net.dtype)
-    tensors: dict[str, np.ndarray] = {}
-    alphas = net.alphas
-    for l in range(1, net.n_layers + 1):
-        tensors[f"W{l}"] = np.array(net.weights[l - 1], dtype=dt, copy=True)
-        tensors[f"b{l}"] = np.array(net.biases[l - 1], dtype=dt, copy=True)
-        if l in alphas:
-            tensors[f"alpha{l}"] = np.array(alphas[l], dtype=dt, copy=True).reshape(())
-    for name, arr in tensors.items():
-        if not np.isfinite(arr).all():
-            raise ValueError(f"the network's {name} holds NaN or infinite values; it cannot be saved")
-    ours = {
-        "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "version": __version__,
-        "sizes": json.dumps(sizes),
-        "activations": json.dumps(acts),
-        "loss": net.loss_name,
-        "dtype": dt.name,
-        "init": net.init,
-        "init_scale": repr(float(net.init_scale)),
-        "seed": str(net.seed),
-    }
-    if preprocessing is not None:
-        p = preprocessing
-        if p.n_features is not None and p.n_features != sizes[0]:
-            raise ValueError(f"preprocessing is for {p.n_features} features but the network takes "
-                             f"{sizes[0]} inputs")
-        if p.n_outputs is not None and p.n_outputs != sizes[-1]:
-            raise ValueError(f"preprocessing expects {p.n_outputs} outputs but the network has "
-                             f"{sizes[-1]}")
-        ours["task"] = p.task
-        ours["one_hot"] = "true" if p.one_hot else "false"
-        if p.classes is not None:
-            ours["classes"] = json.dumps(p.classes)
-        if p.feature_names is not None:
-            ours["feature_names"] = json.dumps(p.feature_names)
-        if p.target is not None:
-            ours["target"] = json.dumps(p.target)
-        for name in ("mean", "scale", "target_mean", "target_scale"):
-            value = getattr(p, name)
-            if value is not None:
-                tensors[f"preprocessing.{name}"] = np.asarray(value, dtype=np.float64)
-    for k, val in ours.items():
-        meta[_PREFIX + k] = val
-    meta[_PREFIX + "checksum"] = _checksum(tensors, meta)
-    save_tensors(path, tensors, meta)
+    write_network(net, path, preprocessing=preprocessing, **metadata)
 
 
-def _json_meta(meta: Mapping[str, str], key: str, path: Any, default: Any = ...) -> Any:
+
+def _json_meta(meta: Mapping[str, str], key: str, path: PathLike, default: Any = ...) -> Any:
     full = _PREFIX + key
     if full not in meta:
         if default is not ...:
@@ -374,7 +230,7 @@ def _json_meta(meta: Mapping[str, str], key: str, path: Any, default: Any = ...)
         raise ModelFileError(f"metadata {full!r} is not valid JSON: {meta[full]!r}", path) from None
 
 
-def load(path: Any) -> Network:
+def load(path: PathLike) -> Network:
     """Read a bpcore model file written by :func:`save` (or ``Network.save``).
 
     Returns
@@ -392,10 +248,6 @@ def load(path: Any) -> Network:
         or of a format version this bpcore does not read.
     FileNotFoundError
     """
-    from . import __version__
-    from .network import Network
-    from .preprocessing import Preprocessing
-
     path = as_path(path)
     tensors, meta = load_tensors(path)
     fmt = meta.get(_PREFIX + "format")

@@ -1,6 +1,6 @@
 """``bpcore.Network``: the notes' multilayer perceptron, backed by the C++ core.
 
-Notation (shared/NOTATION.md): layers l = 1 … L, samples are rows,
+Notation (docs/notation.md): layers l = 1 … L, samples are rows,
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Y_hat = H^[L]
 
@@ -10,19 +10,31 @@ with W^[l] of shape (n_{l-1}, n_l) and b^[l] of shape (n_l,).
 from __future__ import annotations
 
 import os
-import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
-from ._names import ACTIVATIONS, DTYPES, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
+from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
+from ._state import NetworkBase, TrainingState
+from .training import FIT_DEFAULTS as _D
+from .training import fit
+
+if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+    from typing_extensions import Unpack
+
+    from .glassbox import Trace
+    from .preprocessing import Preprocessing
+    from .training import Callback, FitOptions, History
 
 __all__ = ["Network"]
 
 
-class Network:
+class Network(NetworkBase):
     """A fully connected network: forward pass and δ back-propagation in C++.
 
     Parameters
@@ -72,7 +84,7 @@ class Network:
         seed: int = 0,
         init_scale: float = 0.1,
     ) -> None:
-        sizes = _check_sizes(sizes)
+        sizes = v.check_sizes(sizes)
         n_hidden = len(sizes) - 2
         if isinstance(activation, str):
             hidden = [check_name(activation, HIDDEN_ACTIVATIONS, "activation")] * n_hidden
@@ -86,8 +98,8 @@ class Network:
         check_name(output_activation, ACTIVATIONS, "output_activation")
         check_name(loss, LOSSES, "loss")
         check_name(init, INITS, "init")
-        self._dtype = _check_dtype(dtype)
-        seed = _check_seed(seed)
+        self._dtype = v.check_dtype(dtype)
+        seed = v.check_seed(seed)
         init_scale = v.check_positive_float(init_scale, "init_scale")
         cls = core.Network64 if self._dtype == np.float64 else core.Network32
         self._net = cls(sizes, hidden + [output_activation], loss)
@@ -95,14 +107,20 @@ class Network:
         self._init = init
         self._seed = seed
         self._init_scale = init_scale
-        self._training: dict[str, Any] = {}  # optimizer state and epochs done, see training.py
-        self._lock = threading.RLock()
-        self._fitting = threading.Lock()  # held by fit() for its whole run
+        # the optimizer, the epochs done and the locks: handed to bpcore.training and the glass box
+        self._state = TrainingState(self._net)
         self._X_cache: np.ndarray | None = None
         #: the user's entries of a model file (see bpcore.io); saved with the network
         self.metadata: dict[str, str] = {}
         #: standardisation and class labels (bpcore.preprocessing.Preprocessing) or None
-        self.preprocessing: Any = None
+        self.preprocessing: Preprocessing | None = None
+
+    def training_state(self) -> TrainingState:
+        """The object that owns this network's training state: the optimizer and epoch count that
+        ``fit(..., warm_start=True)`` continues, and the locks that keep two threads from using
+        the core's caches at once. For :mod:`bpcore.training` and :mod:`bpcore.glassbox`; ordinary
+        use never needs it."""
+        return self._state
 
     # ---------------------------------------------------------------- architecture
     @property
@@ -186,45 +204,47 @@ class Network:
     def reinitialize(self, seed: int | None = None, init: str | None = None) -> None:
         """Draw new parameters (in place: existing views see them) and forget the optimizer state."""
         new_init = self._init if init is None else check_name(init, INITS, "init")
-        new_seed = self._seed if seed is None else _check_seed(seed)
-        if self._fitting.locked():
+        new_seed = self._seed if seed is None else v.check_seed(seed)
+        if self._state.fitting.locked():
             raise RuntimeError("reinitialize() cannot run while fit() is training this network; "
                                "stop training first (return True from the callback)")
-        with self._lock:
+        with self._state.lock:
             self._net.initialize(new_init, new_seed, self._init_scale)
             self._init, self._seed = new_init, new_seed
-            self._training.clear()
+            self._state.reset()
 
     # ---------------------------------------------------------------- computations
-    def _X(self, X: Any, name: str = "X") -> np.ndarray:
+    def _X(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
         return v.as_matrix(X, name, self._dtype, self.sizes[0])
 
-    def _Y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
+    def _Y(self, Y: npt.ArrayLike, n: int, name: str = "Y") -> np.ndarray:
         return v.as_targets(Y, name, self._dtype, self.sizes[-1], n)
 
-    def forward(self, X: Any, n_threads: int | None = None) -> np.ndarray:
+    def forward(self, X: npt.ArrayLike, n_threads: int | None = None) -> np.ndarray:
         """Ŷ = H^[L] of a batch X (n, d), shape (n, q). Keeps Z^[l], H^[l] for :attr:`Z`, :attr:`H`."""
         X = self._X(X)
-        threads = _threads(n_threads)
-        with self._lock:
+        threads = v.check_threads(n_threads)
+        with self._state.lock:
             self._net.forward(X, threads)
             self._X_cache = X
             return self._net.cached_H(self.n_layers - 1)
 
-    def predict(self, X: Any, n_threads: int | None = None) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike, n_threads: int | None = None) -> np.ndarray:
         """Ŷ of a batch, computed in row chunks with no cache: safe from several threads at once."""
         X = self._X(X)
-        return self._net.predict(X, _threads(n_threads))
+        return self._net.predict(X, v.check_threads(n_threads))
 
-    def loss(self, X: Any, Y: Any, sample_weight: Any = None, n_threads: int | None = None) -> float:
+    def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+             n_threads: int | None = None) -> float:
         """J of the batch: the (weighted) mean over samples of the per-sample J."""
         X = self._X(X)
         Y = self._Y(Y, X.shape[0])
         w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
-        return float(self._net.loss(X, Y, w, _threads(n_threads)))
+        return float(self._net.loss(X, Y, w, v.check_threads(n_threads)))
 
     def backward(
-        self, X: Any, Y: Any, sample_weight: Any = None, n_threads: int | None = None
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+        n_threads: int | None = None,
     ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
         """Forward pass and δ back-propagation of a batch.
 
@@ -236,8 +256,8 @@ class Network:
         X = self._X(X)
         Y = self._Y(Y, X.shape[0])
         w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
-        threads = _threads(n_threads)
-        with self._lock:
+        threads = v.check_threads(n_threads)
+        with self._state.lock:
             J = float(self._net.backward(X, Y, w, threads))
             self._X_cache = X
             g = self._net.grads().copy()
@@ -265,7 +285,7 @@ class Network:
     def _cached(self, getter: str, first: int) -> dict[int, np.ndarray]:
         if self._net.cached_rows == 0:
             raise RuntimeError("run forward() or backward() first")
-        with self._lock:
+        with self._state.lock:
             fetch = getattr(self._net, getter)
             return {k + 1: fetch(k) for k in range(first, self.n_layers)}
 
@@ -289,35 +309,48 @@ class Network:
         return self._cached("cached_delta", 0)
 
     # ---------------------------------------------------------------- training
-    def fit(self, X: Any, Y: Any, epochs: int = 100, batch_size: int | None = 1, lr: float = 0.5,
-            optimizer: str = "sgd", momentum: float = 0.9, tol: float | None = None,
-            shuffle: bool = True, n_threads: int | None = None, seed: int = 0,
-            callbacks: Sequence[Any] | None = None, comm: Any = None, **options: Any):
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        Y: npt.ArrayLike,
+        epochs: int = _D.epochs,
+        batch_size: int | None = _D.batch_size,
+        lr: float = _D.lr,
+        optimizer: str = _D.optimizer,
+        momentum: float = _D.momentum,
+        tol: float | None = None,
+        shuffle: bool = _D.shuffle,
+        n_threads: int | None = None,
+        seed: int = _D.seed,
+        callbacks: Callback | Sequence[Callback] | None = None,
+        comm: Intracomm | None = None,
+        **options: Unpack[FitOptions],
+    ) -> History:
         """Train with the BP algorithm; see :func:`bpcore.training.fit` for every option.
 
-        ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
+        The defaults are ``bpcore.training.FIT_DEFAULTS``: the core's for the optimizer and the
+        epochs. ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
         rows (see :mod:`bpcore.distributed`)."""
-        from .training import fit
-
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                    momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
                    callbacks=callbacks, comm=comm, **options)
 
     # ---------------------------------------------------------------- glass box and files
-    def trace(self, X: Any, Y: Any, lr: float = 0.5, update: bool = True):
+    def trace(self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr,
+              update: bool = True) -> Trace:
         """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`."""
         from .glassbox import trace
 
         return trace(self, X, Y, lr=lr, update=update)
 
-    def save(self, path: Any, **metadata: Any) -> None:
+    def save(self, path: str | os.PathLike[str], **metadata: object) -> None:
         """Write the network to a safetensors model file, atomically; see :func:`bpcore.io.save`."""
-        from .io import save
+        from ._modelfile import write_network
 
-        save(self, path, **metadata)
+        write_network(self, path, **metadata)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- copies and pickling
-    def copy(self) -> "Network":
+    def copy(self) -> Network:
         """An independent network with the same architecture and parameters."""
         new = object.__new__(Network)
         new.__setstate__(self.__getstate__())
@@ -350,43 +383,3 @@ class Network:
         self.metadata = dict(state.get("metadata", {}))
         self.preprocessing = state.get("preprocessing")
 
-
-def _check_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of layer sizes like [4, 5, 3]; got {sizes!r}")
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least the input and output sizes; got {list(sizes)}")
-    out = []
-    for i, s in enumerate(sizes):
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
-            raise TypeError(f"sizes[{i}] must be a positive integer; got {s!r}")
-        if s < 1:
-            raise ValueError(f"sizes[{i}] must be a positive integer; got {s}")
-        out.append(int(s))
-    return out
-
-
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
-    return dt
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    if seed >= 2**64:
-        raise ValueError(f"seed must be below 2**64; got {seed}")
-    return int(seed)
-
-
-def _threads(n_threads: Any) -> int:
-    """0 means the OpenMP default (OMP_NUM_THREADS, threadpoolctl)."""
-    if n_threads is None:
-        return 0
-    # OpenMP cannot start tens of thousands of threads; more threads than CPUs never helps
-    return min(v.check_positive_int(n_threads, "n_threads"), 4 * (os.cpu_count() or 1))

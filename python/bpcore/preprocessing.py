@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+import numpy.typing as npt
 
+from . import _validation as v
 from .datasets import one_hot
 
 if TYPE_CHECKING:
@@ -38,8 +40,11 @@ __all__ = [
 
 TASKS = ("classification", "regression")
 
+#: A class label as stored with a model: a Python int, float or str.
+Label = Union[int, float, str]
 
-def standardization_statistics(X: Any) -> tuple[np.ndarray, np.ndarray]:
+
+def standardization_statistics(X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations (ddof 0) of X (n, d); a zero deviation becomes 1.
 
     Returns
@@ -60,25 +65,13 @@ def train_validation_split(n_samples: int, validation_fraction: float,
     ``round(validation_fraction · n)`` samples go to validation; the same seed gives the same split.
     A fraction of 0 gives every sample to training and an empty validation set.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
-    try:
-        frac = float(validation_fraction)
-    except (TypeError, ValueError):
-        raise TypeError(f"validation_fraction must be a number in [0, 1); got {validation_fraction!r}") from None
-    if not 0 <= frac < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1); got {validation_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    n_val = int(round(frac * n_samples))
-    if frac > 0 and (n_val < 1 or n_val >= n_samples):
-        raise ValueError(f"validation_fraction={frac:g} of {n_samples} samples leaves no validation "
-                         "or no training sample")
-    order = np.random.default_rng(int(seed)).permutation(int(n_samples))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    n = v.check_int(n_samples, "n_samples")
+    frac = v.check_real(validation_fraction, "validation_fraction", low=0, high=1,
+                        high_open=True, style="sklearn")
+    return v.validation_split(n, frac, v.check_seed(seed))
 
 
-def _label_key(value: Any) -> str:
+def _label_key(value: object) -> str:
     """A comparable key of a label: 1, 1.0, "1" and "1.0" are the same class."""
     if isinstance(value, (bool, np.bool_)):
         return str(int(value))
@@ -94,7 +87,7 @@ def _label_key(value: Any) -> str:
     return _label_key(number) if np.isfinite(number) else text
 
 
-def _python_scalar(value: Any) -> int | float | str:
+def _python_scalar(value: object) -> int | float | str:
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (int, np.integer)):
@@ -104,7 +97,7 @@ def _python_scalar(value: Any) -> int | float | str:
     return str(value)
 
 
-def _as_labels(y: Any, name: str = "y") -> np.ndarray:
+def _as_labels(y: npt.ArrayLike, name: str = "y") -> np.ndarray:
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -117,7 +110,8 @@ def _as_labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
-def encode_labels(y: Any, classes: Sequence[Any] | None = None) -> tuple[np.ndarray, list[Any]]:
+def encode_labels(y: npt.ArrayLike, classes: Sequence[Label] | None = None
+                  ) -> tuple[np.ndarray, list[Label]]:
     """Class labels (n,) as indices 0 … k−1 into ``classes``.
 
     Parameters
@@ -151,7 +145,7 @@ def encode_labels(y: Any, classes: Sequence[Any] | None = None) -> tuple[np.ndar
     return out, classes
 
 
-def infer_task(y: Any) -> str:
+def infer_task(y: npt.ArrayLike) -> str:
     """``"classification"`` for string or integer-valued 1-D labels, else ``"regression"``."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -167,7 +161,7 @@ def infer_task(y: Any) -> str:
     return "regression"
 
 
-def _as_2d_float(a: Any, name: str) -> np.ndarray:
+def _as_2d_float(a: npt.ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
@@ -181,7 +175,7 @@ def _as_2d_float(a: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _opt_vector(a: Any, name: str) -> np.ndarray | None:
+def _opt_vector(a: npt.ArrayLike | None, name: str) -> np.ndarray | None:
     if a is None:
         return None
     arr = np.array(a, dtype=np.float64, copy=True).reshape(-1)
@@ -214,7 +208,7 @@ class Preprocessing:
     """
 
     task: str = "classification"
-    classes: list[Any] | None = None
+    classes: list[Label] | None = None
     one_hot: bool = True
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
@@ -269,9 +263,9 @@ class Preprocessing:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, X: Any, y: Any, *, task: str = "auto", standardize: bool = True,
+    def fit(cls, X: npt.ArrayLike, y: npt.ArrayLike, *, task: str = "auto", standardize: bool = True,
             one_hot: bool = True, standardize_target: bool = False,
-            classes: Sequence[Any] | None = None, feature_names: Sequence[str] | None = None,
+            classes: Sequence[Label] | None = None, feature_names: Sequence[str] | None = None,
             target: str | int | None = None) -> Preprocessing:
         """Learn the statistics from training data X (n, d) and targets y.
 
@@ -287,7 +281,7 @@ class Preprocessing:
         if standardize:
             mean, scale = standardization_statistics(X)
         if task == "classification":
-            labels = _labels_from_targets(y)
+            labels = labels_from_targets(y)
             if classes is None:
                 _, classes = encode_labels(labels)
             else:
@@ -324,7 +318,7 @@ class Preprocessing:
         return None if self.target_mean is None else int(self.target_mean.shape[0])
 
     # ------------------------------------------------------------------ forward direction
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: npt.ArrayLike) -> np.ndarray:
         """Standardised features (n, d), float64: (X − mean) / scale."""
         X = _as_2d_float(X, "X")
         d = self.n_features
@@ -334,7 +328,7 @@ class Preprocessing:
             return np.ascontiguousarray(X)
         return np.ascontiguousarray((X - self.mean) / self.scale)
 
-    def class_indices(self, y: Any) -> np.ndarray:
+    def class_indices(self, y: npt.ArrayLike) -> np.ndarray:
         """Class index (n,) of each label of y."""
         self._need("classification", "class_indices")
         arr = np.asarray(y)
@@ -342,8 +336,8 @@ class Preprocessing:
             if arr.shape[1] != len(self.classes):
                 raise ValueError(f"one-hot targets must have {len(self.classes)} columns (one per "
                                  f"class); got shape {arr.shape}")
-            return _labels_from_targets(arr).astype(np.int64)
-        labels = _labels_from_targets(arr)
+            return labels_from_targets(arr).astype(np.int64)
+        labels = labels_from_targets(arr)
         out = np.empty(labels.shape[0], dtype=np.int64)
         for i, value in enumerate(labels.tolist()):
             idx = self._keys.get(_label_key(value))
@@ -353,7 +347,7 @@ class Preprocessing:
             out[i] = idx
         return out
 
-    def encode(self, y: Any) -> np.ndarray:
+    def encode(self, y: npt.ArrayLike) -> np.ndarray:
         """The network's targets Y (n, q), float64: one-hot rows, a 0/1 column, or scaled values."""
         if self.task == "classification":
             idx = self.class_indices(y)
@@ -368,7 +362,7 @@ class Preprocessing:
         return np.ascontiguousarray((Y - self.target_mean) / self.target_scale)
 
     # ------------------------------------------------------------------ backward direction
-    def decode_indices(self, Y_hat: Any) -> np.ndarray:
+    def decode_indices(self, Y_hat: npt.ArrayLike) -> np.ndarray:
         """Predicted class index (n,) of network outputs Ŷ (n, q)."""
         self._need("classification", "decode_indices")
         Y_hat = _as_2d_float(Y_hat, "Y_hat")
@@ -380,7 +374,7 @@ class Preprocessing:
             raise ValueError(f"Y_hat must have one column; got shape {Y_hat.shape}")
         return (Y_hat[:, 0] > 0.5).astype(np.int64)
 
-    def decode(self, Y_hat: Any) -> np.ndarray:
+    def decode(self, Y_hat: npt.ArrayLike) -> np.ndarray:
         """Labels (n,) for classification; values (n, q) in target units for regression."""
         if self.task == "classification":
             return np.asarray(self.classes)[self.decode_indices(Y_hat)]
@@ -390,18 +384,18 @@ class Preprocessing:
         return Y_hat * self.target_scale + self.target_mean
 
     # ------------------------------------------------------------------ with a network
-    def outputs(self, net: Network, X: Any) -> np.ndarray:
+    def outputs(self, net: Network, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ = H^[L] of the raw features X; regression outputs in target units."""
         Y_hat = np.asarray(net.predict(self.transform(X)), dtype=np.float64)
         if self.task == "regression" and self.target_mean is not None:
             return Y_hat * self.target_scale + self.target_mean
         return Y_hat
 
-    def predict(self, net: Network, X: Any) -> np.ndarray:
+    def predict(self, net: Network, X: npt.ArrayLike) -> np.ndarray:
         """Standardise X, run the forward pass, decode: class labels (n,) or values (n, q)."""
         return self.decode(net.predict(self.transform(X)))
 
-    def evaluate(self, net: Network, X: Any, y: Any) -> dict[str, Any]:
+    def evaluate(self, net: Network, X: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, Any]:
         """J of the network on (X, y) and accuracy (classification) or RMSE (regression).
 
         Returns
@@ -440,7 +434,7 @@ class Preprocessing:
                 and self.feature_names == other.feature_names and self.target == other.target)
 
 
-def _labels_from_targets(y: Any) -> np.ndarray:
+def labels_from_targets(y: npt.ArrayLike) -> np.ndarray:
     """1-D labels; a 2-D array of one-hot rows becomes the index of each row's 1."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind in "fiub":

@@ -6,7 +6,7 @@ one epoch at a time (one call into C++ per epoch). Between epochs Python applies
 stopping rules (``tol`` and ``n_iter_no_change`` on the training loss or on the validation score),
 its ``invscaling`` and ``adaptive`` learning rates, and its warnings.
 
-The mapping onto the notes' notation (shared/NOTATION.md)::
+The mapping onto the notation of docs/notation.md::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Ŷ = H^[L]
     coefs_[l-1] = W^[l]  (n_{l-1}, n_l),   intercepts_[l-1] = b^[l]  (n_l,)
@@ -21,6 +21,7 @@ scikit-learn is imported by this module only; ``import bpcore`` does not import 
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -38,6 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import _validation as _v
+from ._names import HIDDEN_ACTIVATIONS, LOSS_INFO
 from .network import Network
 from .training import TrainingDivergedError
 
@@ -48,60 +51,46 @@ except ImportError:  # scikit-learn < 1.6
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names and bpcore's own; "logistic" is scikit-learn's name of sigmoid.
-_ACTIVATION_NAMES = {
-    "identity": "identity",
-    "logistic": "sigmoid",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "relu": "relu",
-    "prelu": "prelu",
-}
-# scikit-learn's names of the output activation f^[L] (the out_activation_ attribute).
-_OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+# scikit-learn's names that bpcore spells otherwise; every other hidden activation of bpcore's
+# name table is accepted under its own name.
+_SKLEARN_ALIASES = {"logistic": "sigmoid"}
+_ACTIVATION_NAMES = {**_SKLEARN_ALIASES, **{name: name for name in HIDDEN_ACTIVATIONS}}
+# scikit-learn's name of an output activation f^[L] (the out_activation_ attribute)
+_SKLEARN_NAME = {bp: sk for sk, bp in _SKLEARN_ALIASES.items()}
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
-def _validate_data(estimator: BaseEstimator, *args: Any, **kwargs: Any) -> Any:
-    if _sk_validate_data is not None:
-        return _sk_validate_data(estimator, *args, **kwargs)
-    return estimator._validate_data(*args, **kwargs)  # pragma: no cover - old scikit-learn
-
-
 # -------------------------------------------------------------------- parameter checks
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
+# bpcore._validation's checks in scikit-learn's wording
+def _check_bool(value: object, name: str) -> bool:
+    return _v.check_flag(value, name, style="sklearn")
 
 
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value}")
-    return int(value)
+def _check_int(value: object, name: str, low: int) -> int:
+    return _v.check_int(value, name, minimum=low, style="sklearn")
 
 
-def _check_real(value: Any, name: str, low: float, high: float | None = None, *,
+def _check_real(value: object, name: str, low: float, high: float = math.inf, *,
                 low_closed: bool = True, high_closed: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    x = float(value)
-    ok = np.isfinite(x) and (x >= low if low_closed else x > low)
-    if high is not None:
-        ok = ok and (x <= high if high_closed else x < high)
-    if not ok:
-        lo = "[" if low_closed else "("
-        hi = "inf)" if high is None else (f"{high:g}]" if high_closed else f"{high:g})")
-        raise ValueError(f"{name} must be in {lo}{low:g}, {hi}; got {value!r}")
-    return x
+    return _v.check_real(value, name, low=low, high=high, low_open=not low_closed,
+                         high_open=not high_closed, style="sklearn")
 
 
-def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
+def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    return _v.check_choice(value, name, choices, style="sklearn")
+
+
+def _output_for(task: str) -> tuple[str, str]:
+    """(f^[L], loss) of the name table's loss for ``task``; f^[L] is the one the loss needs
+    ("" when it takes any)."""
+    for name, info in LOSS_INFO.items():
+        if info.task == task:
+            return info.output_activation or "", name
+    raise ValueError(f"bpcore's name table has no loss for the task {task!r}")
+
+
+def _sklearn_name(activation: str) -> str:
+    return _SKLEARN_NAME.get(activation, activation)
 
 
 @dataclass
@@ -121,6 +110,12 @@ class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, training loop, fitted state."""
 
     _is_classifier = False
+
+    def _validate(self, *args: Any, **kwargs: Any) -> Any:
+        """scikit-learn's ``validate_data`` (its ``_validate_data`` method before 1.6)."""
+        if _sk_validate_data is not None:
+            return _sk_validate_data(self, *args, **kwargs)
+        return self._validate_data(*args, **kwargs)  # pragma: no cover - old scikit-learn
 
     # ---------------------------------------------------------------- parameters
     def _check_params(self) -> _Config:
@@ -220,7 +215,7 @@ class _BaseMLP(BaseEstimator):
         return self._fitted_net().weights
 
     @coefs_.setter
-    def coefs_(self, value: Sequence[Any]) -> None:
+    def coefs_(self, value: Sequence[npt.ArrayLike]) -> None:
         self._set_layer_arrays(value, "coefs_", self._fitted_net().weights)
 
     @property
@@ -229,7 +224,7 @@ class _BaseMLP(BaseEstimator):
         return self._fitted_net().biases
 
     @intercepts_.setter
-    def intercepts_(self, value: Sequence[Any]) -> None:
+    def intercepts_(self, value: Sequence[npt.ArrayLike]) -> None:
         self._set_layer_arrays(value, "intercepts_", self._fitted_net().biases)
 
     @property
@@ -249,7 +244,7 @@ class _BaseMLP(BaseEstimator):
         return net
 
     @staticmethod
-    def _set_layer_arrays(value: Sequence[Any], name: str, views: list[np.ndarray]) -> None:
+    def _set_layer_arrays(value: Sequence[npt.ArrayLike], name: str, views: list[np.ndarray]) -> None:
         value = list(value)
         if len(value) != len(views):
             raise ValueError(f"{name} needs {len(views)} arrays; got {len(value)}")
@@ -261,15 +256,16 @@ class _BaseMLP(BaseEstimator):
             v[...] = a
 
     # ---------------------------------------------------------------- input validation
-    def _validate_X_y(self, X: Any, y: Any, reset: bool, dtype: np.dtype | None):
-        X, y = _validate_data(self, X, y, accept_sparse=False, multi_output=True,
+    def _validate_X_y(self, X: npt.ArrayLike, y: npt.ArrayLike, reset: bool,
+                      dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+        X, y = self._validate(X, y, accept_sparse=False, multi_output=True,
                               y_numeric=not self._is_classifier,
                               dtype=_FLOAT_DTYPES if dtype is None else dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _validate_sample_weight(self, sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
+    def _validate_sample_weight(self, sample_weight: npt.ArrayLike | None, X: np.ndarray) -> np.ndarray | None:
         if sample_weight is None:
             return None
         if isinstance(sample_weight, numbers.Number):
@@ -281,20 +277,15 @@ class _BaseMLP(BaseEstimator):
                              f"{w.shape}")
         if w.shape[0] != X.shape[0]:
             raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},)")
-        if (w < 0).any():
-            raise ValueError("sample_weight must be non-negative")
-        if not (w > 0).any():
-            raise ValueError("sample_weight must not be all zero: at least one positive weight is "
-                             "needed")
-        return w
+        return _v.as_sample_weight(w, X.dtype, X.shape[0])
 
     def __sklearn_is_fitted__(self) -> bool:
         return "_net" in self.__dict__
 
-    def _forward(self, X: Any) -> np.ndarray:
+    def _forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ = H^[L] of X, shape (n, q); X is converted to the network's dtype."""
         check_is_fitted(self)
-        X = _validate_data(self, X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
+        X = self._validate(X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
         return self._net.predict(X, self.n_threads)
 
     # ---------------------------------------------------------------- training
@@ -339,7 +330,8 @@ class _BaseMLP(BaseEstimator):
                 f"targets now describe {sizes} ({', '.join([*cfg.activations, f_L])}; loss "
                 f"{loss}); set warm_start=False to train a new network")
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
+    def _fit(self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None,
+             incremental: bool) -> _BaseMLP:
         cfg = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -359,7 +351,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self.n_outputs_ = Y.shape[1]
             self.n_layers_ = len(cfg.hidden) + 2
-            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            self.out_activation_ = _sklearn_name(self._output()[0])
             self._net = self._new_network(cfg, X.shape[1], Y.shape[1], dtype, rng)
             self.n_iter_ = 0
             self.t_ = 0
@@ -376,7 +368,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = None
         else:
             self._check_architecture(cfg, Y.shape[1])
-            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output()[0]]
+            self.out_activation_ = _sklearn_name(self._output()[0])
             if self.early_stopping and self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
@@ -509,7 +501,8 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = last
 
     # ---------------------------------------------------------------- public API
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> _BaseMLP:
         """Train the network on (X, y) with back-propagation, up to ``max_iter`` epochs.
 
         Parameters
@@ -614,7 +607,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def __init__(
         self,
-        hidden_layer_sizes: Any = (100,),
+        hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Sequence[str] = "relu",
         *,
         solver: str = "adam",
@@ -625,7 +618,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
         verbose: bool = False,
         warm_start: bool = False,
@@ -638,7 +631,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         loss: str = "log_loss",
-        dtype: Any = None,
+        dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -671,11 +664,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         _check_choice(self.loss, "loss", ("log_loss", "mse"))
 
     def _output(self) -> tuple[str, str]:
-        if self.loss == "mse":
+        if self.loss == "mse":  # scikit-learn's squared error on the indicators: logistic units
             return "sigmoid", "mse"
-        if self._label_binarizer.y_type_ == "multiclass":
-            return "softmax", "cross_entropy"
-        return "sigmoid", "binary_cross_entropy"
+        # log_loss: the table's loss of the task (softmax for exclusive classes; one logistic
+        # unit per label for two classes and multilabel), with the output activation it needs
+        task = "classification" if self._label_binarizer.y_type_ == "multiclass" else "multilabel"
+        return _output_for(task)
 
     def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
         check_classification_targets(y)
@@ -709,8 +703,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_true = self._labels(Y)
         return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
-                    classes: Any = None) -> MLPClassifier:
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None,
+                    classes: npt.ArrayLike | None = None) -> MLPClassifier:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters
@@ -747,7 +742,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             del self._label_binarizer, self.classes_  # the first call did not happen
             raise
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class labels (multilabel: the indicator matrix) of X.
 
         Parameters
@@ -760,7 +755,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._labels(self._forward(X))
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters
@@ -780,7 +775,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return Y_hat / np.maximum(total, np.finfo(Y_hat.dtype).tiny)
         return Y_hat
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """log of :meth:`predict_proba`."""
         p = self.predict_proba(X)
         return np.log(p, out=p)
@@ -870,7 +865,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def __init__(
         self,
-        hidden_layer_sizes: Any = (100,),
+        hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Sequence[str] = "relu",
         *,
         solver: str = "adam",
@@ -881,7 +876,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
         verbose: bool = False,
         warm_start: bool = False,
@@ -894,7 +889,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         loss: str = "squared_error",
-        dtype: Any = None,
+        dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -930,7 +925,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         _check_choice(self.loss, "loss", ("squared_error", "mse"))
 
     def _output(self) -> tuple[str, str]:
-        return "identity", "mse"
+        f_L, loss = _output_for("regression")
+        return f_L or "identity", loss
 
     def _loss_scale(self) -> float:
         # scikit-learn's squared_error reports ½ mean_j e_j² (its gradient is that of ½ Σ_j e_j²)
@@ -947,7 +943,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
             Y, Y_hat = Y.ravel(), Y_hat.ravel()
         return float(r2_score(Y, Y_hat, sample_weight=w))
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters
@@ -962,7 +959,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ of X: shape (n_samples,) for one output, else (n_samples, n_outputs).
 
         Parameters

@@ -8,23 +8,111 @@ the notes' ε (``tol``), early stopping, callbacks, and the epoch budget.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
-from ._names import OPTIMIZERS, SCHEDULES, check_name
+from ._names import EPOCH_DEFAULTS, OPTIMIZER_DEFAULTS, OPTIMIZERS, SCHEDULES, optimizer_config
+from ._parallel import Strategy, strategy_for
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Intracomm
+    from typing_extensions import Unpack
+
+    from ._core import OptimizerConfig
     from .network import Network
 
 __all__ = ["fit", "History", "EarlyStopping", "ModelCheckpoint", "TrainingDivergedError",
            "StopTraining"]
 
 log = logging.getLogger("bpcore")
+
+
+class _EpochEndCallback(Protocol):
+    def on_epoch_end(self, net: Network, epoch: int, logs: dict[str, float]) -> object: ...
+
+
+@dataclass(frozen=True)
+class FitDefaults:
+    """The defaults of :func:`fit` and :meth:`bpcore.Network.fit` (``training.FIT_DEFAULTS``).
+
+    The optimizer's and the epoch's come from the core (``bpcore._names.OPTIMIZER_DEFAULTS`` and
+    ``EPOCH_DEFAULTS``, read from its default-constructed option structs); the rest are fit's own.
+    """
+
+    # the core's OptimizerConfig
+    optimizer: str
+    lr: float
+    momentum: float
+    beta1: float
+    beta2: float
+    epsilon: float
+    weight_decay: float
+    lr_schedule: str
+    power_t: float
+    step_size: int
+    gamma: float
+    # the core's EpochOptions
+    batch_size: int
+    shuffle: bool
+    drop_last: bool
+    seed: int
+    # fit's own
+    epochs: int = 100
+    patience: int = 10
+    min_delta: float = 0.0
+    early_stopping: bool = False
+    warm_start: bool = True
+    verbose: bool = False
+
+
+#: fit's (and the [training] section's) names of the OptimizerConfig fields it names otherwise
+OPTION_NAMES = {"kind": "optimizer", "schedule": "lr_schedule"}
+FIELD_NAMES = {option: field for field, option in OPTION_NAMES.items()}
+
+
+def _fit_defaults() -> FitDefaults:
+    core_defaults = {OPTION_NAMES.get(k, k): val for k, val in OPTIMIZER_DEFAULTS.items()}
+    core_defaults.update((k, EPOCH_DEFAULTS[k]) for k in ("batch_size", "shuffle", "drop_last",
+                                                          "seed"))
+    return FitDefaults(**core_defaults)  # type: ignore[arg-type]
+
+
+FIT_DEFAULTS = _fit_defaults()
+_D = FIT_DEFAULTS
+
+
+class FitOptions(TypedDict, total=False):
+    """The options of :func:`fit` and :meth:`bpcore.Network.fit` beyond the named arguments."""
+
+    sample_weight: npt.ArrayLike | None
+    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None
+    validation_fraction: float | None
+    early_stopping: bool
+    patience: int
+    min_delta: float
+    beta1: float
+    beta2: float
+    epsilon: float
+    weight_decay: float
+    lr_schedule: str
+    power_t: float
+    step_size: int
+    gamma: float
+    drop_last: bool
+    warm_start: bool
+    verbose: bool
+
+
+#: A callback of :func:`fit`: ``cb(net, epoch, logs)`` or an object with ``on_epoch_end``.
+Callback = Union[Callable[["Network", int, dict[str, float]], object], _EpochEndCallback]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -38,7 +126,7 @@ class TrainingDivergedError(FloatingPointError):
         What was recorded up to the last finite epoch.
     """
 
-    def __init__(self, message: str, epoch: int, history: "History") -> None:
+    def __init__(self, message: str, epoch: int, history: History) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.history = history
@@ -71,6 +159,7 @@ class History:
         return len(self.loss)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as plain lists and numbers, with ``epochs`` (the epochs of this fit)."""
         return {
             "loss": list(self.loss),
             "val_loss": list(self.val_loss),
@@ -79,6 +168,7 @@ class History:
             "stop_reason": self.stop_reason,
             "best_epoch": self.best_epoch,
             "epochs": self.epochs,
+            "epochs_before": self.epochs_before,
         }
 
     def __repr__(self) -> str:
@@ -93,7 +183,8 @@ class EarlyStopping:
     ``restore_best=True`` the network gets back the parameters of its best epoch.
     """
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(self, patience: int = _D.patience, min_delta: float = _D.min_delta,
+                 restore_best: bool = True):
         self.patience = v.check_positive_int(patience, "patience")
         self.min_delta = v.check_number(min_delta, "min_delta")
         self.restore_best = bool(restore_best)
@@ -102,7 +193,7 @@ class EarlyStopping:
         self.best_parameters: np.ndarray | None = None
         self.wait = 0
 
-    def update(self, net: "Network", epoch: int, value: float) -> bool:
+    def update(self, net: Network, epoch: int, value: float) -> bool:
         """Record an epoch's J; True when training should stop."""
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -112,7 +203,7 @@ class EarlyStopping:
         self.wait += 1
         return self.wait >= self.patience
 
-    def restore(self, net: "Network") -> None:
+    def restore(self, net: Network) -> None:
         if self.restore_best and self.best_parameters is not None:
             net.parameters[...] = self.best_parameters
 
@@ -126,19 +217,18 @@ class ModelCheckpoint:
     identical. The model file's metadata records the epoch and its J.
     """
 
-    def __init__(self, path: Any, every: int = 1) -> None:
-        import os
-
+    def __init__(self, path: str | os.PathLike[str], every: int = 1) -> None:
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise TypeError(f"path must be a file path; got {path!r}")
         self.path = os.fspath(path)
         self.every = v.check_positive_int(every, "every")
         self.written: list[str] = []
 
-    def on_epoch_end(self, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
+    def on_epoch_end(self, net: Network, epoch: int, logs: dict[str, float]) -> bool:
         if logs.get("rank", 0) != 0 or epoch % self.every:
             return False
-        total = net._training.get("epochs", epoch)
+        state = net.training_state()
+        total = state.epochs if state.started else epoch
         path = self.path.replace("{epoch}", str(total))
         meta = {"epoch": str(total), "loss": repr(float(logs["loss"]))}
         if "val_loss" in logs:
@@ -151,43 +241,58 @@ class ModelCheckpoint:
         return f"ModelCheckpoint({self.path!r}, every={self.every})"
 
 
-def _optimizer_config(optimizer: str, lr: float, momentum: float, options: dict[str, Any]):
-    check_name(optimizer, OPTIMIZERS, "optimizer")
-    lr = v.check_positive_float(lr, "lr")
-    schedule = check_name(options.pop("lr_schedule", "constant"), SCHEDULES, "lr_schedule")
-    kwargs = {}
-    for name, default in (("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8),
-                          ("weight_decay", 0.0), ("power_t", 0.5), ("gamma", 0.1)):
-        value = options.pop(name, default)
-        try:
-            kwargs[name] = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number; got {value!r}") from None
-    step_size = v.check_positive_int(options.pop("step_size", 10), "step_size")
+def _optimizer_config(optimizer: str, lr: float, momentum: float,
+                      options: dict[str, Any]) -> OptimizerConfig:
+    """The core's OptimizerConfig of fit's arguments; the core checks every range (its messages
+    name the field; fit's names ``optimizer`` and ``lr_schedule`` are put back)."""
+    v.check_choice(optimizer, "optimizer", OPTIMIZERS)
+    given: dict[str, object] = {"optimizer": optimizer, "lr": lr, "momentum": momentum}
+    if "lr_schedule" in options:
+        given["lr_schedule"] = v.check_choice(options.pop("lr_schedule"), "lr_schedule",
+                                              SCHEDULES)
+    for field_name in OPTIMIZER_DEFAULTS:
+        name = OPTION_NAMES.get(field_name, field_name)
+        if name in options:
+            given[name] = options.pop(name)
+    fields: dict[str, object] = {}
+    for name, value in given.items():
+        field_name = FIELD_NAMES.get(name, name)
+        default = OPTIMIZER_DEFAULTS[field_name]
+        if isinstance(default, str):
+            fields[field_name] = value
+        elif isinstance(default, int):  # not bool: no OptimizerConfig field is a bool
+            fields[field_name] = v.as_integer(value, name)
+        else:
+            fields[field_name] = v.as_number(value, name)
     try:
-        momentum = float(momentum)
-    except (TypeError, ValueError):
-        raise TypeError(f"momentum must be a number; got {momentum!r}") from None
-    return core.OptimizerConfig(kind=optimizer, lr=lr, momentum=momentum, schedule=schedule,
-                                step_size=step_size, **kwargs)
+        return optimizer_config(**fields)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(_fit_names(str(exc))) from None
+
+
+def _fit_names(message: str) -> str:
+    for field_name, name in OPTION_NAMES.items():
+        if message.startswith(field_name + " "):
+            return name + message[len(field_name):]
+    return message
 
 
 def fit(
-    net: "Network",
-    X: Any,
-    Y: Any,
-    epochs: int = 100,
-    batch_size: int | None = 1,
-    lr: float = 0.5,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
+    net: Network,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    epochs: int = _D.epochs,
+    batch_size: int | None = _D.batch_size,
+    lr: float = _D.lr,
+    optimizer: str = _D.optimizer,
+    momentum: float = _D.momentum,
     tol: float | None = None,
-    shuffle: bool = True,
+    shuffle: bool = _D.shuffle,
     n_threads: int | None = None,
-    seed: int = 0,
-    callbacks: Sequence[Any] | None = None,
-    comm: Any = None,
-    **options: Any,
+    seed: int = _D.seed,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    comm: Intracomm | None = None,
+    **options: Unpack[FitOptions],
 ) -> History:
     """Train ``net`` on (X, Y) and return the :class:`History`.
 
@@ -256,44 +361,38 @@ def fit(
         With ``comm``: another rank failed (its error is in the message) or the ranks' settings
         differ. Every rank raises, so none is left waiting.
     """
-    group = None
-    if comm is not None:
-        from .distributed import Group
-
-        group = Group(comm)
     # With comm every rank learns whether every rank's arguments were good, so none is left
     # waiting in a collective call for a rank that raised.
+    strategy = strategy_for(comm)
+    state = net.training_state()
     error: Exception | None = None
     try:
         run = _prepare(net, X, Y, epochs, batch_size, lr, optimizer, momentum, tol, shuffle,
-                       n_threads, seed, callbacks, group, dict(options))
+                       n_threads, seed, callbacks, strategy.sharded, dict(options))  # type: ignore[arg-type]
     except Exception as exc:
         error = exc
-    if error is None and not net._fitting.acquire(blocking=False):
+    if error is None and not state.fitting.acquire(blocking=False):
         error = RuntimeError("fit() is already running on this network")
-    if group is not None:
-        try:
-            group.agree(error, "fit()")
-        except BaseException:
-            if error is None:
-                net._fitting.release()
-            raise
-    elif error is not None:
-        raise error
     try:
-        with net._lock:
-            if group is not None:
-                _join(run, net, group)
-            return _train(net, run, group)
+        strategy.agree(error, "fit()")
+    except BaseException:
+        if error is None:
+            state.fitting.release()
+        raise
+    try:
+        with state.lock:
+            strategy.join(run, net)
+            return _train(net, run, strategy)
     finally:
-        net._fitting.release()
+        state.fitting.release()
 
 
 @dataclass
-class _Run:
-    """A fit's checked settings and data (this rank's shard, with ``comm``)."""
+class FitRun:
+    """A fit's checked settings and data (this rank's shard, with ``comm``); what a
+    :class:`~bpcore._parallel.Strategy` sees of the fit."""
 
-    config: Any
+    config: OptimizerConfig
     epochs: int
     tol: float | None
     seed: int
@@ -309,26 +408,31 @@ class _Run:
     warm_start: bool
     verbose: bool
     stopper: EarlyStopping | None
-    callbacks: list[Any]
+    callbacks: list[Callback]
     global_rows: int = 0
     row_offset: int = 0
 
 
-def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: Any,
-             optimizer: Any, momentum: Any, tol: Any, shuffle: Any, n_threads: Any, seed: Any,
-             callbacks: Any, group: Any, opts: dict[str, Any]) -> _Run:
-    """Check every argument and convert the data; touches neither the network nor other ranks."""
+def _prepare(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
+             batch_size: int | None, lr: float, optimizer: str, momentum: float,
+             tol: float | None, shuffle: bool, n_threads: int | None, seed: int,
+             callbacks: Callback | Sequence[Callback] | None, sharded: bool,
+             opts: dict[str, Any]) -> FitRun:
+    """Check every argument and convert the data; touches neither the network nor other ranks.
+
+    ``sharded``: X is this rank's shard (it may be empty; totals are checked in the strategy's
+    ``join``)."""
     sample_weight = opts.pop("sample_weight", None)
     validation_data = opts.pop("validation_data", None)
     validation_fraction = opts.pop("validation_fraction", None)
-    early = opts.pop("early_stopping", False)
-    patience = opts.pop("patience", 10)
-    min_delta = opts.pop("min_delta", 0.0)
-    drop_last = _flag(opts.pop("drop_last", False), "drop_last")
-    warm_start = _flag(opts.pop("warm_start", True), "warm_start")
-    verbose = _flag(opts.pop("verbose", False), "verbose")
-    shuffle = _flag(shuffle, "shuffle")
-    early = _flag(early, "early_stopping")
+    early = opts.pop("early_stopping", _D.early_stopping)
+    patience = opts.pop("patience", _D.patience)
+    min_delta = opts.pop("min_delta", _D.min_delta)
+    drop_last = v.check_flag(opts.pop("drop_last", _D.drop_last), "drop_last")
+    warm_start = v.check_flag(opts.pop("warm_start", _D.warm_start), "warm_start")
+    verbose = v.check_flag(opts.pop("verbose", _D.verbose), "verbose")
+    shuffle = v.check_flag(shuffle, "shuffle")
+    early = v.check_flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
     if opts:
         raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(opts))}")
@@ -336,15 +440,12 @@ def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: A
     epochs = v.check_positive_int(epochs, "epochs")
     if tol is not None:
         tol = v.check_number(tol, "tol")
-    from .network import _check_seed, _threads
+    seed = v.check_seed(seed)
+    threads = v.check_threads(n_threads)
 
-    seed = _check_seed(seed)
-    threads = _threads(n_threads)
-
-    sharded = group is not None
     d, q = net.sizes[0], net.sizes[-1]
     Xc = v.as_matrix(X, "X", net.dtype, d, allow_empty=sharded)
-    Yc = net._Y(Y, Xc.shape[0])
+    Yc = v.as_targets(Y, "Y", net.dtype, q, Xc.shape[0])
     w = v.as_sample_weight(sample_weight, net.dtype, Xc.shape[0], require_positive=not sharded)
     Xv = Yv = None
     if validation_data is not None and validation_fraction is not None:
@@ -360,13 +461,7 @@ def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: A
         frac = v.check_number(validation_fraction, "validation_fraction")
         if not 0 < frac < 1:
             raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
-        n = Xc.shape[0]
-        n_val = int(round(frac * n))
-        if n_val < 1 or n_val >= n:
-            raise ValueError(f"validation_fraction={frac} of {n} samples leaves no validation "
-                             "or no training sample")
-        order = np.random.default_rng(seed).permutation(n)
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        train_idx, val_idx = v.validation_split(Xc.shape[0], frac, seed)
         Xv, Yv = Xc[val_idx], Yc[val_idx]
         Xc, Yc = Xc[train_idx], Yc[train_idx]
         w = None if w is None else w[train_idx]
@@ -380,6 +475,7 @@ def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: A
             raise ValueError(f"batch_size must be at most the number of training samples ({n}); "
                              f"got {batch}; use batch_size=None for the full batch")
     stopper = EarlyStopping(patience, min_delta) if early else None
+    cbs: list[Callback]
     if callbacks is None:
         cbs = []
     elif callable(callbacks) or hasattr(callbacks, "on_epoch_end"):
@@ -393,69 +489,33 @@ def _prepare(net: "Network", X: Any, Y: Any, epochs: Any, batch_size: Any, lr: A
     for cb in cbs:
         if not (callable(cb) or hasattr(cb, "on_epoch_end")):
             raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
-    return _Run(config, epochs, tol, seed, threads, Xc, Yc, w, Xv, Yv, batch, shuffle, drop_last,
+    return FitRun(config, epochs, tol, seed, threads, Xc, Yc, w, Xv, Yv, batch, shuffle, drop_last,
                 warm_start, verbose, stopper, cbs)
 
 
-def _join(run: _Run, net: "Network", group: Any) -> None:
-    """Distributed training: check that the ranks agree, place this rank's shard, budget threads
-    and start every rank from rank 0's parameters. Collective."""
-    c = run.config
-    group.check_same({
-        "network": repr(net), "epochs": run.epochs, "batch_size": run.batch, "tol": run.tol,
-        "optimizer": c.kind, "lr_schedule": c.schedule,
-        **{name: getattr(c, name) for name in ("lr", "momentum", "beta1", "beta2", "epsilon",
-                                               "weight_decay", "power_t", "step_size", "gamma")},
-        "shuffle": run.shuffle, "seed": run.seed, "drop_last": run.drop_last,
-        "warm_start": run.warm_start, "early_stopping": run.stopper is not None and
-        (run.stopper.patience, run.stopper.min_delta),
-        "sample_weight": run.w is not None, "validation": run.X_val is not None,
-        "epochs done": net._training.get("epochs", 0) if run.warm_start else 0,
-    }, "fit()")
-    rows = group.allgather((run.X.shape[0], 0.0 if run.w is None else float(run.w.sum())))
-    run.global_rows = sum(r for r, _ in rows)
-    run.row_offset = sum(r for r, _ in rows[: group.rank])
-    error: Exception | None = None
-    if run.global_rows == 0:
-        error = ValueError("X has no samples on any rank")
-    elif run.w is not None and not sum(s for _, s in rows) > 0:
-        error = ValueError("sample_weight must have at least one positive weight (on some rank)")
-    elif run.batch > run.global_rows:
-        error = ValueError(f"batch_size must be at most the number of training samples of all "
-                           f"ranks ({run.global_rows}); got {run.batch}; use batch_size=None for "
-                           "the full batch")
-    if error is not None:
-        error.bpcore_agreed = True  # type: ignore[attr-defined]  # the same on every rank
-        raise error
-    threads = group.default_threads()  # collective: every rank calls it
-    if run.threads == 0:  # n_threads not given
-        run.threads = threads
-    group.broadcast(net.parameters)
-
-
-def _train(net: "Network", run: _Run, group: Any) -> History:
-    state = net._training
+def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
+    state = net.training_state()
     config = run.config
     cls_opt = core.Optimizer64 if net.dtype == np.float64 else core.Optimizer32
-    if not run.warm_start or "optimizer" not in state:
-        state["optimizer"] = cls_opt(config, net.n_params)
-        state["epochs"] = 0
+    if not run.warm_start or state.optimizer is None:
+        state.optimizer = cls_opt(config, net.n_params)
+        state.epochs = 0
     else:
-        state["optimizer"].config = config
-    opt = state["optimizer"]
+        state.optimizer.config = config
+    opt = state.optimizer
     train = core.train_epoch64 if net.dtype == np.float64 else core.train_epoch32
     eopts = core.EpochOptions(batch_size=run.batch, shuffle=run.shuffle, drop_last=run.drop_last,
-                              seed=run.seed, epoch=state["epochs"], n_threads=run.threads,
+                              seed=run.seed, epoch=state.epochs, n_threads=run.threads,
                               global_rows=run.global_rows, row_offset=run.row_offset)
-    reduce = None if group is None else group.reducer()
-    rank, size = (0, 1) if group is None else (group.rank, group.size)
-    hist = History(epochs_before=state["epochs"])
+    reduce = strategy.reducer()
+    rank, size = strategy.rank, strategy.size
+    hist = History(epochs_before=state.epochs)
     stopper = run.stopper
     try:
         for e in range(1, run.epochs + 1):
-            eopts.epoch = state["epochs"]
+            eopts.epoch = state.epochs
             t0 = time.perf_counter()
-            result = train(net._net, opt, run.X, run.Y, run.w, eopts, reduce)
+            result = train(state.core_net, opt, run.X, run.Y, run.w, eopts, reduce)
             if result.status == "interrupted":  # another rank was interrupted (Ctrl-C)
                 raise KeyboardInterrupt
             if result.status == "nonfinite":
@@ -463,13 +523,13 @@ def _train(net: "Network", run: _Run, group: Any) -> History:
                     f"training diverged in epoch {e}: the loss J became NaN or infinite; the "
                     f"network keeps the weights after epoch {e - 1}. Lower lr (now "
                     f"{config.lr:g}) or standardise the inputs.", e, hist)
-            state["epochs"] += 1
+            state.epochs += 1
             J = result.loss
             hist.loss.append(J)
             hist.lr.append(result.lr)
-            logs: dict[str, Any] = {"loss": J, "lr": result.lr}
+            logs: dict[str, float] = {"loss": J, "lr": result.lr}
             if run.X_val is not None:
-                J_val = _validation_loss(net, run, group)
+                J_val = _validation_loss(net, run, strategy)
                 hist.val_loss.append(J_val)
                 logs["val_loss"] = J_val
             hist.epoch_time.append(time.perf_counter() - t0)
@@ -485,7 +545,7 @@ def _train(net: "Network", run: _Run, group: Any) -> History:
             if stopper is not None and stopper.update(net, e, logs.get("val_loss", J)):
                 hist.stop_reason = "early_stopping"
                 break
-            if _callbacks_stop(run.callbacks, net, e, logs, group):
+            if _callbacks_stop(run.callbacks, net, e, logs, strategy):
                 hist.stop_reason = "callback"
                 break
     except KeyboardInterrupt:
@@ -499,49 +559,28 @@ def _train(net: "Network", run: _Run, group: Any) -> History:
     return hist
 
 
-def _validation_loss(net: "Network", run: _Run, group: Any) -> float:
+def _validation_loss(net: Network, run: FitRun, strategy: Strategy) -> float:
+    assert run.X_val is not None and run.Y_val is not None
     n = run.X_val.shape[0]
-    J = float(net._net.loss(run.X_val, run.Y_val, None, run.threads)) if n else 0.0
-    if group is None:
-        return J
-    total, count = group.sum([J * n, n])
-    return float(total / count) if count else float("nan")
+    core_net = net.training_state().core_net
+    J = float(core_net.loss(run.X_val, run.Y_val, None, run.threads)) if n else 0.0
+    return strategy.mean_loss(J, n)
 
 
-def _callbacks_stop(cbs: list[Any], net: "Network", epoch: int, logs: dict[str, Any],
-                    group: Any) -> bool:
-    """Run the callbacks; True when one asks to stop. With ``comm`` the ranks decide together:
-    any rank's stop (or Ctrl-C) stops all, and an exception in one rank's callback is raised on
-    every rank."""
-    stop, error, interrupted = False, None, False
-    try:
-        stop = any(_call(cb, net, epoch, logs) for cb in cbs)
-    except StopTraining:
-        stop = True
-    except KeyboardInterrupt:
-        if group is None:
-            raise
-        interrupted = True
-    except Exception as exc:
-        if group is None:
-            raise
-        error = exc
-    if group is None:
-        return stop
-    flags = group.sum([stop, error is not None, interrupted])
-    if flags[1]:
-        group.agree(error, f"a callback after epoch {epoch}")
-    if flags[2]:
-        raise KeyboardInterrupt
-    return bool(flags[0])
+def _callbacks_stop(cbs: list[Callback], net: Network, epoch: int, logs: dict[str, float],
+                    strategy: Strategy) -> bool:
+    """Run the callbacks; True when one asks to stop (with ``comm``, the ranks decide together,
+    see :meth:`bpcore.distributed.DataParallel.decide_stop`)."""
+
+    def run() -> bool:
+        try:
+            return any(_call(cb, net, epoch, logs) for cb in cbs)
+        except StopTraining:
+            return True
+
+    return strategy.decide_stop(run, epoch)
 
 
-def _call(cb: Any, net: "Network", epoch: int, logs: dict[str, Any]) -> bool:
-    fn: Callable[..., Any] = cb.on_epoch_end if hasattr(cb, "on_epoch_end") else cb
+def _call(cb: Callback, net: Network, epoch: int, logs: dict[str, float]) -> bool:
+    fn: Callable[..., object] = cb.on_epoch_end if hasattr(cb, "on_epoch_end") else cb
     return bool(fn(net, epoch, logs))
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)

@@ -1,6 +1,6 @@
 """A small, independent pure-NumPy multilayer perceptron: the test oracle of bpcore.
 
-Written from the mathematics of shared/NOTATION.md, not from the C++ core. Samples are rows::
+Written from the mathematics of docs/notation.md, not from the C++ core. Samples are rows::
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Y_hat = H^[L]
     δ^[L] = E ⊙ f'(Z^[L]) (mse, E = Y - Y_hat)   or   Y - Y_hat (softmax + cross_entropy,
@@ -58,15 +58,15 @@ def activate(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
     if name == "softmax":
         E = np.exp(Z - Z.max(axis=-1, keepdims=True))
         return E / E.sum(axis=-1, keepdims=True)
-    if name == "leaky_relu":
-        return np.where(Z > 0, Z, 0.01 * Z)
-    if name == "elu":
+    if name == "leaky_relu":  # slope 0.01 below 0
+        return np.where(Z > 0, Z, LEAKY_SLOPE * Z)
+    if name == "elu":  # α = 1
         return np.where(Z > 0, Z, np.expm1(np.minimum(Z, 0.0)))
     if name == "softplus":
         return _softplus(Z)
-    if name == "gelu":
+    if name == "gelu":  # exact: z Φ(z)
         return Z * _normal_cdf(Z)
-    if name == "silu":
+    if name == "silu":  # z σ(z)
         return Z * activate("sigmoid", Z)
     raise ValueError(f"unknown activation {name!r}")
 
@@ -86,21 +86,32 @@ def derivative(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
     if name == "prelu":
         return np.where(Z > 0, 1.0, alpha)
     if name == "leaky_relu":
-        return np.where(Z > 0, 1.0, 0.01)
+        return np.where(Z > 0, 1.0, LEAKY_SLOPE)
     if name == "elu":
         return np.where(Z > 0, 1.0, np.exp(np.minimum(Z, 0.0)))
     if name == "softplus":
         return activate("sigmoid", Z)
-    if name == "gelu":
-        return _normal_cdf(Z) + Z * np.exp(-0.5 * Z**2) / math.sqrt(2 * math.pi)
-    if name == "silu":
+    if name == "gelu":  # Φ(z) + z φ(z)
+        return _normal_cdf(Z) + Z * np.exp(-0.5 * Z**2) / math.sqrt(2.0 * math.pi)
+    if name == "silu":  # σ(z) (1 + z (1 − σ(z)))
         s = activate("sigmoid", Z)
         return s * (1.0 + Z * (1.0 - s))
     raise ValueError(f"activation {name!r} has no element-wise derivative")
 
 
+def has_kink_at_zero(name: str) -> bool:
+    """f′ jumps at z = 0 (relu, prelu, leaky_relu): finite differences across 0 are one-sided."""
+    if name == "softmax":
+        return False
+    left, right = derivative(name, np.array([-1e-9, 1e-9]))
+    return bool(abs(right - left) > 1e-6)
+
+
+LEAKY_SLOPE = 0.01
+
+
 def _normal_cdf(Z: np.ndarray) -> np.ndarray:
-    """Φ(z) = erfc(−z/√2) / 2, element by element with math.erfc."""
+    """Φ(z) = erfc(−z/√2) / 2, element by element with math.erfc (accurate for z ≪ 0 too)."""
     erfc = np.vectorize(math.erfc, otypes=[np.float64])
     return 0.5 * erfc(-np.asarray(Z, dtype=np.float64) / math.sqrt(2.0))
 

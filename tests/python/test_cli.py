@@ -14,6 +14,7 @@ from pathlib import Path
 import bpcore
 import numpy as np
 import pytest
+from bpcore._names import HIDDEN_ACTIVATIONS
 from bpcore.cli import main
 from bpcore.config import Config, load_config
 
@@ -247,8 +248,8 @@ def test_bad_configs_exit_1_with_one_line(tmp_path, capsys):
     bad.write_text("[network]\nactivation = \"swish\"\n")
     code, _, err = run_cli(capsys, "train", str(bad), "-q")
     assert code == 1
-    assert_one_line_error(err, "network.activation must be one of identity, sigmoid, tanh, relu, "
-                          "prelu; got 'swish'")
+    assert_one_line_error(err, f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; "
+                          "got 'swish'")
     bad.write_text("[training]\nlearning_rate = 0.1\n")
     code, _, err = run_cli(capsys, "train", str(bad), "-q")
     assert code == 1

@@ -9,6 +9,7 @@ import sys
 import bpcore
 import numpy as np
 import pytest
+from bpcore._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from bpcore.config import (
     Config,
     ConfigError,
@@ -99,13 +100,13 @@ BAD_VALUES = [
     ("network", "hidden", 5, "network.hidden must be a list of positive integers"),
     ("network", "hidden", [5, 0], "network.hidden\\[1\\] must be a positive integer; got 0"),
     ("network", "hidden", [True], "network.hidden\\[0\\] must be a positive integer"),
-    ("network", "activation", "softmax", "network.activation must be one of identity, sigmoid, tanh, relu, prelu; got 'softmax'"),
+    ("network", "activation", "softmax", f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; got 'softmax'"),
     ("network", "activation", ["tanh", "relu"], "lists 2 names but network.hidden has 1"),
     ("network", "activation", ["foo"], "network.activation\\[0\\] must be one of"),
-    ("network", "output_activation", "gelu", "network.output_activation must be one of identity, sigmoid, tanh, relu, prelu, softmax"),
-    ("network", "loss", "hinge", "network.loss must be one of mse, cross_entropy, binary_cross_entropy"),
+    ("network", "output_activation", "maxout", f"network.output_activation must be one of {', '.join(ACTIVATIONS)}"),
+    ("network", "loss", "hinge", f"network.loss must be one of {', '.join(LOSSES)}"),
     ("network", "dtype", "float16", "network.dtype must be one of float32, float64"),
-    ("network", "init", "zeros", "network.init must be one of small_uniform, xavier, he"),
+    ("network", "init", "zeros", f"network.init must be one of {', '.join(INITS)}"),
     ("network", "init_scale", 0, "network.init_scale must be a positive number"),
     ("network", "init_scale", "0.1", "network.init_scale must be a positive number"),
     ("network", "seed", -1, "network.seed must be an integer >= 0"),
@@ -117,13 +118,13 @@ BAD_VALUES = [
     ("training", "lr", -1, "training.lr must be a positive number; got -1"),
     ("training", "lr", float("inf"), "training.lr must be a positive number"),
     ("training", "lr", True, "training.lr must be a positive number"),
-    ("training", "optimizer", "rmsprop", "training.optimizer must be one of sgd, momentum, nesterov, adam"),
+    ("training", "optimizer", "rmsprop", f"training.optimizer must be one of {', '.join(OPTIMIZERS)}"),
     ("training", "momentum", 1.0, "training.momentum must be a number in \\[0, 1\\)"),
     ("training", "beta1", -0.1, "training.beta1 must be a number in \\[0, 1\\)"),
     ("training", "beta2", 2, "training.beta2 must be a number in \\[0, 1\\)"),
     ("training", "epsilon", 0, "training.epsilon must be a positive number"),
     ("training", "weight_decay", -1e-3, "training.weight_decay must be a non-negative number"),
-    ("training", "lr_schedule", "cosine", "training.lr_schedule must be one of constant, invscaling, step"),
+    ("training", "lr_schedule", "cosine", f"training.lr_schedule must be one of {', '.join(SCHEDULES)}"),
     ("training", "power_t", -1, "training.power_t must be a non-negative number"),
     ("training", "step_size", 0, "training.step_size must be a positive integer"),
     ("training", "gamma", 0, "training.gamma must be a number in \\(0, 1\\]"),

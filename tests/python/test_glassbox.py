@@ -16,18 +16,16 @@ import numpy as np
 import pytest
 import reference
 from bpcore._loader import core
+from bpcore._names import HIDDEN_ACTIVATIONS, LOSS_INFO
 from bpcore.glassbox import GradcheckReport, LayerTrace, Trace
 from reference import ReferenceMLP
 
-HIDDEN = ("identity", "sigmoid", "tanh", "relu", "prelu")
-OUTPUTS = (  # (output activation, loss): the valid pairings
-    ("identity", "mse"),
-    ("sigmoid", "mse"),
-    ("tanh", "mse"),
-    ("relu", "mse"),
-    ("prelu", "mse"),
-    ("softmax", "cross_entropy"),
-    ("sigmoid", "binary_cross_entropy"),
+HIDDEN = HIDDEN_ACTIVATIONS
+# (output activation, loss): the valid pairings, from the loss table: a loss that needs an output
+# activation gets it, one that takes any gets every hidden activation
+OUTPUTS = tuple(
+    (out, loss) for loss, info in LOSS_INFO.items()
+    for out in ((info.output_activation,) if info.output_activation else HIDDEN_ACTIVATIONS)
 )
 CASES = [(None, out, loss, 0) for out, loss in OUTPUTS] + [
     (hidden, out, loss, depth) for depth in (1, 2) for hidden in HIDDEN for out, loss in OUTPUTS
@@ -60,7 +58,7 @@ def make_case(case, n: int = 5, dtype: str = "float64", seed: int = 0):
         else:
             Y = rng.uniform(0.05, 0.95, size=(n, q))
         net.forward(X)
-        kinked = [l for l, f in enumerate(net.activations, 1) if f in ("relu", "prelu")]
+        kinked = [l for l, f in enumerate(net.activations, 1) if reference.has_kink_at_zero(f)]
         if all(np.abs(net.Z[l]).min() > 1e-3 for l in kinked):
             break
     else:  # pragma: no cover
@@ -140,6 +138,16 @@ def test_trace_agrees_with_reference(case):
         if l in ref.alphas:
             assert t[l].alpha_after == pytest.approx(ref.alphas[l], **approx)
     assert t.J_after == pytest.approx(ref.loss(X, Y), **approx)
+
+
+@pytest.mark.parametrize("name", HIDDEN)
+def test_reference_f_prime_matches_central_differences_of_its_f(name):
+    """The oracle's own f′ against its own f (away from the kink at 0)."""
+    Z = np.random.default_rng(0).normal(scale=3.0, size=200)
+    Z = Z[np.abs(Z) > 1e-3]
+    h = 1e-6
+    fd = (reference.activate(name, Z + h, 0.3) - reference.activate(name, Z - h, 0.3)) / (2 * h)
+    np.testing.assert_allclose(reference.derivative(name, Z, 0.3), fd, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", HIDDEN)

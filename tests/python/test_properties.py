@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import bpcore
 import numpy as np
 import pytest
+from bpcore import HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
+from bpcore._names import LOSS_INFO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import ReferenceMLP
-
-import bpcore
-from bpcore import HIDDEN_ACTIVATIONS, INITS, OPTIMIZERS
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -42,16 +42,10 @@ def architectures(draw: Any) -> dict[str, Any]:
     d = draw(st.integers(1, 5))
     hidden = draw(st.lists(st.integers(1, 6), min_size=0, max_size=3))
     acts = [draw(st.sampled_from(HIDDEN_ACTIVATIONS)) for _ in hidden]
-    loss = draw(st.sampled_from(["mse", "mse", "cross_entropy", "binary_cross_entropy"]))
-    if loss == "mse":
-        q = draw(st.integers(1, 4))
-        out = draw(st.sampled_from(HIDDEN_ACTIVATIONS))
-    elif loss == "cross_entropy":
-        q = draw(st.integers(2, 4))
-        out = "softmax"
-    else:
-        q = draw(st.integers(1, 3))
-        out = "sigmoid"
+    loss = draw(st.sampled_from([*LOSSES, "mse"]))  # mse (any output activation) twice as often
+    info = LOSS_INFO[loss]
+    q = draw(st.integers(*_OUTPUTS[info.task]))
+    out = info.output_activation or draw(st.sampled_from(HIDDEN_ACTIVATIONS))
     return dict(sizes=[d, *hidden, q], activation=acts if hidden else "sigmoid",
                 output_activation=out, loss=loss,
                 dtype=draw(st.sampled_from(["float64", "float32"])),
@@ -59,10 +53,15 @@ def architectures(draw: Any) -> dict[str, Any]:
                 init_scale=draw(st.sampled_from([0.1, 0.5, 1.0])))
 
 
+# outputs q drawn for a loss's task: exclusive classes need at least two
+_OUTPUTS = {"regression": (1, 4), "classification": (2, 4), "multilabel": (1, 3)}
+
+
 def _targets(rng: np.random.Generator, loss: str, n: int, q: int) -> np.ndarray:
-    if loss == "cross_entropy":
+    task = LOSS_INFO[loss].task
+    if task == "classification":  # one-hot rows
         return np.eye(q)[rng.integers(0, q, size=n)]
-    if loss == "binary_cross_entropy":
+    if task == "multilabel":  # probabilities in [0, 1]
         return rng.uniform(0, 1, size=(n, q)).round(1)
     return rng.uniform(-2, 2, size=(n, q))
 

@@ -590,7 +590,7 @@ def test_divergence_is_a_clear_error():
 @pytest.mark.parametrize("params,error,match", [
     (dict(solver="lbfgs"), ValueError, "solver='lbfgs' is not offered"),
     (dict(solver="newton"), ValueError, "solver must be one of 'sgd', 'adam'"),
-    (dict(activation="softplus"), ValueError, "activation must be one of"),
+    (dict(activation="maxout"), ValueError, "activation must be one of"),
     (dict(activation=3), TypeError, "activation must be a name or a list"),
     (dict(hidden_layer_sizes=(4, 0)), ValueError, "hidden_layer_sizes must be an integer >= 1"),
     (dict(hidden_layer_sizes="10"), TypeError, "hidden_layer_sizes must be an int or a sequence"),
