@@ -176,8 +176,8 @@ class PythonReducer {
   PythonReducer(Network<T>& net, py::object reduce) {
     if (reduce.is_none()) return;
     // The existing Python object of `net` owns the view (it keeps the network alive).
-    gradient_view_ = view<T>(net.grads(), {net.n_params()},
-                             py::cast(&net, py::return_value_policy::reference));
+    gradient_view_ =
+        view<T>(net.grads(), {net.n_params()}, py::cast(&net, py::return_value_policy::reference));
     sums_view_ = py::array_t<double>(kReduceSums);
     const T* expected = net.grads();
     reducer_ = [this, expected, reduce](T* gradient, Index, double* sums, Index n_sums) {

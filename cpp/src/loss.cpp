@@ -20,8 +20,8 @@ void check_output_pairing(Activation output, Loss loss) {
     for (const auto& l : loss_table)
       if (l.output == output) users += (users.empty() ? "'" : ", '") + std::string(l.name) + "'";
     throw ArgumentError("output_activation '" + std::string(activation_name(output)) +
-                        "' is only used with loss " + users + ", got '" +
-                        std::string(info.name) + "'");
+                        "' is only used with loss " + users + ", got '" + std::string(info.name) +
+                        "'");
   }
   if (info.output && *info.output != output)
     throw ArgumentError("loss '" + std::string(info.name) + "' needs output_activation '" +

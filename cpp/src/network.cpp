@@ -27,11 +27,12 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   constexpr Index kMaxParams = Index(1) << 36;
   require(sizes.size() >= 2,
           "sizes must list the input size, any hidden sizes and the output size (at least 2 "
-          "entries), got " + std::to_string(sizes.size()));
+          "entries), got " +
+              std::to_string(sizes.size()));
   for (std::size_t i = 0; i < sizes.size(); ++i)
-    require(sizes[i] > 0 && sizes[i] < kMaxSize,
-            "sizes[" + std::to_string(i) + "] must be positive and below 2^31, got " +
-                std::to_string(sizes[i]));
+    require(sizes[i] > 0 && sizes[i] < kMaxSize, "sizes[" + std::to_string(i) +
+                                                     "] must be positive and below 2^31, got " +
+                                                     std::to_string(sizes[i]));
   const std::size_t L = sizes.size() - 1;
   require(activations.size() == L, "expected " + std::to_string(L) +
                                        " activations (one per layer), got " +
@@ -294,7 +295,8 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const T* params, const
     const bool last = k + 1 == layers.size();
     T* z = last ? (Zout ? Zout : Hout) : (k % 2 == 0 ? scratch.a.data() : scratch.b.data());
     MatrixMap<T> Z(z, nr, s.n_out);
-    Z.noalias() = ConstMatrixMap<T>(in, nr, s.n_in) * ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
+    Z.noalias() =
+        ConstMatrixMap<T>(in, nr, s.n_in) * ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
     Z.rowwise() += ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
     const T alpha = s.alpha_offset >= 0 ? params[s.alpha_offset] : T(0);
     T* h = last ? Hout : z;  // hidden layers activate in place
@@ -313,8 +315,7 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
   const T* params = params_.data();
   const Index q = n_outputs();
   for_each_block_with_scratch<ChunkScratch<T>>(
-      chunks.count, threads, parallel_worth(rows, threads),
-      [&](Index c, ChunkScratch<T>& scratch) {
+      chunks.count, threads, parallel_worth(rows, threads), [&](Index c, ChunkScratch<T>& scratch) {
         const Index r0 = chunks.begin(c);
         const Index nr = chunks.size(c);
         // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
@@ -343,8 +344,7 @@ double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index ro
   const T* params = params_.data();
   const Index q = n_outputs();
   for_each_block_with_scratch<ChunkScratch<T>>(
-      chunks.count, threads, parallel_worth(rows, threads),
-      [&](Index c, ChunkScratch<T>& scratch) {
+      chunks.count, threads, parallel_worth(rows, threads), [&](Index c, ChunkScratch<T>& scratch) {
         const Index r0 = chunks.begin(c), nr = chunks.size(c);
         if (scratch.z.size() < std::size_t(2 * nr * q)) scratch.z.resize(std::size_t(2 * nr * q));
         T* Z = scratch.z.data();

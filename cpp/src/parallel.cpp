@@ -25,7 +25,8 @@ std::atomic<bool> forked_child{false};
 
 #ifdef BPCORE_FORK_GUARD
 void mark_forked_child() { forked_child.store(true); }
-[[maybe_unused]] const bool fork_guard_installed = pthread_atfork(nullptr, nullptr, &mark_forked_child) == 0;
+[[maybe_unused]] const bool fork_guard_installed =
+    pthread_atfork(nullptr, nullptr, &mark_forked_child) == 0;
 #endif
 
 }  // namespace

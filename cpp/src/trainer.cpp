@@ -153,8 +153,8 @@ template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>&, cons
                                         const std::function<bool()>*,
                                         const GradientReducer<float>*);
 template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, const double*,
-                                         const double*, const double*, Index,
-                                         const EpochOptions&, const std::function<bool()>*,
+                                         const double*, const double*, Index, const EpochOptions&,
+                                         const std::function<bool()>*,
                                          const GradientReducer<double>*);
 
 }  // namespace bpcore

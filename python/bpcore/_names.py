@@ -67,7 +67,6 @@ SCHEDULES: tuple[str, ...] = tuple(core.schedule_names())
 DTYPES = ("float32", "float64")
 
 
-
 def _fields(obj: object) -> dict[str, object]:
     """The public data fields of a bound core struct, in the order the binding defines them."""
     names = [n for n, v in vars(type(obj)).items() if isinstance(v, property)]

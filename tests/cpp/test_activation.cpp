@@ -109,8 +109,7 @@ TEST_CASE_TEMPLATE("derivative at known points", T, float, double) {
   // relu'(0) = 0 and prelu'(0) = alpha: the kink belongs to the negative side
   CHECK(derivative_all(Activation::relu, Z, T(0)) == std::vector<T>{T(0), T(0), T(1)});
   CHECK(derivative_all(Activation::prelu, Z, T(0.3)) == std::vector<T>{T(0.3), T(0.3), T(1)});
-  CHECK(derivative_all(Activation::leaky_relu, Z, T(0)) ==
-        std::vector<T>{T(0.01), T(0.01), T(1)});
+  CHECK(derivative_all(Activation::leaky_relu, Z, T(0)) == std::vector<T>{T(0.01), T(0.01), T(1)});
   // elu'(0) = softplus'(0) * 2 = gelu'(0) * 2 = silu'(0) * 2 = 1
   CHECK(derivative_all(Activation::elu, Z, T(0))[1] == T(1));
   CHECK(derivative_all(Activation::softplus, Z, T(0))[1] == T(0.5));
@@ -145,7 +144,7 @@ TEST_CASE_TEMPLATE("softplus, elu, gelu and silu stay finite and exact at the ex
   const std::vector<T> Z{T(-800), T(-50), T(-1e-30), T(1e-30), T(50), T(800)};
   const auto S = activate_all(Activation::softplus, Z, 1, T(0));
   CHECK(S[5] == T(800));  // log1p(e^-800) + 800: no overflow
-  CHECK(S[0] >= T(0));  // e^-800: 0, or (float's vector exp) a number below 1e-37
+  CHECK(S[0] >= T(0));    // e^-800: 0, or (float's vector exp) a number below 1e-37
   CHECK(S[0] < T(1e-37));
   CHECK(S[1] > T(0));  // e^-50, not rounded to 0
   const auto E = activate_all(Activation::elu, Z, 1, T(0));

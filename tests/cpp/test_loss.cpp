@@ -13,7 +13,6 @@ using bpcore::Loss;
 
 namespace {
 
-
 // log(1 + e^x) for moderate x, as a plain oracle
 double softplus(double x) { return std::log(1 + std::exp(x)); }
 
@@ -124,8 +123,8 @@ TEST_CASE("the loss table's properties are consistent") {
     CAPTURE(info.name);
     // delta^[L] = Y - Y_hat holds only for the loss's own output activation (its canonical link)
     if (info.delta_is_error) CHECK(info.output.has_value());
-    CHECK((info.task == "regression" || info.task == "classification" ||
-           info.task == "multilabel"));
+    CHECK(
+        (info.task == "regression" || info.task == "classification" || info.task == "multilabel"));
     CHECK(info.formula.find("J = ") == 0);
     CHECK(&bpcore::loss_info(info.id) == &info);
   }

@@ -18,10 +18,10 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
-using bpcore_test::params_of;
-using bpcore_test::same_bits;
 using bpcore_test::max_relative_error;
 using bpcore_test::norm_relative_error;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 
 namespace {
 
@@ -68,8 +68,7 @@ std::vector<double> make_targets(Loss loss, Index rows, Index q, std::uint64_t s
 template <class T>
 void set_alphas(Network<T>& net) {
   for (Index k = 0; k < net.n_layers(); ++k)
-    if (bpcore::activation_info(net.layer(k).f).learnable)
-      net.alpha(k) = T(0.1 + 0.15 * double(k));
+    if (bpcore::activation_info(net.layer(k).f).learnable) net.alpha(k) = T(0.1 + 0.15 * double(k));
 }
 
 // Smallest |Z^[l]| over the layers whose activation has a kink at 0 (after forward).
@@ -367,10 +366,11 @@ TEST_CASE("results are bitwise the same for 1, 2 and 3 threads") {
     Activation hidden;
     OutputCase out;
   };
-  for (const Case& c : {Case{Activation::tanh, {Loss::mse, Activation::identity}},
-                        Case{Activation::prelu, {Loss::cross_entropy, Activation::softmax}},
-                        Case{Activation::gelu, {Loss::mse, Activation::softplus}},
-                        Case{Activation::silu, {Loss::binary_cross_entropy, Activation::sigmoid}}}) {
+  for (const Case& c :
+       {Case{Activation::tanh, {Loss::mse, Activation::identity}},
+        Case{Activation::prelu, {Loss::cross_entropy, Activation::softmax}},
+        Case{Activation::gelu, {Loss::mse, Activation::softplus}},
+        Case{Activation::silu, {Loss::binary_cross_entropy, Activation::sigmoid}}}) {
     CAPTURE(bpcore::activation_name(c.hidden));
     Network<double> net({8, 32, 16, 3}, {c.hidden, c.hidden, c.out.f}, c.out.loss);
     net.initialize(Init::he, 21);

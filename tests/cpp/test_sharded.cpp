@@ -24,11 +24,11 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
-using bpcore_test::params_of;
-using bpcore_test::same_bits;
 using bpcore::Optimizer;
 using bpcore::OptimizerConfig;
 using bpcore::OptimizerKind;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 
 namespace {
 
@@ -104,8 +104,7 @@ struct RankRun {
 std::vector<RankRun> train_sharded(const Data& data, const std::vector<Shard>& shards,
                                    const OptimizerConfig& config, EpochOptions options,
                                    bool weighted, Index epochs,
-                                   std::function<bool(int)> poll_of = nullptr,
-                                   int fail_on = -1) {
+                                   std::function<bool(int)> poll_of = nullptr, int fail_on = -1) {
   const int size = int(shards.size());
   AllReduce all_reduce(size);
   std::vector<RankRun> runs(static_cast<std::size_t>(size));
@@ -165,7 +164,8 @@ std::vector<EpochResult> train_whole(Network<double>& net, const Data& data,
 
 TEST_CASE("shards trained together equal one process on the whole data (to rounding)") {
   const Data data;
-  const std::vector<std::vector<Index>> splits = {{6, 5}, {10, 1}, {4, 0, 7}, {0, 11}, {3, 3, 3, 2}};
+  const std::vector<std::vector<Index>> splits = {
+      {6, 5}, {10, 1}, {4, 0, 7}, {0, 11}, {3, 3, 3, 2}};
   for (const auto& info : bpcore::optimizer_table) {
     for (const auto& split : splits) {
       for (Index batch : {1, 4, 0}) {
@@ -278,8 +278,8 @@ TEST_CASE("sharded epochs reject inconsistent arguments") {
                                                    5, o, nullptr, &alone),
                        doctest::Contains("global_rows"), ArgumentError);
   o.row_offset = -1;
-  CHECK_THROWS_AS(bpcore::train_epoch<double>(net, opt, data.X.data(), data.Y.data(), nullptr, 5,
-                                              o, nullptr, &alone),
+  CHECK_THROWS_AS(bpcore::train_epoch<double>(net, opt, data.X.data(), data.Y.data(), nullptr, 5, o,
+                                              nullptr, &alone),
                   ArgumentError);
   // an empty shard is allowed when sharded, never alone
   o.row_offset = 0;

@@ -18,11 +18,11 @@ using bpcore::Index;
 using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
-using bpcore_test::params_of;
-using bpcore_test::same_bits;
 using bpcore::Optimizer;
 using bpcore::OptimizerConfig;
 using bpcore::OptimizerKind;
+using bpcore_test::params_of;
+using bpcore_test::same_bits;
 
 namespace {
 
@@ -228,7 +228,8 @@ TEST_CASE("drop_last skips the short last batch") {
   }
 }
 
-TEST_CASE("drop_last with a batch larger than the data leaves no batch: an error, nothing trained") {
+TEST_CASE(
+    "drop_last with a batch larger than the data leaves no batch: an error, nothing trained") {
   const Data data;
   auto net = make_network();
   const auto start = params_of(net);

@@ -31,11 +31,15 @@ ORACLE = {
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
     "prelu": (lambda z: np.where(z > 0, z, ALPHA * z), lambda z: np.where(z > 0, 1.0, ALPHA)),
     "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
-    "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-            lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)))),
+    "elu": (
+        lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+        lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0))),
+    ),
     "softplus": (lambda z: np.logaddexp(0, z), _sigmoid),
-    "gelu": (lambda z: z * _phi(z),
-             lambda z: _phi(z) + z * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi)),
+    "gelu": (
+        lambda z: z * _phi(z),
+        lambda z: _phi(z) + z * np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi),
+    ),
     "silu": (lambda z: z * _sigmoid(z), lambda z: _sigmoid(z) * (1 + z * (1 - _sigmoid(z)))),
 }
 
@@ -50,8 +54,7 @@ def test_activate_and_derivative_match_the_formulas(name):
     f, fprime = ORACLE[name]
     np.testing.assert_allclose(bpcore.activate(name, z, ALPHA), f(z), rtol=1e-13, atol=1e-300)
     # f′ from H, as 1 − h², cancels where h ≈ ±1: one ulp of h is 2e-16 of f′
-    np.testing.assert_allclose(bpcore.derivative(name, z, ALPHA), fprime(z), rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(bpcore.derivative(name, z, ALPHA), fprime(z), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", HIDDEN)
@@ -81,8 +84,9 @@ def test_any_shape_and_real_input():
     assert bpcore.activate("relu", -2.0).shape == ()
     assert bpcore.activate("relu", 3).dtype == np.float64
     assert bpcore.activate("relu", [-1, 2]).tolist() == [0.0, 2.0]
-    np.testing.assert_array_equal(bpcore.activate("tanh", z[:, ::2]),
-                                  bpcore.activate("tanh", z[:, ::2].copy()))
+    np.testing.assert_array_equal(
+        bpcore.activate("tanh", z[:, ::2]), bpcore.activate("tanh", z[:, ::2].copy())
+    )
     assert bpcore.derivative("sigmoid", 0.0) == 0.25
     assert bpcore.activate("elu", np.zeros((0, 3))).shape == (0, 3)
     # prelu's α: default 0.25
@@ -104,14 +108,17 @@ def test_softmax_acts_on_the_last_axis():
         bpcore.derivative("softmax", z)
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda: bpcore.activate("swish", [1.0]), ValueError, "name must be one of"),
-    (lambda: bpcore.derivative(3, [1.0]), ValueError, "name must be one of"),
-    (lambda: bpcore.activate("relu", ["a"]), TypeError, "real numbers"),
-    (lambda: bpcore.activate("relu", [1 + 2j]), TypeError, "real numbers"),
-    (lambda: bpcore.activate("prelu", [1.0], alpha="x"), TypeError, "alpha"),
-    (lambda: bpcore.derivative("prelu", [1.0], alpha=float("nan")), ValueError, "alpha"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: bpcore.activate("swish", [1.0]), ValueError, "name must be one of"),
+        (lambda: bpcore.derivative(3, [1.0]), ValueError, "name must be one of"),
+        (lambda: bpcore.activate("relu", ["a"]), TypeError, "real numbers"),
+        (lambda: bpcore.activate("relu", [1 + 2j]), TypeError, "real numbers"),
+        (lambda: bpcore.activate("prelu", [1.0], alpha="x"), TypeError, "alpha"),
+        (lambda: bpcore.derivative("prelu", [1.0], alpha=float("nan")), ValueError, "alpha"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, error, match):
     with pytest.raises(error, match=match):
         call()

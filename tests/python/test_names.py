@@ -12,14 +12,21 @@ from bpcore._loader import core
 
 def test_python_tables_are_the_cores():
     assert list(_names.ACTIVATIONS) == [e["name"] for e in core.activation_table()]
-    assert list(_names.HIDDEN_ACTIVATIONS) == [e["name"] for e in core.activation_table()
-                                               if e["hidden"]]
+    assert list(_names.HIDDEN_ACTIVATIONS) == [
+        e["name"] for e in core.activation_table() if e["hidden"]
+    ]
     assert list(_names.LOSSES) == [e["name"] for e in core.loss_table()]
     assert list(_names.OPTIMIZERS) == [e["name"] for e in core.optimizer_table()]
     assert list(_names.INITS) == core.init_names()
     assert list(_names.SCHEDULES) == core.schedule_names()
-    for python_name in ("ACTIVATIONS", "HIDDEN_ACTIVATIONS", "LOSSES", "INITS", "OPTIMIZERS",
-                        "SCHEDULES"):
+    for python_name in (
+        "ACTIVATIONS",
+        "HIDDEN_ACTIVATIONS",
+        "LOSSES",
+        "INITS",
+        "OPTIMIZERS",
+        "SCHEDULES",
+    ):
         ours = getattr(_names, python_name)
         assert isinstance(ours, tuple)
         assert len(set(ours)) == len(ours)
@@ -85,8 +92,13 @@ def test_optimizer_options_are_config_fields():
         for field in opt.options:
             assert hasattr(config, field), field
     assert _names.OPTIMIZER_INFO["adam"].options == ("lr", "beta1", "beta2", "epsilon")
-    assert _names.COMMON_OPTIMIZER_OPTIONS == ("weight_decay", "schedule", "power_t",
-                                               "step_size", "gamma")
+    assert _names.COMMON_OPTIMIZER_OPTIONS == (
+        "weight_decay",
+        "schedule",
+        "power_t",
+        "step_size",
+        "gamma",
+    )
     # every field but kind is read by some rule
     read = {f for o in _names.OPTIMIZER_INFO.values() for f in o.options}
     assert read | set(_names.COMMON_OPTIMIZER_OPTIONS) | {"kind"} == set(_names.OPTIMIZER_DEFAULTS)
@@ -94,13 +106,27 @@ def test_optimizer_options_are_config_fields():
 
 def test_option_defaults_are_the_cores():
     assert _names.OPTIMIZER_DEFAULTS == {
-        "kind": "sgd", "lr": 0.5, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999,
-        "epsilon": 1e-8, "weight_decay": 0.0, "schedule": "constant", "power_t": 0.5,
-        "step_size": 10, "gamma": 0.1,
+        "kind": "sgd",
+        "lr": 0.5,
+        "momentum": 0.9,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+        "weight_decay": 0.0,
+        "schedule": "constant",
+        "power_t": 0.5,
+        "step_size": 10,
+        "gamma": 0.1,
     }
     assert _names.EPOCH_DEFAULTS == {
-        "batch_size": 1, "shuffle": True, "drop_last": False, "seed": 0, "epoch": 0,
-        "n_threads": 0, "global_rows": 0, "row_offset": 0,
+        "batch_size": 1,
+        "shuffle": True,
+        "drop_last": False,
+        "seed": 0,
+        "epoch": 0,
+        "n_threads": 0,
+        "global_rows": 0,
+        "row_offset": 0,
     }
     # a fresh struct, its fields writable
     config = core.OptimizerConfig()
@@ -160,8 +186,9 @@ def test_every_optimizer_and_schedule_name_trains():
     for opt in _names.OPTIMIZERS:
         for schedule in _names.SCHEDULES:
             net = bpcore.Network([2, 1], output_activation="identity", seed=1)
-            hist = net.fit(X, Y, epochs=2, batch_size=None, lr=0.01, optimizer=opt,
-                           lr_schedule=schedule)
+            hist = net.fit(
+                X, Y, epochs=2, batch_size=None, lr=0.01, optimizer=opt, lr_schedule=schedule
+            )
             assert hist.epochs == 2
 
 

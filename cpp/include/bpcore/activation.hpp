@@ -59,8 +59,7 @@ inline constexpr std::array<ActivationInfo, 11> activation_table{{
      "elu′(z) = 1 if z > 0, h + 1 otherwise"},
     {Activation::softplus, "softplus", true, true, false, "softplus(z) = log(1 + e^z)",
      "softplus′(z) = σ(z) = 1 − e^(−h)"},
-    {Activation::gelu, "gelu", true, false, false,
-     "gelu(z) = z Φ(z), Φ(z) = (1 + erf(z / √2)) / 2",
+    {Activation::gelu, "gelu", true, false, false, "gelu(z) = z Φ(z), Φ(z) = (1 + erf(z / √2)) / 2",
      "gelu′(z) = Φ(z) + z φ(z), φ(z) = e^(−z²/2) / √(2π)"},
     {Activation::silu, "silu", true, false, false, "silu(z) = z σ(z)",
      "silu′(z) = σ(z) (1 + z (1 − σ(z)))"},
@@ -93,11 +92,10 @@ void multiply_by_derivative(Activation f, const T* Z, const T* H, T* G, Index si
 template <class T>
 T prelu_alpha_product(const T* Z, const T* G, Index size);
 
-#define BPCORE_EXTERN_ACTIVATION(T)                                                        \
-  extern template void activate<T>(Activation, const T*, T*, Index, Index, T);             \
-  extern template void derivative<T>(Activation, const T*, const T*, T*, Index, T);        \
-  extern template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, \
-                                                 T);                                       \
+#define BPCORE_EXTERN_ACTIVATION(T)                                                             \
+  extern template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
+  extern template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
+  extern template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \
   extern template T prelu_alpha_product<T>(const T*, const T*, Index);
 BPCORE_EXTERN_ACTIVATION(float)
 BPCORE_EXTERN_ACTIVATION(double)

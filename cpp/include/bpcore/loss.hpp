@@ -3,7 +3,8 @@
 // Per sample (docs/notation.md):
 //   mse                   J = 1/2 sum_j e_j^2, e = y - y_hat        delta^[L] = E ⊙ f'(Z^[L])
 //   cross_entropy         J = -sum_j y_j log y_hat_j  (softmax)     delta^[L] = Y - Y_hat
-//   binary_cross_entropy  J = -sum_j [y log y_hat + (1-y) log(1-y_hat)]  (sigmoid)  delta^[L] = Y - Y_hat
+//   binary_cross_entropy  J = -sum_j [y log y_hat + (1-y) log(1-y_hat)]  (sigmoid)  delta^[L] = Y -
+//   Y_hat
 // A batch reports and differentiates the (weighted) mean of the per-sample J.
 #pragma once
 
@@ -56,8 +57,8 @@ double loss_sum(Loss loss, const T* Z, const T* Y_hat, const T* Y, const T* weig
 template <class T>
 void output_error(const T* Y_hat, const T* Y, T* G, Index size);
 
-extern template double loss_sum<float>(Loss, const float*, const float*, const float*,
-                                       const float*, Index, Index);
+extern template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*,
+                                       Index, Index);
 extern template double loss_sum<double>(Loss, const double*, const double*, const double*,
                                         const double*, Index, Index);
 extern template void output_error<float>(const float*, const float*, float*, Index);

@@ -94,7 +94,7 @@ class Network {
   Index capacity_ = 0, cached_rows_ = 0;
   bool has_delta_ = false;
   std::vector<Matrix<T>> Z_, H_, D_;
-  Matrix<T> block_grads_;                    // one row of n_params per row block
+  Matrix<T> block_grads_;                          // one row of n_params per row block
   Eigen::Matrix<T, Eigen::Dynamic, 1> row_scale_;  // n w_i / sum(w) when weighted
   std::vector<double> block_loss_;
 };

@@ -7,7 +7,8 @@
 //             theta <- theta - lr (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)
 // L2 weight decay adds lambda W^[l] to the gradient of every weight matrix (not to b or alpha).
 // Learning-rate schedules, per epoch e = 0, 1, …:
-//   constant lr_e = lr;  invscaling lr_e = lr / (e+1)^power_t;  step lr_e = lr gamma^floor(e/step_size)
+//   constant lr_e = lr;  invscaling lr_e = lr / (e+1)^power_t;  step lr_e = lr
+//   gamma^floor(e/step_size)
 // The state (v, m, s, t) lives here and survives between epochs and between calls.
 #pragma once
 
@@ -96,7 +97,7 @@ class Optimizer {
   void apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g, T lr);
 
   OptimizerConfig config_;
-  Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;  // m_ doubles as the velocity v
+  Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;      // m_ doubles as the velocity v
   Eigen::Array<T, Eigen::Dynamic, 1> g_decayed_;  // dJ/dtheta + lambda W, with weight decay
   Index t_ = 0;
 };

@@ -47,7 +47,8 @@ inline constexpr Index kReduceSums = 3;
 /// values) by their sums over all processes, in place. It is called once per batch by every
 /// process; it must not return before every process has called it (an all-reduce).
 template <class T>
-using GradientReducer = std::function<void(T* gradient, Index n_params, double* sums, Index n_sums)>;
+using GradientReducer =
+    std::function<void(T* gradient, Index n_params, double* sums, Index n_sums)>;
 
 enum class EpochStatus { ok, nonfinite, interrupted };
 
@@ -58,7 +59,7 @@ struct EpochStatusInfo {
 
 inline constexpr std::array<EpochStatusInfo, 3> epoch_status_table{{
     {EpochStatus::ok, "ok"},
-    {EpochStatus::nonfinite, "nonfinite"},       // a non-finite J or parameter: rolled back
+    {EpochStatus::nonfinite, "nonfinite"},      // a non-finite J or parameter: rolled back
     {EpochStatus::interrupted, "interrupted"},  // `poll` asked to stop: rolled back
 }};
 
@@ -68,10 +69,10 @@ inline std::string_view epoch_status_name(EpochStatus status) {
 
 struct EpochResult {
   EpochStatus status = EpochStatus::ok;
-  double loss = 0;     // mean J over the epoch's samples (weighted), before each batch's update
-  double lr = 0;       // the learning rate used
-  Index batches = 0;   // batches completed
-  Index samples = 0;   // samples seen (by all processes, when sharded)
+  double loss = 0;    // mean J over the epoch's samples (weighted), before each batch's update
+  double lr = 0;      // the learning rate used
+  Index batches = 0;  // batches completed
+  Index samples = 0;  // samples seen (by all processes, when sharded)
 };
 
 /// Runs one epoch. `poll`, if given, is called after every batch; returning true stops the epoch.
@@ -88,10 +89,9 @@ extern template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>
                                                const float*, const float*, Index,
                                                const EpochOptions&, const std::function<bool()>*,
                                                const GradientReducer<float>*);
-extern template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&,
-                                                const double*, const double*, const double*,
-                                                Index, const EpochOptions&,
-                                                const std::function<bool()>*,
+extern template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, const double*,
+                                                const double*, const double*, Index,
+                                                const EpochOptions&, const std::function<bool()>*,
                                                 const GradientReducer<double>*);
 
 }  // namespace bpcore

@@ -1,7 +1,8 @@
 // Scalar and Eigen aliases of the core, declared once.
 //
 // One orientation everywhere (docs/notation.md): samples are rows, Z = H W + b, W has shape
-// (n_in, n_out). Storage is row-major, so a C-ordered NumPy batch maps onto these types with no copy.
+// (n_in, n_out). Storage is row-major, so a C-ordered NumPy batch maps onto these types with no
+// copy.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,9 @@ struct EigenAssertionError : std::logic_error {
   using std::logic_error::logic_error;
 };
 }  // namespace bpcore
-#define eigen_assert(x)                                                              \
-  do {                                                                               \
-    if (!(x)) throw ::bpcore::EigenAssertionError("Eigen assertion failed: " #x);   \
+#define eigen_assert(x)                                                           \
+  do {                                                                            \
+    if (!(x)) throw ::bpcore::EigenAssertionError("Eigen assertion failed: " #x); \
   } while (false)
 #endif
 
