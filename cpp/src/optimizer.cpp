@@ -63,15 +63,16 @@ void validate_config(const OptimizerConfig& c) {
   auto non_negative = [](double x) { return std::isfinite(x) && x >= 0; };
   auto unit = [](double x) { return std::isfinite(x) && x >= 0 && x < 1; };
   check(positive(c.lr), "lr", "a positive number", c.lr);
-  check(unit(c.momentum), "momentum", "in [0, 1)", c.momentum);
-  check(unit(c.beta1), "beta1", "in [0, 1)", c.beta1);
-  check(unit(c.beta2), "beta2", "in [0, 1)", c.beta2);
+  check(unit(c.momentum), "momentum", "a number in [0, 1)", c.momentum);
+  check(unit(c.beta1), "beta1", "a number in [0, 1)", c.beta1);
+  check(unit(c.beta2), "beta2", "a number in [0, 1)", c.beta2);
   check(positive(c.epsilon), "epsilon", "a positive number", c.epsilon);
   check(non_negative(c.weight_decay), "weight_decay", "a non-negative number", c.weight_decay);
   check(non_negative(c.power_t), "power_t", "a non-negative number", c.power_t);
   require(c.step_size > 0,
           "step_size must be a positive integer; got " + std::to_string(c.step_size));
-  check(std::isfinite(c.gamma) && c.gamma > 0 && c.gamma <= 1, "gamma", "in (0, 1]", c.gamma);
+  check(std::isfinite(c.gamma) && c.gamma > 0 && c.gamma <= 1, "gamma", "a number in (0, 1]",
+        c.gamma);
 }
 
 double learning_rate(const OptimizerConfig& c, Index epoch) {

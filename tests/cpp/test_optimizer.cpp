@@ -214,10 +214,11 @@ TEST_CASE("validate_config's messages start with the field and give the value") 
                        ArgumentError);
   c = OptimizerConfig{};
   c.beta1 = 1;
-  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "beta1 must be in [0, 1); got 1", ArgumentError);
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "beta1 must be a number in [0, 1); got 1",
+                       ArgumentError);
   c = OptimizerConfig{};
   c.gamma = 1.5;
-  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "gamma must be in (0, 1]; got 1.5",
+  CHECK_THROWS_WITH_AS(bpcore::validate_config(c), "gamma must be a number in (0, 1]; got 1.5",
                        ArgumentError);
   c = OptimizerConfig{};
   c.epsilon = -1e-8;
