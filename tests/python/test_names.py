@@ -146,9 +146,9 @@ def test_optimizer_config_sets_fields_and_the_core_validates():
     assert _names.optimizer_config().lr == 0.5
     with pytest.raises(ValueError, match=r"^lr must be a positive number; got 0$"):
         _names.optimizer_config(lr=0)
-    with pytest.raises(ValueError, match=r"^beta1 must be in \[0, 1\); got 1$"):
+    with pytest.raises(ValueError, match=r"^beta1 must be a number in \[0, 1\); got 1$"):
         _names.optimizer_config(beta1=1.0)
-    with pytest.raises(ValueError, match=r"^gamma must be in \(0, 1\]; got 2$"):
+    with pytest.raises(ValueError, match=r"^gamma must be a number in \(0, 1\]; got 2$"):
         _names.optimizer_config(gamma=2.0)
     with pytest.raises(ValueError, match="^unknown optimizer 'rmsprop'"):
         _names.optimizer_config(kind="rmsprop")
@@ -159,7 +159,7 @@ def test_optimizer_config_sets_fields_and_the_core_validates():
     # validate_config is the one range check: a bad value set by hand is caught there
     config = core.OptimizerConfig()
     config.momentum = 1.0
-    with pytest.raises(ValueError, match=r"^momentum must be in \[0, 1\); got 1$"):
+    with pytest.raises(ValueError, match=r"^momentum must be a number in \[0, 1\); got 1$"):
         core.validate_config(config)
     with pytest.raises(ValueError, match="^momentum"):
         core.Optimizer64(config, 3)
