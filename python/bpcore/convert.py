@@ -28,8 +28,13 @@ __all__ = [
 ]
 
 # scikit-learn's activation names ↔ bpcore's
-_FROM_SKLEARN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-                 "softmax": "softmax"}
+_FROM_SKLEARN = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "softmax": "softmax",
+}
 _TO_SKLEARN = {v: k for k, v in _FROM_SKLEARN.items()}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -39,14 +44,17 @@ def _loss_for(output_activation: str) -> str:
     return {"softmax": "cross_entropy"}.get(output_activation, "mse")
 
 
-def _new_network(sizes: list[int], hidden: list[str], output: str, dtype: np.dtype,
-                 loss: str | None = None) -> Any:
+def _new_network(
+    sizes: list[int], hidden: list[str], output: str, dtype: np.dtype, loss: str | None = None
+) -> Any:
     from .network import Network
 
     for f in [*hidden, output]:
         if f not in ACTIVATIONS:
-            raise ValueError(f"activation {f!r} is not one of this bpcore's activations: "
-                             f"{', '.join(ACTIVATIONS)}")
+            raise ValueError(
+                f"activation {f!r} is not one of this bpcore's activations: "
+                f"{', '.join(ACTIVATIONS)}"
+            )
     if loss is None:
         loss = _loss_for(output)
         if output == "sigmoid":
@@ -68,14 +76,19 @@ def from_sklearn(est: Any) -> Any:
         from sklearn.exceptions import NotFittedError
         from sklearn.neural_network import MLPClassifier, MLPRegressor
     except ImportError:
-        raise ImportError("from_sklearn needs scikit-learn: pip install 'bpcore[sklearn]'") \
-            from None
+        raise ImportError(
+            "from_sklearn needs scikit-learn: pip install 'bpcore[sklearn]'"
+        ) from None
     if not isinstance(est, (MLPClassifier, MLPRegressor)):
-        raise TypeError("est must be a fitted sklearn.neural_network.MLPClassifier or "
-                        f"MLPRegressor; got {type(est).__name__}")
+        raise TypeError(
+            "est must be a fitted sklearn.neural_network.MLPClassifier or "
+            f"MLPRegressor; got {type(est).__name__}"
+        )
     if "coefs_" not in vars(est):
-        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet: call fit "
-                             "before converting it to a bpcore.Network")
+        raise NotFittedError(
+            f"This {type(est).__name__} instance is not fitted yet: call fit "
+            "before converting it to a bpcore.Network"
+        )
     coefs, intercepts = list(est.coefs_), list(est.intercepts_)
     dtype = np.asarray(coefs[0]).dtype
     if dtype not in _FLOATS:
@@ -97,8 +110,9 @@ def from_sklearn(est: Any) -> Any:
 
         kind = getattr(getattr(est, "_label_binarizer", None), "y_type_", None)
         if kind in ("binary", "multiclass"):
-            net.preprocessing = Preprocessing("classification", classes=list(est.classes_),
-                                              one_hot=kind == "multiclass")
+            net.preprocessing = Preprocessing(
+                "classification", classes=list(est.classes_), one_hot=kind == "multiclass"
+            )
     net.metadata["converted_from"] = f"sklearn.neural_network.{type(est).__name__}"
     return net
 
@@ -108,17 +122,22 @@ def _sklearn_hidden(activations: list[str], what: str) -> str:
     if not hidden:
         return "relu"
     if len(set(hidden)) != 1:
-        raise ValueError(f"{what} has hidden activations {hidden}; scikit-learn's MLP uses one "
-                         "activation for every hidden layer")
+        raise ValueError(
+            f"{what} has hidden activations {hidden}; scikit-learn's MLP uses one "
+            "activation for every hidden layer"
+        )
     f = hidden[0]
     if f not in _TO_SKLEARN:
-        raise ValueError(f"{what} has hidden activation {f!r}; scikit-learn's MLP offers "
-                         "identity, logistic (sigmoid), tanh and relu")
+        raise ValueError(
+            f"{what} has hidden activation {f!r}; scikit-learn's MLP offers "
+            "identity, logistic (sigmoid), tanh and relu"
+        )
     return _TO_SKLEARN[f]
 
 
-def _fill(est: Any, coefs: list[np.ndarray], intercepts: list[np.ndarray], out: str,
-          n_features: int) -> Any:
+def _fill(
+    est: Any, coefs: list[np.ndarray], intercepts: list[np.ndarray], out: str, n_features: int
+) -> Any:
     est.coefs_ = [np.array(W, copy=True) for W in coefs]
     est.intercepts_ = [np.array(b, copy=True) for b in intercepts]
     est.n_layers_ = len(coefs) + 1
@@ -162,18 +181,22 @@ def network_to_sklearn(net: Any) -> Any:
         elif q == k and k > 2 and acts[-1] == "softmax":
             out = "softmax"
         else:
-            raise ValueError(f"a {q}-output {acts[-1]} network for {k} classes has no "
-                             "scikit-learn MLPClassifier form; it needs one sigmoid output for "
-                             "two classes or softmax over one output per class (three or more)")
+            raise ValueError(
+                f"a {q}-output {acts[-1]} network for {k} classes has no "
+                "scikit-learn MLPClassifier form; it needs one sigmoid output for "
+                "two classes or softmax over one output per class (three or more)"
+            )
         est = MLPClassifier(hidden_layer_sizes=sizes, activation=hidden)
         binarizer = LabelBinarizer().fit(np.asarray(prep.classes))
         est._label_binarizer = binarizer
         est.classes_ = binarizer.classes_
         return _fill(est, coefs, intercepts, out, net.sizes[0])
     if acts[-1] != "identity":
-        raise ValueError(f"the network's output activation is {acts[-1]}: only an identity "
-                         "output maps onto MLPRegressor, and a classifier needs "
-                         "net.preprocessing with its classes")
+        raise ValueError(
+            f"the network's output activation is {acts[-1]}: only an identity "
+            "output maps onto MLPRegressor, and a classifier needs "
+            "net.preprocessing with its classes"
+        )
     if prep is not None and prep.target_mean is not None:
         W = coefs[-1].astype(np.float64)
         coefs[-1] = (W * prep.target_scale).astype(net.dtype)
@@ -182,8 +205,16 @@ def network_to_sklearn(net: Any) -> Any:
     return _fill(est, coefs, intercepts, "identity", net.sizes[0])
 
 
-_FITTED_COPIES = ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "validation_scores_",
-                  "best_validation_score_", "feature_names_in_")
+_FITTED_COPIES = (
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "feature_names_in_",
+)
 
 
 def estimator_to_sklearn(est: Any) -> Any:
@@ -199,8 +230,9 @@ def estimator_to_sklearn(est: Any) -> Any:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     if not est.__sklearn_is_fitted__():
-        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet: call fit "
-                             "before to_sklearn()")
+        raise NotFittedError(
+            f"This {type(est).__name__} instance is not fitted yet: call fit before to_sklearn()"
+        )
     net = est.network_
     acts = net.activations
     hidden = _sklearn_hidden(acts, f"this {type(est).__name__}")
@@ -209,11 +241,14 @@ def estimator_to_sklearn(est: Any) -> Any:
     names = target().get_params()
     params = {k: v for k, v in est.get_params(deep=False).items() if k in names}
     params["activation"] = hidden
-    params["loss"] = "log_loss" if classifier else "squared_error"
+    if "loss" in names:
+        params["loss"] = "log_loss" if classifier else "squared_error"
     if classifier and est._label_binarizer.y_type_ == "multiclass" and acts[-1] != "softmax":
-        raise ValueError("a multi-class MLPClassifier trained with loss='mse' has sigmoid outputs "
-                         "that bpcore normalises in predict_proba; scikit-learn's MLPClassifier "
-                         "has no such form")
+        raise ValueError(
+            "a multi-class MLPClassifier trained with loss='mse' has sigmoid outputs "
+            "that bpcore normalises in predict_proba; scikit-learn's MLPClassifier "
+            "has no such form"
+        )
     new = target(**params)
     _fill(new, net.weights, net.biases, est.out_activation_, est.n_features_in_)
     if classifier:
@@ -241,12 +276,20 @@ def _torch_dtype(torch: Any, dtype: np.dtype) -> Any:
 def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
     nn = torch.nn
     if f == "prelu":
-        return nn.PReLU(num_parameters=1, init=float(alpha)).to(dtype)
+        module = nn.PReLU(num_parameters=1, dtype=dtype)
+        with torch.no_grad():
+            module.weight.fill_(float(alpha))  # in the network's dtype, not via float32
+        return module
     factories = {
-        "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-        "softmax": lambda: nn.Softmax(dim=-1), "leaky_relu": lambda: nn.LeakyReLU(0.01),
-        "elu": lambda: nn.ELU(alpha=1.0), "softplus": nn.Softplus,
-        "gelu": lambda: nn.GELU(approximate="none"), "silu": nn.SiLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "relu": nn.ReLU,
+        "softmax": lambda: nn.Softmax(dim=-1),
+        "leaky_relu": lambda: nn.LeakyReLU(0.01),
+        "elu": lambda: nn.ELU(alpha=1.0),
+        "softplus": nn.Softplus,
+        "gelu": lambda: nn.GELU(approximate="none"),
+        "silu": nn.SiLU,
     }
     if f not in factories:
         raise ValueError(f"activation {f!r} has no torch module here")
@@ -254,8 +297,19 @@ def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
 
 
 #: the activations :func:`to_torch` writes (identity is no module)
-TORCH_ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "prelu", "softmax", "leaky_relu",
-                     "elu", "softplus", "gelu", "silu")
+TORCH_ACTIVATIONS = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "prelu",
+    "softmax",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "gelu",
+    "silu",
+)
 
 
 def to_torch(net: Any) -> Any:
@@ -291,25 +345,36 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     nn = torch.nn
     kind = type(module).__name__
     where = f"module {position} ({kind})"
-    simple = {nn.Identity: "identity", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu",
-              nn.SiLU: "silu"}
+    simple = {
+        nn.Identity: "identity",
+        nn.Sigmoid: "sigmoid",
+        nn.Tanh: "tanh",
+        nn.ReLU: "relu",
+        nn.SiLU: "silu",
+    }
     for cls, name in simple.items():
         if type(module) is cls:
             return name, None
     if type(module) is nn.PReLU:
         if module.num_parameters != 1:
-            raise ValueError(f"{where}: bpcore's prelu has one α per layer; this PReLU has "
-                             f"num_parameters={module.num_parameters}")
+            raise ValueError(
+                f"{where}: bpcore's prelu has one α per layer; this PReLU has "
+                f"num_parameters={module.num_parameters}"
+            )
         return "prelu", float(module.weight.detach().reshape(-1)[0])
     if type(module) is nn.Softmax:
         if module.dim not in (-1, 1):
-            raise ValueError(f"{where}: softmax must act on the last dimension (dim=-1 or 1); "
-                             f"got dim={module.dim}")
+            raise ValueError(
+                f"{where}: softmax must act on the last dimension (dim=-1 or 1); "
+                f"got dim={module.dim}"
+            )
         return "softmax", None
     if type(module) is nn.LeakyReLU:
         if module.negative_slope != 0.01:
-            raise ValueError(f"{where}: bpcore's leaky_relu has slope 0.01; got "
-                             f"negative_slope={module.negative_slope} (use PReLU for another)")
+            raise ValueError(
+                f"{where}: bpcore's leaky_relu has slope 0.01; got "
+                f"negative_slope={module.negative_slope} (use PReLU for another)"
+            )
         return "leaky_relu", None
     if type(module) is nn.ELU:
         if module.alpha != 1.0:
@@ -321,12 +386,16 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
         return "softplus", None
     if type(module) is nn.GELU:
         if module.approximate != "none":
-            raise ValueError(f"{where}: bpcore's gelu is the exact (erf) one; got "
-                             f"approximate={module.approximate!r}")
+            raise ValueError(
+                f"{where}: bpcore's gelu is the exact (erf) one; got "
+                f"approximate={module.approximate!r}"
+            )
         return "gelu", None
-    raise ValueError(f"{where} is not supported: from_torch reads Linear layers, each followed "
-                     "by at most one of Identity, Sigmoid, Tanh, ReLU, PReLU, Softmax (output "
-                     "only), LeakyReLU(0.01), ELU, Softplus, GELU and SiLU")
+    raise ValueError(
+        f"{where} is not supported: from_torch reads Linear layers, each followed "
+        "by at most one of Identity, Sigmoid, Tanh, ReLU, PReLU, Softmax (output "
+        "only), LeakyReLU(0.01), ELU, Softplus, GELU and SiLU"
+    )
 
 
 def from_torch(seq: Any, loss: str | None = None) -> Any:
@@ -349,28 +418,38 @@ def from_torch(seq: Any, loss: str | None = None) -> Any:
     for i, m in enumerate(modules):
         if type(m) is torch.nn.Linear:
             if layers and layers[-1][0].out_features != m.in_features:
-                raise ValueError(f"module {i} (Linear) has in_features={m.in_features} but the "
-                                 f"layer before has {layers[-1][0].out_features} outputs")
+                raise ValueError(
+                    f"module {i} (Linear) has in_features={m.in_features} but the "
+                    f"layer before has {layers[-1][0].out_features} outputs"
+                )
             layers.append([m, "identity", None])
             continue
         name, alpha = _activation_of(torch, m, i)
         if not layers:
-            raise ValueError(f"module {i} ({type(m).__name__}) comes before any Linear layer; "
-                             "the sequence must start with nn.Linear")
+            raise ValueError(
+                f"module {i} ({type(m).__name__}) comes before any Linear layer; "
+                "the sequence must start with nn.Linear"
+            )
         if type(modules[i - 1]) is not torch.nn.Linear:
-            raise ValueError(f"module {i} ({type(m).__name__}) follows another activation; "
-                             "bpcore has one activation per layer")
+            raise ValueError(
+                f"module {i} ({type(m).__name__}) follows another activation; "
+                "bpcore has one activation per layer"
+            )
         hidden = len(layers) < sum(type(x) is torch.nn.Linear for x in modules)
         valid = HIDDEN_ACTIVATIONS if hidden else ACTIVATIONS
         if name not in valid:
             where = "a hidden" if hidden else "the output"
-            raise ValueError(f"module {i} ({type(m).__name__}): {name} is not available for "
-                             f"{where} layer in this bpcore (choices: {', '.join(valid)})")
+            raise ValueError(
+                f"module {i} ({type(m).__name__}): {name} is not available for "
+                f"{where} layer in this bpcore (choices: {', '.join(valid)})"
+            )
         layers[-1][1], layers[-1][2] = name, alpha
     dtypes = {m.weight.dtype for m, _, _ in layers}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (torch.float32, torch.float64):
-        raise ValueError(f"the Linear weights must all be float32 or all float64; got "
-                         f"{sorted(str(d) for d in dtypes)}")
+        raise ValueError(
+            f"the Linear weights must all be float32 or all float64; got "
+            f"{sorted(str(d) for d in dtypes)}"
+        )
     dtype = np.float32 if next(iter(dtypes)) == torch.float32 else np.float64
     sizes = [layers[0][0].in_features] + [m.out_features for m, _, _ in layers]
     net = _new_network(sizes, [f for _, f, _ in layers[:-1]], layers[-1][1], np.dtype(dtype), loss)

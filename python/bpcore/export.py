@@ -76,31 +76,43 @@ def _model_of(net: Any, preprocessing: bool = True) -> _Model:
     layers = []
     for k, (W, b, f) in enumerate(zip(net.weights, net.biases, net.activations)):
         a = alphas.get(k + 1)
-        layers.append(_Layer(np.array(W, copy=True), np.array(b, copy=True), f,
-                             None if a is None else float(a)))
+        layers.append(
+            _Layer(
+                np.array(W, copy=True), np.array(b, copy=True), f, None if a is None else float(a)
+            )
+        )
     for k, layer in enumerate(layers):
         for what, arr in (("W", layer.W), ("b", layer.b)):
             if not np.isfinite(arr).all():
-                raise ValueError(f"the network's {what}^[{k + 1}] holds NaN or infinite values; "
-                                 "only a network with finite parameters can be exported")
+                raise ValueError(
+                    f"the network's {what}^[{k + 1}] holds NaN or infinite values; "
+                    "only a network with finite parameters can be exported"
+                )
         if layer.alpha is not None and not math.isfinite(layer.alpha):
             raise ValueError(f"the network's prelu alpha^[{k + 1}] is not finite")
     acts = net.activations
     hidden = ", ".join(acts[:-1]) if len(acts) > 1 else "none"
-    model = _Model(layers, net.dtype,
-                   description=f"bpcore network {'-'.join(map(str, net.sizes))}; hidden "
-                               f"activations: {hidden}; output: {acts[-1]}; {net.dtype.name}")
+    model = _Model(
+        layers,
+        net.dtype,
+        description=f"bpcore network {'-'.join(map(str, net.sizes))}; hidden "
+        f"activations: {hidden}; output: {acts[-1]}; {net.dtype.name}",
+    )
     prep = getattr(net, "preprocessing", None)
     if preprocessing and prep is not None:
         if prep.mean is not None:
             if prep.mean.shape[0] != net.sizes[0]:
-                raise ValueError(f"net.preprocessing standardises {prep.mean.shape[0]} features "
-                                 f"but the network has {net.sizes[0]} inputs")
+                raise ValueError(
+                    f"net.preprocessing standardises {prep.mean.shape[0]} features "
+                    f"but the network has {net.sizes[0]} inputs"
+                )
             model.mean, model.scale = prep.mean.copy(), prep.scale.copy()
         if prep.task == "regression" and prep.target_mean is not None:
             if prep.target_mean.shape[0] != net.sizes[-1]:
-                raise ValueError(f"net.preprocessing has {prep.target_mean.shape[0]} target "
-                                 f"statistics but the network has {net.sizes[-1]} outputs")
+                raise ValueError(
+                    f"net.preprocessing has {prep.target_mean.shape[0]} target "
+                    f"statistics but the network has {net.sizes[-1]} outputs"
+                )
             model.target_mean = prep.target_mean.copy()
             model.target_scale = prep.target_scale.copy()
         if prep.task == "classification":
@@ -112,29 +124,83 @@ def _model_of(net: Any, preprocessing: bool = True) -> _Model:
 # The first opset from which each operator, with the semantics used here (numpy-style
 # broadcasting, float and double inputs), is in the default ONNX domain.
 _OP_SINCE = {
-    "Gemm": 7, "Add": 7, "Sub": 7, "Mul": 7, "Div": 7, "Max": 8, "Min": 8, "Abs": 6, "Neg": 6,
-    "Exp": 6, "Log": 6, "Sigmoid": 6, "Tanh": 6, "Relu": 6, "Softmax": 1, "Greater": 9,
-    "Where": 9, "Erf": 9, "Gelu": 20, "Identity": 1,
+    "Gemm": 7,
+    "Add": 7,
+    "Sub": 7,
+    "Mul": 7,
+    "Div": 7,
+    "Max": 8,
+    "Min": 8,
+    "Abs": 6,
+    "Neg": 6,
+    "Exp": 6,
+    "Log": 6,
+    "Sigmoid": 6,
+    "Tanh": 6,
+    "Relu": 6,
+    "Softmax": 1,
+    "Greater": 9,
+    "Where": 9,
+    "Erf": 9,
+    "Gelu": 20,
+    "Identity": 1,
 }
 _LOWEST_OPSET = 7  # ONNX Runtime supports opset 7 and later
 
 # Cephes' rational approximations of erf and erfc (double precision), highest power first:
 # |x| ≤ 1: erf x = x T(x²)/U(x²); 1 < |x| < 8: erfc |x| = e^(−x²) P(|x|)/Q(|x|); |x| ≥ 8: R/S.
 # U, Q and S are monic (their leading 1 is implied).
-_ERF_T = (9.60497373987051638749e0, 9.00260197203842689217e1, 2.23200534594684319226e3,
-          7.00332514112805075473e3, 5.55923013010394962768e4)
-_ERF_U = (3.35617141647503099647e1, 5.21357949780152679795e2, 4.59432382970980127987e3,
-          2.26290000613890934246e4, 4.92673942608635921086e4)
-_ERFC_P = (2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
-           4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
-           9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2)
-_ERFC_Q = (1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
-           9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
-           1.65666309194161350182e3, 5.57535340817727675546e2)
-_ERFC_R = (5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
-           6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0)
-_ERFC_S = (2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
-           1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0)
+_ERF_T = (
+    9.60497373987051638749e0,
+    9.00260197203842689217e1,
+    2.23200534594684319226e3,
+    7.00332514112805075473e3,
+    5.55923013010394962768e4,
+)
+_ERF_U = (
+    3.35617141647503099647e1,
+    5.21357949780152679795e2,
+    4.59432382970980127987e3,
+    2.26290000613890934246e4,
+    4.92673942608635921086e4,
+)
+_ERFC_P = (
+    2.46196981473530512524e-10,
+    5.64189564831068821977e-1,
+    7.46321056442269912687e0,
+    4.86371970985681366614e1,
+    1.96520832956077098242e2,
+    5.26445194995477358631e2,
+    9.34528527171957607540e2,
+    1.02755188689515710272e3,
+    5.57535335369399327526e2,
+)
+_ERFC_Q = (
+    1.32281951154744992508e1,
+    8.67072140885989742329e1,
+    3.54937778887819891062e2,
+    9.75708501743205489753e2,
+    1.82390916687909736289e3,
+    2.24633760818710981792e3,
+    1.65666309194161350182e3,
+    5.57535340817727675546e2,
+)
+_ERFC_R = (
+    5.64189583547755073984e-1,
+    1.27536670759978104416e0,
+    5.01905042251180477414e0,
+    6.16021097993053585195e0,
+    7.40974269950448939160e0,
+    2.97886665372100240670e0,
+)
+_ERFC_S = (
+    2.26052863220117276590e0,
+    9.39603524938001434673e0,
+    1.20489539808096656605e1,
+    1.70814450747565897222e1,
+    9.60896809063285878198e0,
+    3.36907645100081516050e0,
+)
 _SQRT1_2 = 0.70710678118654752440
 
 
@@ -208,8 +274,10 @@ class _Graph:
         ax = self.op("Abs", [x])
         # below 1: x T(x²) / U(x²)
         x2 = self.op("Mul", [x, x])
-        small = self.op("Div", [self.op("Mul", [x, self.horner(x2, _ERF_T, False)]),
-                                self.horner(x2, _ERF_U, True)])
+        small = self.op(
+            "Div",
+            [self.op("Mul", [x, self.horner(x2, _ERF_T, False)]), self.horner(x2, _ERF_U, True)],
+        )
         # erfc |x| = e^(−x²) P/Q or R/S; |x| is capped at 26 (erfc 26 < 1e-294), so that no
         # branch overflows
         a = self.op("Min", [ax, self.const(26.0)])
@@ -218,8 +286,10 @@ class _Graph:
         far = self.op("Div", [self.horner(a, _ERFC_R, False), self.horner(a, _ERFC_S, True)])
         ratio = self.op("Where", [self.op("Greater", [self.const(8.0), a]), mid, far])
         one_minus = self.op("Sub", [self.const(1.0), self.op("Mul", [e, ratio])])
-        large = self.op("Where", [self.op("Greater", [x, self.const(0.0)]), one_minus,
-                                  self.op("Neg", [one_minus])])
+        large = self.op(
+            "Where",
+            [self.op("Greater", [x, self.const(0.0)]), one_minus, self.op("Neg", [one_minus])],
+        )
         return self.op("Where", [self.op("Greater", [ax, self.const(1.0)]), large, small])
 
 
@@ -259,8 +329,9 @@ def _onnx_elu(g: _Graph, z: str, layer: _Layer, l: int) -> str:
 def _onnx_softplus(g: _Graph, z: str, layer: _Layer, l: int) -> str:
     # log(1 + e^Z) = max(Z, 0) + log(1 + e^(−|Z|)), which cannot overflow
     t = g.op("Exp", [g.op("Neg", [g.op("Abs", [z])])])
-    return g.op("Add", [g.op("Max", [z, g.const(0.0)]),
-                        g.op("Log", [g.op("Add", [g.const(1.0), t])])])
+    return g.op(
+        "Add", [g.op("Max", [z, g.const(0.0)]), g.op("Log", [g.op("Add", [g.const(1.0), t])])]
+    )
 
 
 #: ONNX emitter of each activation: (graph, Z, layer, l) → name of H^[l]
@@ -285,10 +356,15 @@ def _check_opset(opset: Any) -> int | None:
     if opset is None:
         return None
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, (bool, np.bool_)) or not isinstance(opset, (int, np.integer)) \
-            or not _LOWEST_OPSET <= opset <= newest:
-        raise ValueError(f"opset must be None (the lowest that has every operator used) or an "
-                         f"integer from {_LOWEST_OPSET} to {newest}; got {opset!r}")
+    if (
+        isinstance(opset, (bool, np.bool_))
+        or not isinstance(opset, (int, np.integer))
+        or not _LOWEST_OPSET <= opset <= newest
+    ):
+        raise ValueError(
+            f"opset must be None (the lowest that has every operator used) or an "
+            f"integer from {_LOWEST_OPSET} to {newest}; got {opset!r}"
+        )
     return int(opset)
 
 
@@ -302,13 +378,19 @@ def _import_onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install 'bpcore[onnx]'") \
-            from None
+        raise ImportError(
+            "ONNX export needs the onnx package: pip install 'bpcore[onnx]'"
+        ) from None
     return onnx
 
 
-def _onnx_from_model(model: _Model, opset: int | None = None, input_name: str = "X",
-                     output_name: str = "Y_hat", graph_name: str = "bpcore") -> Any:
+def _onnx_from_model(
+    model: _Model,
+    opset: int | None = None,
+    input_name: str = "X",
+    output_name: str = "Y_hat",
+    graph_name: str = "bpcore",
+) -> Any:
     onnx = _import_onnx()
     from onnx import TensorProto, helper
 
@@ -325,8 +407,10 @@ def _onnx_from_model(model: _Model, opset: int | None = None, input_name: str = 
     for l, layer in enumerate(model.layers, start=1):
         emit = _ONNX_ACTIVATIONS.get(layer.activation)
         if emit is None:
-            raise ValueError(f"layer {l}: activation {layer.activation!r} has no ONNX form; "
-                             f"known: {', '.join(_ONNX_ACTIVATIONS)}")
+            raise ValueError(
+                f"layer {l}: activation {layer.activation!r} has no ONNX form; "
+                f"known: {', '.join(_ONNX_ACTIVATIONS)}"
+            )
         z = g.op("Gemm", [h, g.const(layer.W, f"W{l}"), g.const(layer.b, f"b{l}")], hint=f"Z{l}")
         h = emit(g, z, layer, l)
     if model.target_mean is not None:
@@ -342,36 +426,60 @@ def _onnx_from_model(model: _Model, opset: int | None = None, input_name: str = 
     elem = TensorProto.FLOAT if model.dtype == np.float32 else TensorProto.DOUBLE
     sizes = model.sizes
     graph = helper.make_graph(
-        g.nodes, graph_name,
+        g.nodes,
+        graph_name,
         [helper.make_tensor_value_info(input_name, elem, ["N", sizes[0]])],
         [helper.make_tensor_value_info(output_name, elem, ["N", sizes[-1]])],
-        initializer=g.initializers, doc_string=model.description)
+        initializer=g.initializers,
+        doc_string=model.description,
+    )
     opsets = [helper.make_opsetid("", version)]
     from . import __version__
 
-    onnx_model = helper.make_model(graph, opset_imports=opsets, producer_name="bpcore",
-                                   producer_version=__version__, doc_string=model.description)
+    onnx_model = helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="bpcore",
+        producer_version=__version__,
+        doc_string=model.description,
+    )
     # the oldest IR that allows initializers outside the graph inputs is 4
     onnx_model.ir_version = max(4, helper.find_min_ir_version_for(opsets))
-    meta = {"bpcore.sizes": json.dumps(sizes),
-            "bpcore.activations": json.dumps([layer.activation for layer in model.layers]),
-            "bpcore.standardized": json.dumps(model.mean is not None)}
+    meta = {
+        "bpcore.sizes": json.dumps(sizes),
+        "bpcore.activations": json.dumps([layer.activation for layer in model.layers]),
+        "bpcore.standardized": json.dumps(model.mean is not None),
+    }
     if model.classes is not None:
-        meta["bpcore.classes"] = json.dumps([c if isinstance(c, (int, float)) else str(c)
-                                             for c in model.classes])
+        meta["bpcore.classes"] = json.dumps(
+            [c if isinstance(c, (int, float)) else str(c) for c in model.classes]
+        )
     helper.set_model_props(onnx_model, meta)
     onnx.checker.check_model(onnx_model, full_check=True)
     return onnx_model
 
 
-def onnx_model(net: Any, opset: int | None = None, *, preprocessing: bool = True,
-               input_name: str = "X", output_name: str = "Y_hat") -> Any:
+def onnx_model(
+    net: Any,
+    opset: int | None = None,
+    *,
+    preprocessing: bool = True,
+    input_name: str = "X",
+    output_name: str = "Y_hat",
+) -> Any:
     """The network as a checked ``onnx.ModelProto`` (see :func:`to_onnx`)."""
     return _onnx_from_model(_model_of(net, preprocessing), opset, input_name, output_name)
 
 
-def to_onnx(net: Any, path: Any, opset: int | None = None, *, preprocessing: bool = True,
-            input_name: str = "X", output_name: str = "Y_hat") -> None:
+def to_onnx(
+    net: Any,
+    path: Any,
+    opset: int | None = None,
+    *,
+    preprocessing: bool = True,
+    input_name: str = "X",
+    output_name: str = "Y_hat",
+) -> None:
     """Write the network as an ONNX model file, atomically.
 
     Parameters
@@ -391,13 +499,15 @@ def to_onnx(net: Any, path: Any, opset: int | None = None, *, preprocessing: boo
     outputs equal ``net.predict`` (or ``net.preprocessing.outputs``) to about 1e-7 (float32)
     and 1e-15 (float64).
     """
-    model = onnx_model(net, opset, preprocessing=preprocessing, input_name=input_name,
-                       output_name=output_name)
+    model = onnx_model(
+        net, opset, preprocessing=preprocessing, input_name=input_name, output_name=output_name
+    )
     write_bytes(path, model.SerializeToString())
 
 
 # ---------------------------------------------------------------------- C
-_C_KEYWORDS = frozenset("""
+_C_KEYWORDS = frozenset(
+    """
 auto break case char const continue default do double else enum extern float for goto if inline
 int long register restrict return short signed sizeof static struct switch typedef union
 unsigned void volatile while _Bool _Complex _Imaginary
@@ -406,15 +516,18 @@ const_cast decltype delete dynamic_cast explicit export false friend mutable nam
 noexcept not not_eq nullptr operator or or_eq private protected public reinterpret_cast
 static_assert static_cast template this thread_local throw true try typeid typename using
 virtual wchar_t xor xor_eq
-""".split())
+""".split()
+)
 _C_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 def check_c_name(name: Any) -> str:
     """``name`` if it can prefix the C identifiers of a header; ValueError otherwise."""
     if not isinstance(name, str) or not _C_IDENTIFIER.match(name) or "__" in name:
-        raise ValueError(f"name must be a C identifier (a letter, then letters, digits or single "
-                         f"underscores), the prefix of the header's functions; got {name!r}")
+        raise ValueError(
+            f"name must be a C identifier (a letter, then letters, digits or single "
+            f"underscores), the prefix of the header's functions; got {name!r}"
+        )
     if name in _C_KEYWORDS:
         raise ValueError(f"name must not be a C or C++ keyword; got {name!r}")
     return name
@@ -431,7 +544,7 @@ def _c_literal(value: float, dtype: np.dtype) -> str:
 
 def _c_array(name: str, ctype: str, values: np.ndarray, dtype: np.dtype, per_line: int = 6) -> str:
     flat = [_c_literal(v, dtype) for v in np.asarray(values).reshape(-1).tolist()]
-    lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    lines = [", ".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line)]
     body = ",\n    ".join(lines)
     return f"static const {ctype} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
 
@@ -452,8 +565,10 @@ _C_FUNCTIONS: dict[str, tuple[str, str]] = {
     "leaky_relu": ("return (z > 0 ? z : ({T})0) + ({T})0.01 * (z < 0 ? z : ({T})0);", "{fn}({z})"),
     "elu": ("return z > 0 ? z : expm1{f}(z);", "{fn}({z})"),
     "softplus": ("return (z > 0 ? z : ({T})0) + log1p{f}(exp{f}(-fabs{f}(z)));", "{fn}({z})"),
-    "gelu": ("return ({T})0.5 * z * (({T})1 + erf{f}(z * ({T})0.70710678118654752440));",
-             "{fn}({z})"),
+    "gelu": (
+        "return ({T})0.5 * z * (({T})1 + erf{f}(z * ({T})0.70710678118654752440));",
+        "{fn}({z})",
+    ),
     "silu": ("return z / (({T})1 + exp{f}(-z));", "{fn}({z})"),
 }
 #: the activations the C export knows
@@ -464,8 +579,10 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
     name = check_c_name(name)
     for l, layer in enumerate(model.layers, start=1):
         if layer.activation not in _C_FUNCTIONS:
-            raise ValueError(f"layer {l}: activation {layer.activation!r} has no C form; known: "
-                             f"{', '.join(_C_FUNCTIONS)}")
+            raise ValueError(
+                f"layer {l}: activation {layer.activation!r} has no C form; known: "
+                f"{', '.join(_C_FUNCTIONS)}"
+            )
         if layer.activation == "softmax" and l != len(model.layers):
             raise ValueError(f"layer {l}: softmax is only an output activation")
     dtype = model.dtype
@@ -478,31 +595,40 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
     lit = lambda v: _c_literal(v, dtype)  # noqa: E731
 
     out: list[str] = []
-    out.append(f"/* {name}.h: {_c_comment_text(model.description)}.\n"
-               " * Generated by bpcore's export; plain C99 (also valid C++), depends on <math.h>.\n"
-               " *\n"
-               f" *   {name}_predict(x, y):          x holds {upper}_N_INPUTS features of one "
-               "sample,\n"
-               f" *                                   y receives its {upper}_N_OUTPUTS outputs.\n"
-               f" *   {name}_predict_batch(x, y, n): n samples, rows one after the other.\n"
-               " *\n"
-               " * Layer l computes Z = H W + b (W row-major, n_{l-1} x n_l), then H = f(Z).\n")
+    out.append(
+        f"/* {name}.h: {_c_comment_text(model.description)}.\n"
+        " * Generated by bpcore's export; plain C99 (also valid C++), depends on <math.h>.\n"
+        " *\n"
+        f" *   {name}_predict(x, y):          x holds {upper}_N_INPUTS features of one "
+        "sample,\n"
+        f" *                                   y receives its {upper}_N_OUTPUTS outputs.\n"
+        f" *   {name}_predict_batch(x, y, n): n samples, rows one after the other.\n"
+        " *\n"
+        " * Layer l computes Z = H W + b (W row-major, n_{l-1} x n_l), then H = f(Z).\n"
+    )
     if model.mean is not None:
         out.append(" * The raw features are standardised first: (x - mean) / scale.\n")
     if model.target_mean is not None:
-        out.append(" * The outputs are brought back to target units: y * target_scale + "
-                   "target_mean.\n")
+        out.append(
+            " * The outputs are brought back to target units: y * target_scale + target_mean.\n"
+        )
     if model.classes is not None:
         labels = ", ".join(repr(c) for c in model.classes)
-        which = "output j is the score of class j" if q == len(model.classes) else \
-            "the output is the probability of the second class"
+        which = (
+            "output j is the score of class j"
+            if q == len(model.classes)
+            else "the output is the probability of the second class"
+        )
         out.append(f" * Classes: {_c_comment_text(labels)} ({which}).\n")
-    out.append(" * x and y must not overlap. No allocation: the scratch space is on the stack.\n"
-               " */\n")
+    out.append(
+        " * x and y must not overlap. No allocation: the scratch space is on the stack.\n */\n"
+    )
     guard = f"{upper}_H_INCLUDED"
     out.append(f"#ifndef {guard}\n#define {guard}\n\n#include <math.h>\n#include <stddef.h>\n\n")
-    out.append(f"#define {upper}_N_INPUTS {d}\n#define {upper}_N_OUTPUTS {q}\n"
-               f"#define {upper}_N_LAYERS {L}\n\n")
+    out.append(
+        f"#define {upper}_N_INPUTS {d}\n#define {upper}_N_OUTPUTS {q}\n"
+        f"#define {upper}_N_LAYERS {L}\n\n"
+    )
     out.append(f"typedef {ctype} {T};\n\n")
     if model.mean is not None:
         out.append(_c_array(f"{name}_mean", T, model.mean, dtype))
@@ -519,17 +645,19 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
         out.append(_c_array(f"{name}_target_scale", T, model.target_scale, dtype))
     out.append("\n")
 
-    out.append(f"/* out = in W + b for one sample: in has n_in values, out n_out. */\n"
-               f"static inline void {name}_dense(const {T} *in, {T} *out, const {T} *W, "
-               f"const {T} *b,\n"
-               f"    size_t n_in, size_t n_out) {{\n"
-               f"  size_t i, j;\n"
-               f"  for (j = 0; j < n_out; ++j) out[j] = b[j];\n"
-               f"  for (i = 0; i < n_in; ++i) {{\n"
-               f"    const {T} h = in[i];\n"
-               f"    const {T} *w = W + i * n_out;\n"
-               f"    for (j = 0; j < n_out; ++j) out[j] += h * w[j];\n"
-               f"  }}\n}}\n\n")
+    out.append(
+        f"/* out = in W + b for one sample: in has n_in values, out n_out. */\n"
+        f"static inline void {name}_dense(const {T} *in, {T} *out, const {T} *W, "
+        f"const {T} *b,\n"
+        f"    size_t n_in, size_t n_out) {{\n"
+        f"  size_t i, j;\n"
+        f"  for (j = 0; j < n_out; ++j) out[j] = b[j];\n"
+        f"  for (i = 0; i < n_in; ++i) {{\n"
+        f"    const {T} h = in[i];\n"
+        f"    const {T} *w = W + i * n_out;\n"
+        f"    for (j = 0; j < n_out; ++j) out[j] += h * w[j];\n"
+        f"  }}\n}}\n\n"
+    )
     used = []
     for layer in model.layers:
         if layer.activation not in used:
@@ -538,15 +666,18 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
         body, _ = _C_FUNCTIONS[f]
         if body:
             params = f"{T} z, {T} a" if f == "prelu" else f"{T} z"
-            out.append(f"static inline {T} {name}_{f}({params}) {{\n"
-                       f"  {body.format(T=T, f=suffix)}\n}}\n\n")
+            out.append(
+                f"static inline {T} {name}_{f}({params}) {{\n  {body.format(T=T, f=suffix)}\n}}\n\n"
+            )
     if "softmax" in used:
-        out.append(f"/* H_j = e^(Z_j - max Z) / sum_k e^(Z_k - max Z), in place. */\n"
-                   f"static inline void {name}_softmax({T} *z, size_t n) {{\n"
-                   f"  size_t j;\n  {T} top = z[0], total = 0;\n"
-                   f"  for (j = 1; j < n; ++j) if (z[j] > top) top = z[j];\n"
-                   f"  for (j = 0; j < n; ++j) {{ z[j] = exp{suffix}(z[j] - top); total += z[j]; }}\n"
-                   f"  for (j = 0; j < n; ++j) z[j] /= total;\n}}\n\n")
+        out.append(
+            f"/* H_j = e^(Z_j - max Z) / sum_k e^(Z_k - max Z), in place. */\n"
+            f"static inline void {name}_softmax({T} *z, size_t n) {{\n"
+            f"  size_t j;\n  {T} top = z[0], total = 0;\n"
+            f"  for (j = 1; j < n; ++j) if (z[j] > top) top = z[j];\n"
+            f"  for (j = 0; j < n; ++j) {{ z[j] = exp{suffix}(z[j] - top); total += z[j]; }}\n"
+            f"  for (j = 0; j < n; ++j) z[j] /= total;\n}}\n\n"
+        )
 
     # one sample: ping-pong between two stack buffers sized by the widest layer that uses them
     body: list[str] = []
@@ -555,8 +686,9 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
     src, turn = "x", 0
     if model.mean is not None:
         used_buffers["a"] = d
-        body.append(f"  for (i = 0; i < {d}; ++i) a[i] = (x[i] - {name}_mean[i]) / "
-                    f"{name}_scale[i];")
+        body.append(
+            f"  for (i = 0; i < {d}; ++i) a[i] = (x[i] - {name}_mean[i]) / {name}_scale[i];"
+        )
         need_i, src, turn = True, "a", 1
     for l, layer in enumerate(model.layers, start=1):
         n_in, n_out = layer.W.shape
@@ -568,15 +700,18 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
         if f == "softmax":
             body.append(f"  {name}_softmax({dst}, {n_out});")
         elif f != "identity":
-            expr = _C_FUNCTIONS[f][1].format(fn=f"{name}_{f}", z=f"{dst}[i]",
-                                             alpha=f"{name}_alpha{l}")
+            expr = _C_FUNCTIONS[f][1].format(
+                fn=f"{name}_{f}", z=f"{dst}[i]", alpha=f"{name}_alpha{l}"
+            )
             body.append(f"  for (i = 0; i < {n_out}; ++i) {dst}[i] = {expr};")
             need_i = True
         src = dst
         turn += 1
     if model.target_mean is not None:
-        body.append(f"  for (i = 0; i < {q}; ++i) y[i] = y[i] * {name}_target_scale[i] + "
-                    f"{name}_target_mean[i];")
+        body.append(
+            f"  for (i = 0; i < {q}; ++i) y[i] = y[i] * {name}_target_scale[i] + "
+            f"{name}_target_mean[i];"
+        )
         need_i = True
     if used_buffers:
         width = max(used_buffers.values())  # one size for both: the widest layer
@@ -587,15 +722,20 @@ def _c_from_model(model: _Model, name: str = "model") -> str:
     if need_i:
         head.append("  size_t i;")
     body = head + body
-    out.append(f"/* y ({upper}_N_OUTPUTS values) of one sample x ({upper}_N_INPUTS values). */\n"
-               f"static inline void {name}_predict(const {T} *x, {T} *y) {{\n"
-               + "\n".join(body) + "\n}\n\n")
-    out.append(f"/* n samples: x is n x {upper}_N_INPUTS, y is n x {upper}_N_OUTPUTS, row-major. "
-               "*/\n"
-               f"static inline void {name}_predict_batch(const {T} *x, {T} *y, size_t n) {{\n"
-               f"  size_t k;\n"
-               f"  for (k = 0; k < n; ++k) {name}_predict(x + k * {upper}_N_INPUTS, "
-               f"y + k * {upper}_N_OUTPUTS);\n}}\n\n")
+    out.append(
+        f"/* y ({upper}_N_OUTPUTS values) of one sample x ({upper}_N_INPUTS values). */\n"
+        f"static inline void {name}_predict(const {T} *x, {T} *y) {{\n"
+        + "\n".join(body)
+        + "\n}\n\n"
+    )
+    out.append(
+        f"/* n samples: x is n x {upper}_N_INPUTS, y is n x {upper}_N_OUTPUTS, row-major. "
+        "*/\n"
+        f"static inline void {name}_predict_batch(const {T} *x, {T} *y, size_t n) {{\n"
+        f"  size_t k;\n"
+        f"  for (k = 0; k < n; ++k) {name}_predict(x + k * {upper}_N_INPUTS, "
+        f"y + k * {upper}_N_OUTPUTS);\n}}\n\n"
+    )
     out.append(f"#endif /* {guard} */\n")
     return "".join(out)
 
@@ -630,8 +770,9 @@ def to_c(net: Any, path: Any, name: str = "model", *, preprocessing: bool = True
 
 
 # ---------------------------------------------------------------------- one entry point
-def export(net: Any, fmt: str, path: Any, *, name: str | None = None,
-           opset: int | None = None) -> str:
+def export(
+    net: Any, fmt: str, path: Any, *, name: str | None = None, opset: int | None = None
+) -> str:
     """Write ``net`` to ``path`` as ``fmt`` ("onnx" or "c"); returns a one-line summary.
 
     ``name`` is the C prefix (default "model") or the ONNX graph name; ``opset`` is for ONNX.

@@ -68,8 +68,9 @@ def _reference_forward(model: export._Model, X: np.ndarray) -> np.ndarray:
     if model.mean is not None:
         H = (H - model.mean) / model.scale
     for layer in model.layers:
-        H = reference_activation(layer.activation, H @ layer.W.astype(np.float64) + layer.b,
-                                 layer.alpha)
+        H = reference_activation(
+            layer.activation, H @ layer.W.astype(np.float64) + layer.b, layer.alpha
+        )
     if model.target_mean is not None:
         H = H * model.target_scale + model.target_mean
     return H
@@ -83,18 +84,28 @@ def _sizes(depth: int) -> list[int]:
 def _network(act: str, depth: int, dtype: str, prep: bool, seed: int = 0) -> bpcore.Network:
     hidden, out = (act, act) if act != "softmax" else ("tanh", "softmax")
     loss = "cross_entropy" if out == "softmax" else "mse"
-    net = bpcore.Network(_sizes(depth), activation=hidden, output_activation=out, loss=loss,
-                         dtype=dtype, init="xavier", seed=seed)
+    net = bpcore.Network(
+        _sizes(depth),
+        activation=hidden,
+        output_activation=out,
+        loss=loss,
+        dtype=dtype,
+        init="xavier",
+        seed=seed,
+    )
     rng = np.random.default_rng(seed + 100)
     for b in net.biases:
         b[...] = rng.uniform(-0.5, 0.5, b.shape)
     for l, a in net.alphas.items():
         a[...] = (-0.3, 0.17, 0.41)[l - 1]  # not the initial 0.25, and one negative
     if prep:
-        net.preprocessing = Preprocessing("regression", mean=[1.0, -2.0, 0.5, 3.0],
-                                          scale=[2.0, 0.5, 1.5, 4.0],
-                                          target_mean=[0.5, -1.0, 2.0],
-                                          target_scale=[3.0, 0.25, 1.0])
+        net.preprocessing = Preprocessing(
+            "regression",
+            mean=[1.0, -2.0, 0.5, 3.0],
+            scale=[2.0, 0.5, 1.5, 4.0],
+            target_mean=[0.5, -1.0, 2.0],
+            target_scale=[3.0, 0.25, 1.0],
+        )
     return net
 
 
@@ -134,8 +145,11 @@ def _session(path_or_bytes):
 
 
 def _run_onnx(model_or_path, X: np.ndarray, dtype: str) -> np.ndarray:
-    data = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") \
+    data = (
+        model_or_path.SerializeToString()
+        if hasattr(model_or_path, "SerializeToString")
         else str(model_or_path)
+    )
     sess = _session(data)
     (out,) = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(X, dtype=dtype)})
     assert out.dtype == np.dtype(dtype)
@@ -179,9 +193,12 @@ def test_onnx_runtime_equals_predict(tmp_path, act, depth, dtype, prep):
 
 def test_onnx_graph_signature_and_metadata(tmp_path):
     net = _network("sigmoid", 1, "float64", prep=False)
-    net.preprocessing = Preprocessing("classification", classes=["setosa", "versicolor",
-                                                                  "virginica"],
-                                      mean=[0, 1, 2, 3], scale=[1, 2, 3, 4])
+    net.preprocessing = Preprocessing(
+        "classification",
+        classes=["setosa", "versicolor", "virginica"],
+        mean=[0, 1, 2, 3],
+        scale=[1, 2, 3, 4],
+    )
     model = export.onnx_model(net, input_name="features", output_name="scores")
     (inp,), (out,) = model.graph.input, model.graph.output
     assert inp.name == "features" and out.name == "scores"
@@ -206,13 +223,11 @@ def test_onnx_prelu_carries_each_layers_alpha():
     assert [float(inits[f"alpha{l}"]) for l in (1, 2, 3)] == [-0.3, 0.17, 0.41]
     net.alphas[2][...] = 0.9  # a changed α changes the export
     X = _raw_X()
-    assert np.abs(_run_onnx(export.onnx_model(net), X, "float64") - net.predict(X)).max() \
-        <= 1e-12
+    assert np.abs(_run_onnx(export.onnx_model(net), X, "float64") - net.predict(X)).max() <= 1e-12
 
 
 def test_default_opset_is_the_lowest_the_operators_need():
-    assert export.onnx_model(_network("sigmoid", 1, "float32", False)).opset_import[0].version \
-        == 7
+    assert export.onnx_model(_network("sigmoid", 1, "float32", False)).opset_import[0].version == 7
     assert export.onnx_model(_network("prelu", 1, "float32", False)).opset_import[0].version == 8
     for name in ("elu", "gelu"):
         model = export._onnx_from_model(_spec_model(name, "float64"))
@@ -270,8 +285,11 @@ def _spec_model(name: str, dtype: str, seed: int = 3, prep: bool = True) -> expo
     sizes = [4, 6, 5, 3]
     layers = []
     for k in range(3):
-        f = name if (name != "softmax" and k < 2) or (name == "softmax" and k == 2) else \
-            ("identity" if name != "softmax" else "tanh")
+        f = (
+            name
+            if (name != "softmax" and k < 2) or (name == "softmax" and k == 2)
+            else ("identity" if name != "softmax" else "tanh")
+        )
         W = rng.normal(0, 2.5, (sizes[k], sizes[k + 1])).astype(dtype)
         b = rng.normal(0, 1, sizes[k + 1]).astype(dtype)
         layers.append(export._Layer(W, b, f, 0.2 - 0.3 * k if f == "prelu" else None))
@@ -309,8 +327,13 @@ def test_double_erf_from_basic_operators_is_accurate_on_every_branch():
     layer = export._Layer(np.ones((1, 1)), np.zeros(1), "identity", None)
     gelu = export._Layer(np.ones((1, 1)), np.zeros(1), "gelu", None)
     model = export._Model([layer, gelu], np.dtype(np.float64))
-    z = np.concatenate([np.linspace(-60, 60, 4001), np.sqrt(2) * np.array([-8, -1, 1, 8]),
-                        [0.0, 1e-300, -1e-300, 1e300, -1e300]])
+    z = np.concatenate(
+        [
+            np.linspace(-60, 60, 4001),
+            np.sqrt(2) * np.array([-8, -1, 1, 8]),
+            [0.0, 1e-300, -1e-300, 1e300, -1e300],
+        ]
+    )
     got = _run_onnx(export._onnx_from_model(model), z[:, None], "float64")[:, 0]
     ref = 0.5 * z * (1 + erf(z / np.sqrt(2)))
     assert np.all(np.isfinite(got))
@@ -325,8 +348,11 @@ def _compile(tmp_path, header: str, name: str, driver: str, cxx: bool = False):
     exe = tmp_path / (f"drv_{name}_cxx" if cxx else f"drv_{name}")
     flags = CXX_FLAGS if cxx else C_FLAGS
     assert shutil.which(flags[0]), f"{flags[0]} is needed to test the C export"
-    proc = subprocess.run([*flags, "-I", str(tmp_path), str(src), "-o", str(exe), "-lm"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*flags, "-I", str(tmp_path), str(src), "-o", str(exe), "-lm"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and not proc.stderr, proc.stderr
     return exe
 
@@ -406,30 +432,43 @@ def test_c_emitter_matches_the_definition(tmp_path, name, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_c_literals_read_back_exactly(tmp_path, dtype):
-    net = bpcore.Network([3, 4, 2], activation="prelu", output_activation="identity",
-                         dtype=dtype)
+    net = bpcore.Network([3, 4, 2], activation="prelu", output_activation="identity", dtype=dtype)
     rng = np.random.default_rng(5)
     for W in net.weights:
         W[...] = rng.choice([-1, 1], W.shape) * 10.0 ** rng.uniform(-30, 30, W.shape)
     net.biases[0][...] = [np.finfo(dtype).tiny, -np.finfo(dtype).max, 1 / 3, 0.1]
     net.alphas[1][...] = 2 / 3
     header = export.c_source(net, "lit")
-    program = '#include <stdio.h>\n#include "lit.h"\nint main(void) {\n  size_t i;\n' + "".join(
-        f"  for (i = 0; i < sizeof lit_{arr} / sizeof lit_{arr}[0]; ++i) "
-        f'printf("%a\\n", (double)lit_{arr}[i]);\n' for arr in ("W1", "b1", "W2", "b2")) + \
-        '  printf("%a\\n", (double)lit_alpha1);\n  return 0;\n}\n'
+    program = (
+        '#include <stdio.h>\n#include "lit.h"\nint main(void) {\n  size_t i;\n'
+        + "".join(
+            f"  for (i = 0; i < sizeof lit_{arr} / sizeof lit_{arr}[0]; ++i) "
+            f'printf("%a\\n", (double)lit_{arr}[i]);\n'
+            for arr in ("W1", "b1", "W2", "b2")
+        )
+        + '  printf("%a\\n", (double)lit_alpha1);\n  return 0;\n}\n'
+    )
     exe = _compile(tmp_path, header, "lit", program)
     proc = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
     got = np.array([float.fromhex(v) for v in proc.stdout.split()]).astype(dtype)
-    want = np.concatenate([net.weights[0].ravel(), net.biases[0], net.weights[1].ravel(),
-                           net.biases[1], [net.alphas[1]]]).astype(dtype)
+    want = np.concatenate(
+        [
+            net.weights[0].ravel(),
+            net.biases[0],
+            net.weights[1].ravel(),
+            net.biases[1],
+            [net.alphas[1]],
+        ]
+    ).astype(dtype)
     np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}"))
 
 
 def test_c_header_alone_compiles_warning_free_and_has_the_promised_shape(tmp_path):
     net = _network("softmax", 2, "float32", prep=True)
     header = export.c_source(net, "iris")
-    unused = '#include "iris.h"\nint main(void) { return IRIS_N_INPUTS - 4 + IRIS_N_OUTPUTS - 3; }\n'
+    unused = (
+        '#include "iris.h"\nint main(void) { return IRIS_N_INPUTS - 4 + IRIS_N_OUTPUTS - 3; }\n'
+    )
     for cxx in (False, True):
         exe = _compile(tmp_path, header, "iris", unused, cxx=cxx)
         assert subprocess.run([str(exe)]).returncode == 0
@@ -438,15 +477,32 @@ def test_c_header_alone_compiles_warning_free_and_has_the_promised_shape(tmp_pat
     assert "malloc" not in header and "static float" not in header
     assert "typedef float iris_real;" in header
     assert "static inline void iris_predict(const iris_real *x, iris_real *y)" in header
-    assert "static inline void iris_predict_batch(const iris_real *x, iris_real *y, size_t n)" \
+    assert (
+        "static inline void iris_predict_batch(const iris_real *x, iris_real *y, size_t n)"
         in header
+    )
     assert "#define IRIS_N_INPUTS 4" in header and "#define IRIS_N_OUTPUTS 3" in header
     assert "iris_real a[6], b[6];" in header  # the widest layer that uses the scratch
     assert re.search(r"static const iris_real iris_W1\[24\]", header)
 
 
-@pytest.mark.parametrize("bad", ["", "1model", "my-model", "a b", "a__b", "_model", "int",
-                                 "class", "model\n", "naïve", 3, None])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "1model",
+        "my-model",
+        "a b",
+        "a__b",
+        "_model",
+        "int",
+        "class",
+        "model\n",
+        "naïve",
+        3,
+        None,
+    ],
+)
 def test_c_name_must_be_an_identifier(tmp_path, bad):
     net = _network("sigmoid", 0, "float64", False)
     with pytest.raises(ValueError, match="name must"):
@@ -457,8 +513,12 @@ def test_c_name_must_be_an_identifier(tmp_path, bad):
 # ---------------------------------------------------------------------- command and imports
 def _saved_model(tmp_path):
     net = _network("softmax", 1, "float64", prep=False)
-    net.preprocessing = Preprocessing("classification", classes=["a", "b", "c"],
-                                      mean=[1.0, -2.0, 0.5, 3.0], scale=[2.0, 0.5, 1.5, 4.0])
+    net.preprocessing = Preprocessing(
+        "classification",
+        classes=["a", "b", "c"],
+        mean=[1.0, -2.0, 0.5, 3.0],
+        scale=[2.0, 0.5, 1.5, 4.0],
+    )
     path = tmp_path / "model.safetensors"
     net.save(path)
     return net, path
@@ -472,11 +532,9 @@ def test_command_exports_onnx_and_c(tmp_path, capsys):
     assert main(["export", str(path), "--format", "onnx", "--out", str(out)]) == 0
     assert "wrote ONNX model" in capsys.readouterr().out
     X = _raw_X()
-    assert np.abs(_run_onnx(out, X, "float64") - net.preprocessing.outputs(net, X)).max() \
-        <= 1e-12
+    assert np.abs(_run_onnx(out, X, "float64") - net.preprocessing.outputs(net, X)).max() <= 1e-12
     header = tmp_path / "iris.h"
-    assert main(["export", str(path), "--format", "c", "--out", str(header),
-                 "--name", "iris"]) == 0
+    assert main(["export", str(path), "--format", "c", "--out", str(header), "--name", "iris"]) == 0
     assert "iris_predict" in capsys.readouterr().out
     exe = _compile(tmp_path, header.read_text(), "iris", _driver("iris"))
     assert np.abs(_run_c(exe, X, 3) - net.preprocessing.outputs(net, X)).max() <= 1e-12
@@ -488,26 +546,56 @@ def test_command_errors(tmp_path, capsys):
     _, path = _saved_model(tmp_path)
     assert main(["export", str(path), "--format", "tflite", "--out", "x"]) == 2
     assert "invalid choice" in capsys.readouterr().err
-    assert main(["export", str(path), "--format", "c", "--out", str(tmp_path / "m.h"),
-                 "--name", "bad-name"]) == 1
+    assert (
+        main(
+            [
+                "export",
+                str(path),
+                "--format",
+                "c",
+                "--out",
+                str(tmp_path / "m.h"),
+                "--name",
+                "bad-name",
+            ]
+        )
+        == 1
+    )
     assert "name must be a C identifier" in capsys.readouterr().err
-    assert main(["export", str(path), "--format", "c", "--out", str(tmp_path / "m.h"),
-                 "--opset", "13"]) == 1
+    assert (
+        main(
+            ["export", str(path), "--format", "c", "--out", str(tmp_path / "m.h"), "--opset", "13"]
+        )
+        == 1
+    )
     assert "opset is for the onnx format only" in capsys.readouterr().err
-    assert main(["export", str(tmp_path / "none.safetensors"), "--format", "onnx", "--out",
-                 str(tmp_path / "m.onnx")]) == 1
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "none.safetensors"),
+                "--format",
+                "onnx",
+                "--out",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_import_bpcore_stays_light_and_c_export_needs_no_onnx(tmp_path):
-    code = ("import sys, bpcore\n"
-            "heavy = ('onnx', 'onnxruntime', 'torch', 'sklearn')\n"
-            "assert not [m for m in heavy if m in sys.modules]\n"
-            "net = bpcore.Network([2, 3, 1])\n"
-            f"net.to_c({str(tmp_path / 'm.h')!r})\n"
-            "assert not [m for m in heavy if m in sys.modules], 'to_c imported a heavy module'\n"
-            f"net.to_onnx({str(tmp_path / 'm.onnx')!r})\n"
-            "assert 'onnx' in sys.modules and 'torch' not in sys.modules\n")
+    code = (
+        "import sys, bpcore\n"
+        "heavy = ('onnx', 'onnxruntime', 'torch', 'sklearn')\n"
+        "assert not [m for m in heavy if m in sys.modules]\n"
+        "net = bpcore.Network([2, 3, 1])\n"
+        f"net.to_c({str(tmp_path / 'm.h')!r})\n"
+        "assert not [m for m in heavy if m in sys.modules], 'to_c imported a heavy module'\n"
+        f"net.to_onnx({str(tmp_path / 'm.onnx')!r})\n"
+        "assert 'onnx' in sys.modules and 'torch' not in sys.modules\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "m.h").stat().st_size > 0 and (tmp_path / "m.onnx").stat().st_size > 0
