@@ -1,9 +1,10 @@
-"""The ``bpcore`` command: train, predict, evaluate, plot.
+"""The ``bpcore`` command: train, predict, evaluate, export, plot.
 
     bpcore train [CONFIG.toml] [--out DIR] [--set KEY=VALUE ...] [--quiet] [--verbose]
                  [--threads N] [--distributed]
     bpcore predict MODEL DATA [--out FILE]
     bpcore evaluate MODEL DATA [--json]
+    bpcore export MODEL --format onnx|c --out FILE [--name NAME] [--opset N]
     bpcore plot activations [--out FILE] [--names NAME ...] [--no-derivative] [--alpha A]
     bpcore plot history HISTORY [--out FILE]
     bpcore plot regions MODEL DATA [--out FILE]
@@ -118,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "built-in data set")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(handler=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a saved model as ONNX or as a C header",
+                       description="Write MODEL, with its standardisation, as an ONNX model "
+                       "(needs the onnx package) or as one dependency-free C99 header with "
+                       "NAME_predict and NAME_predict_batch.")
+    p.add_argument("model", metavar="MODEL", help="model file written by bpcore (.safetensors)")
+    p.add_argument("--format", required=True, choices=["onnx", "c"], help="onnx or c")
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write (.onnx or .h)")
+    p.add_argument("--name", metavar="NAME", help="C: prefix of the functions and macros "
+                   "(default: model); ONNX: the graph's name")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: the lowest that "
+                   "has every operator the network needs)")
+    p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("plot", help="draw figures (activations, loss history, decision regions)",
                        description="Draw a figure to a PNG file.")
@@ -306,6 +320,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"accuracy = {_percent(m)}")
     else:
         print(f"RMSE = {m['rmse']:.6g}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    print(export(_load_model(args.model), args.format, args.out, name=args.name,
+                 opset=args.opset))
     return 0
 
 

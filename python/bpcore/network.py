@@ -349,6 +349,39 @@ class Network(NetworkBase):
 
         write_network(self, path, **metadata)  # type: ignore[arg-type]
 
+    def to_onnx(self, path: Any, opset: int | None = None, **options: Any) -> None:
+        """Write the network (with its preprocessing) as an ONNX model; see
+        :func:`bpcore.export.to_onnx`."""
+        from .export import to_onnx
+
+        to_onnx(self, path, opset, **options)
+
+    def to_c(self, path: Any, name: str = "model", **options: Any) -> None:
+        """Write the network as one dependency-free C99 header; see :func:`bpcore.export.to_c`."""
+        from .export import to_c
+
+        to_c(self, path, name, **options)
+
+    def to_torch(self) -> Any:
+        """An equivalent ``torch.nn.Sequential``; see :func:`bpcore.convert.to_torch`."""
+        from .convert import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_sklearn(cls, est: Any) -> Network:
+        """The network of a fitted scikit-learn MLP; see :func:`bpcore.convert.from_sklearn`."""
+        from .convert import from_sklearn
+
+        return from_sklearn(est)
+
+    @classmethod
+    def from_torch(cls, seq: Any, loss: str | None = None) -> Network:
+        """The network of a ``torch.nn.Sequential``; see :func:`bpcore.convert.from_torch`."""
+        from .convert import from_torch
+
+        return from_torch(seq, loss)
+
     # ---------------------------------------------------------------- copies and pickling
     def copy(self) -> Network:
         """An independent network with the same architecture and parameters."""

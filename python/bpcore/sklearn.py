@@ -525,6 +525,13 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = False
         return tags
 
+    def to_sklearn(self) -> BaseEstimator:
+        """The fitted ``sklearn.neural_network`` estimator with the same predictions; see
+        :func:`bpcore.convert.estimator_to_sklearn`."""
+        from .convert import estimator_to_sklearn
+
+        return estimator_to_sklearn(self)
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multilayer perceptron classifier trained by bpcore's C++ back-propagation.
