@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from ._validation import check_network
 
 __all__ = [
     "estimator_to_sklearn",
@@ -45,10 +46,13 @@ def _loss_for(output_activation: str) -> str:
 
 
 def _new_network(
-    sizes: list[int], hidden: list[str], output: str, dtype: np.dtype, loss: str | None = None
+    network_cls: type,
+    sizes: list[int],
+    hidden: list[str],
+    output: str,
+    dtype: np.dtype,
+    loss: str | None = None,
 ) -> Any:
-    from .network import Network
-
     for f in [*hidden, output]:
         if f not in ACTIVATIONS:
             raise ValueError(
@@ -59,10 +63,10 @@ def _new_network(
         loss = _loss_for(output)
         if output == "sigmoid":
             loss = "binary_cross_entropy"
-    return Network(sizes, activation=hidden, output_activation=output, loss=loss, dtype=dtype)
+    return network_cls(sizes, activation=hidden, output_activation=output, loss=loss, dtype=dtype)
 
 
-def from_sklearn(est: Any) -> Any:
+def from_sklearn(est: Any, network_cls: type) -> Any:
     """A :class:`bpcore.Network` with the weights of a fitted scikit-learn MLP.
 
     ``net.predict(X)`` equals ``est.predict_proba(X)`` of a multi-class classifier,
@@ -71,6 +75,7 @@ def from_sklearn(est: Any) -> Any:
     target) of a regressor. The network's dtype is that of ``coefs_``; the loss follows the
     output (softmax: cross_entropy; logistic: binary_cross_entropy; identity: mse). For
     classifiers with one label per sample, ``net.preprocessing`` carries ``classes_``.
+    ``network_cls`` is the class to build (:meth:`bpcore.Network.from_sklearn` passes its own).
     """
     try:
         from sklearn.exceptions import NotFittedError
@@ -100,7 +105,9 @@ def from_sklearn(est: Any) -> Any:
     if out not in ("identity", "logistic", "softmax"):
         raise ValueError(f"out_activation_ {out!r} of the estimator has no bpcore counterpart")
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
-    net = _new_network(sizes, [_FROM_SKLEARN[act]] * (len(coefs) - 1), _FROM_SKLEARN[out], dtype)
+    net = _new_network(
+        network_cls, sizes, [_FROM_SKLEARN[act]] * (len(coefs) - 1), _FROM_SKLEARN[out], dtype
+    )
     for view, W in zip(net.weights, coefs):
         view[...] = W
     for view, b in zip(net.biases, intercepts):
@@ -159,10 +166,7 @@ def network_to_sklearn(net: Any) -> Any:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import LabelBinarizer
 
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    check_network(net)
     acts = net.activations
     hidden = _sklearn_hidden(acts, "the network")
     coefs = [np.array(W, copy=True) for W in net.weights]
@@ -322,10 +326,7 @@ def to_torch(net: Any) -> Any:
     ``net.preprocessing.transform(X)``.
     """
     torch = _import_torch()
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    check_network(net)
     dtype = _torch_dtype(torch, net.dtype)
     alphas = net.alphas
     modules = []
@@ -398,7 +399,7 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     )
 
 
-def from_torch(seq: Any, loss: str | None = None) -> Any:
+def from_torch(seq: Any, network_cls: type, loss: str | None = None) -> Any:
     """A :class:`bpcore.Network` from a ``torch.nn.Sequential`` of Linear layers and activations.
 
     Each ``nn.Linear`` starts a layer (``W^[l] = weight.T``, ``b^[l] = bias``, zero without a
@@ -407,6 +408,7 @@ def from_torch(seq: Any, loss: str | None = None) -> Any:
     ``loss`` defaults to cross_entropy for a softmax output, binary_cross_entropy for a sigmoid
     one and mse otherwise. Any other module, two activations in a row, or an activation that this
     bpcore does not have gives a ValueError naming the module and its position.
+    ``network_cls`` is the class to build (:meth:`bpcore.Network.from_torch` passes its own).
     """
     torch = _import_torch()
     if not isinstance(seq, torch.nn.Sequential):
@@ -452,7 +454,9 @@ def from_torch(seq: Any, loss: str | None = None) -> Any:
         )
     dtype = np.float32 if next(iter(dtypes)) == torch.float32 else np.float64
     sizes = [layers[0][0].in_features] + [m.out_features for m, _, _ in layers]
-    net = _new_network(sizes, [f for _, f, _ in layers[:-1]], layers[-1][1], np.dtype(dtype), loss)
+    net = _new_network(
+        network_cls, sizes, [f for _, f, _ in layers[:-1]], layers[-1][1], np.dtype(dtype), loss
+    )
     alphas = net.alphas
     with torch.no_grad():
         for k, (m, _, alpha) in enumerate(layers):

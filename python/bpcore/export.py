@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from ._atomic import write_bytes, write_text
+from ._validation import check_network
+from ._version import __version__
 
 __all__ = ["FORMATS", "c_source", "export", "onnx_model", "to_c", "to_onnx"]
 
@@ -66,10 +68,7 @@ class _Model:
 
 
 def _model_of(net: Any, preprocessing: bool = True) -> _Model:
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    check_network(net)
     if not isinstance(preprocessing, (bool, np.bool_)):
         raise TypeError(f"preprocessing must be True or False; got {preprocessing!r}")
     alphas = net.alphas
@@ -434,8 +433,6 @@ def _onnx_from_model(
         doc_string=model.description,
     )
     opsets = [helper.make_opsetid("", version)]
-    from . import __version__
-
     onnx_model = helper.make_model(
         graph,
         opset_imports=opsets,

@@ -373,14 +373,14 @@ class Network(NetworkBase):
         """The network of a fitted scikit-learn MLP; see :func:`bpcore.convert.from_sklearn`."""
         from .convert import from_sklearn
 
-        return from_sklearn(est)
+        return from_sklearn(est, cls)
 
     @classmethod
     def from_torch(cls, seq: Any, loss: str | None = None) -> Network:
         """The network of a ``torch.nn.Sequential``; see :func:`bpcore.convert.from_torch`."""
         from .convert import from_torch
 
-        return from_torch(seq, loss)
+        return from_torch(seq, cls, loss)
 
     # ---------------------------------------------------------------- copies and pickling
     def copy(self) -> Network:
