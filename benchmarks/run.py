@@ -232,20 +232,18 @@ class Suite:
         return None
 
     def _own_order_accuracy(self, wid: str, peer: str, res: dict) -> None:
-        """bpcore's training accuracy within one point of a peer that shuffles on its own (FANN,
-        JAX). Checked in the full run; a quick run's few epochs leave the two orders' networks too
-        far from converged to agree, so there it is shown and not judged."""
-        text = f"training accuracy: bpcore within 1 point of {peer} (its own shuffle)"
+        """The training accuracy of the timed run of a peer that shuffles on its own (FANN, JAX),
+        beside bpcore's: shown, not judged. Another order is another run of the algorithm (on
+        Iris, 100 epochs in different orders end 1–2 samples apart, 0.7–1.3 points); the
+        judged comparison is the one from bpcore's start in bpcore's order."""
+        text = f"training accuracy of {peer}'s timed run (its own shuffle), beside bpcore's"
         acc_b = res["bpcore"]["info"]["accuracy"]
         if peer not in res:
             self.check(wid, text, None, f"bpcore {100 * acc_b:.2f} %; {peer} not run")
             return
         acc_p = res[peer]["info"]["accuracy"]
-        shown = f"bpcore {100 * acc_b:.2f} %, {peer} {100 * acc_p:.2f} %"
-        if self.spec.quick:
-            self.check(wid, text, None, shown + " (QUICK: not judged, see the same-order check)")
-        else:
-            self.check(wid, text, abs(acc_b - acc_p) <= 0.01 + 1e-12, shown)
+        self.check(wid, text, None, f"bpcore {100 * acc_b:.2f} %, {peer} {100 * acc_p:.2f} % "
+                   "(shown, not judged: another order; see the same-order check)")
 
     def _record(self, wid: str, metric: str, work: float, unit: str, results: dict,
                 kind: str = "rate") -> dict[str, Any]:
@@ -342,6 +340,10 @@ class Suite:
             diff = _max_diff(theta_b, jax_same["params"])
             self.check("W1", "JAX's whole-loop jit reaches bpcore's trained W, b (bpcore's start "
                        "and order, float64)", diff <= 1e-10, f"max |Δθ| = {diff:.1e} (≤ 1e-10)")
+            acc_b, acc_j = res["bpcore"]["info"]["accuracy"], jax_same["info"]["accuracy"]
+            self.check("W1", "JAX from bpcore's start in bpcore's order: accuracy within 1 point",
+                       abs(acc_b - acc_j) <= 0.01 + 1e-12,
+                       f"JAX {100 * acc_j:.2f} %, bpcore {100 * acc_b:.2f} %")
         if peers.FANN in res:
             _, theta_f, out_f = peers.fann().train([4, 5, 3], X, Y, 0.5, spec.w1_epochs,
                                                    init=init, orders=orders)
