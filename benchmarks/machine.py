@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["cpu_info", "blas_info", "software_info", "measure_peak", "THEORETICAL_PEAK_GFLOPS"]
 
-# BENCHMARKS.md: float32 FMA peak of both cores of the reference machine (2 cores, AVX-512).
+# The float32 FMA peak of both cores of the reference machine (2 cores, AVX-512).
 THEORETICAL_PEAK_GFLOPS = 346.0
 
 _FLAGS_OF_NOTE = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_bf16",

@@ -1,23 +1,30 @@
 """The peers' runs of the workloads: a NumPy per-sample loop of the notes' formulas, scikit-learn's
-MLPRegressor/MLPClassifier and PyTorch, each written the way a user of that library would write it.
+MLPRegressor/MLPClassifier, PyTorch, FANN (through ``fann_shim.c``), JAX (the whole loop in one
+jit, ``jax_peer.py``) and the fixed-size C++ loop (``fixed_loop.cpp``), each written the way a user
+of that library would write it.
 
 Every peer is optional: :func:`available` says which are installed, and nothing here is imported
 by bpcore. The PyTorch and NumPy runs start from bpcore's initial parameters ``init`` (a list of
 (W^[l], b^[l]), W^[l] of shape (n_{l-1}, n_l); a torch ``Linear`` stores its transpose) and visit
 the rows in bpcore's order ``orders[e]`` of each epoch e. scikit-learn cannot be given initial
 parameters or an order; it uses its own (``random_state=0``) and is compared on speed only.
+FANN starts from bpcore's initial parameters and shuffles with its own ``fann_shuffle_train_data``
+(the timed run); JAX draws its own order inside the jit. Both are also run once from bpcore's start
+in bpcore's order, for the checks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import subprocess
 import time
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-
 from workloads import Contender, Trial, accuracy
 
 __all__ = [
@@ -34,33 +41,96 @@ __all__ = [
     "torch_w3",
     "torch_w4",
     "torch_model",
+    "fann",
+    "fann_run",
+    "fixed_loop",
+    "fixed_w1",
+    "jax_contenders",
+    "unavailable_reason",
 ]
 
 NUMPY = "NumPy loop"
 SKLEARN = "scikit-learn"
 TORCH = "PyTorch"
-PEERS = (NUMPY, SKLEARN, TORCH)
+FANN = "FANN"
+JAX = "JAX"
+FIXED = "fixed-size C++ loop"
+PEERS = (NUMPY, SKLEARN, TORCH, FANN, JAX, FIXED)
+# The short names of --peers.
+KEYS = {"numpy": NUMPY, "sklearn": SKLEARN, "torch": TORCH, "fann": FANN, "jax": JAX,
+        "fixed": FIXED}
 _MODULE = {NUMPY: "numpy", SKLEARN: "sklearn.neural_network", TORCH: "torch"}
 _AVAILABLE: dict[str, bool] = {}
+_WHY: dict[str, str] = {}
+_NATIVE: dict[str, Any] = {}
+
+
+def _native(peer: str) -> Any:
+    """The loaded FANN shim or fixed loop (compiled on first use, cached on disk)."""
+    if peer not in _NATIVE:
+        import native
+
+        _NATIVE[peer] = native.Fann() if peer == FANN else native.FixedLoop()
+    return _NATIVE[peer]
 
 
 def available(peer: str) -> bool:
-    """Whether the peer's library imports (the import is done once, here, and kept)."""
+    """Whether the peer can run here: its library imports (the import is done once, here, and kept),
+    its native code compiles (FANN, the fixed loop), or it is installed (JAX, which runs in child
+    processes and is never imported by this one)."""
     if peer not in _AVAILABLE:
-        try:
-            importlib.import_module(_MODULE[peer])
-            _AVAILABLE[peer] = True
-        except ImportError:
-            _AVAILABLE[peer] = False
+        ok, why = True, ""
+        if peer in _MODULE:
+            try:
+                importlib.import_module(_MODULE[peer])
+            except ImportError:
+                ok, why = False, "is not installed"
+        elif peer == JAX:
+            if importlib.util.find_spec("jax") is None or importlib.util.find_spec("jaxlib") is None:
+                ok, why = False, "is not installed (pip install jax jaxlib)"
+        else:
+            from native import NativeUnavailable
+
+            try:
+                _native(peer)
+            except NativeUnavailable as exc:
+                ok, why = False, f"cannot be built: {exc}"
+        _AVAILABLE[peer], _WHY[peer] = ok, why
     return _AVAILABLE[peer]
 
 
+def unavailable_reason(peer: str) -> str:
+    """Why :func:`available` said no, as a phrase after the peer's name."""
+    available(peer)
+    return _WHY.get(peer, "")
+
+
+def _first_line(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
+
+
 def peer_versions() -> dict[str, str | None]:
+    import os
+    from importlib import metadata
+
     out: dict[str, str | None] = {}
-    for peer, module in _MODULE.items():
+    for peer in PEERS:
         out[peer] = None
-        if available(peer):
-            out[peer] = importlib.import_module(module.split(".")[0]).__version__
+        if not available(peer):
+            continue
+        if peer in _MODULE:
+            out[peer] = importlib.import_module(_MODULE[peer].split(".")[0]).__version__
+        elif peer == JAX:
+            out[peer] = f"{metadata.version('jax')} (jaxlib {metadata.version('jaxlib')})"
+        elif peer == FANN:
+            out[peer] = _first_line(["dpkg-query", "-W", "-f=${Version}", "libfann-dev"]) \
+                or "libdoublefann"
+        else:
+            out[peer] = _first_line([os.environ.get("CXX", "c++"), "--version"])
     return out
 
 
@@ -69,7 +139,8 @@ def threads(framework: str, n: int | None) -> Iterator[None]:
     """Run a peer at ``n`` threads: ``torch.set_num_threads`` for PyTorch, threadpoolctl's limit of
     the BLAS libraries for NumPy and scikit-learn. The previous setting is restored on exit (bpcore
     shares libgomp with PyTorch, so a leaked torch setting would change bpcore's default)."""
-    if n is None or framework == "bpcore":
+    if n is None or framework == "bpcore" or framework in (FANN, JAX, FIXED):
+        # FANN and the fixed loop are single-threaded C; a JAX worker has its thread count fixed.
         yield
     elif framework == TORCH:
         import torch
@@ -306,3 +377,56 @@ def torch_w4(X: np.ndarray, params: list, n_threads: int) -> Contender:
         return Trial(time.perf_counter() - t0, {}, Y_hat.numpy())
 
     return Contender(TORCH, n_threads, run)
+
+
+# ------------------------------------------------------------------------------------------- FANN
+def fann() -> Any:
+    """The loaded FANN shim (``native.Fann``)."""
+    return _native(FANN)
+
+
+def fann_run(sizes: Any, X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, epochs: int,
+             lr: float = 0.5, warm_epochs: int = 2) -> Contender:
+    """FANN's online BP as its users write it: ``fann_shuffle_train_data`` then
+    ``fann_train_epoch`` (FANN_TRAIN_INCREMENTAL) for each epoch, timed in C, from bpcore's
+    initial parameters ``init``. Single-threaded."""
+
+    def run(warm: bool) -> Trial:
+        dt, params, outputs = fann().train(sizes, X, Y, lr, warm_epochs if warm else epochs,
+                                           init=init, seed=0)
+        return Trial(dt, {"accuracy": accuracy(outputs, y)}, params)
+
+    return Contender(FANN, 1, run)
+
+
+# ------------------------------------------------------------------------------ fixed-size loop
+def fixed_loop() -> Any:
+    """The loaded fixed-size loop (``native.FixedLoop``)."""
+    return _native(FIXED)
+
+
+def fixed_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: list) -> Contender:
+    """W1 by the fixed-size C++ loop, from bpcore's start in bpcore's order, timed in C++."""
+
+    def run(warm: bool) -> Trial:
+        dt, params = fixed_loop().train(X, Y, init, orders[:2] if warm else orders, 0.5)
+        (W1, b1), (W2, b2) = params
+        Y_hat = 1.0 / (1.0 + np.exp(-((1.0 / (1.0 + np.exp(-(X @ W1 + b1)))) @ W2 + b2)))
+        return Trial(dt, {"accuracy": accuracy(Y_hat, y)}, params)
+
+    return Contender(FIXED, 1, run)
+
+
+# -------------------------------------------------------------------------------------------- JAX
+def jax_contenders(workers: list, unrolls: tuple) -> list[Contender]:
+    """One contender per (worker, unroll): the program the worker has compiled for that unroll.
+    The runs time themselves in the worker; a warm-up is one full run."""
+    out = []
+    for w in workers:
+        for u in unrolls:
+            def run(warm: bool, w: Any = w, u: int = u) -> Trial:
+                r = w.call("run", unroll=u)
+                return Trial(r["seconds"], r["info"])
+
+            out.append(Contender(JAX, w.threads, run))
+    return out

@@ -1,4 +1,4 @@
-"""W3 (BENCHMARKS.md) trained data-parallel over MPI ranks: seconds per epoch on 1 and N ranks.
+"""W3 trained data-parallel over MPI ranks: seconds per epoch on 1 and N ranks.
 
     python benchmarks/scaling.py [--quick] [--ranks 1,2] [--repeats 3] [--json PATH]
 

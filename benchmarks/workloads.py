@@ -1,6 +1,6 @@
-"""The workloads of BENCHMARKS.md: their data, their sizes, and bpcore's runs of them.
+"""The benchmark's workloads: their data, their sizes, and bpcore's runs of them.
 
-Notation as in NOTATION.md: X (n, d) has one sample per row, Y (n, q) the targets, W^[l] has
+Notation as in docs/notation.md: X (n, d) has one sample per row, Y (n, q) the targets, W^[l] has
 shape (n_{l-1}, n_l). Every run returns a :class:`Trial`: the seconds of the timed part only
 (training or inference; data and network construction are outside the clock) and what the run
 produced, so that speed is never quoted without the result it bought.
@@ -41,17 +41,25 @@ __all__ = [
     "bpcore_w3",
     "bpcore_w4",
     "bpcore_w1_overhead",
+    "small_data",
+    "small_network",
+    "bpcore_small",
+    "sizes_label",
 ]
 
 W1_SIZES = [4, 5, 3]
 W2_SIZES = [64, 64, 10]
 W3_SIZES = [784, 256, 128, 10]
 SEED = 0
+# Small networks trained online (batch 1, sigmoid, J = ½Σe², α = 0.5) on generated data: a sweep of
+# one hidden layer's width, and two deeper networks.
+SMALL_NETWORKS = ((8, 2, 4), (8, 4, 4), (8, 8, 4), (8, 16, 4), (8, 24, 4), (8, 32, 4),
+                  (8, 16, 16, 4), (8, 24, 24, 24, 4))
 
 
 @dataclass(frozen=True)
 class Spec:
-    """Sizes of one run: ``full_spec()`` is BENCHMARKS.md's, ``quick_spec()`` a smoke run's."""
+    """Sizes of one run: ``full_spec()`` is the benchmark's, ``quick_spec()`` a smoke run's."""
 
     quick: bool
     w1_epochs: int
@@ -60,16 +68,25 @@ class Spec:
     rounds: int
     m2_repeats: int
     peak_n: int
+    sn_rows: int = 512
+    sn_epochs: int = 20
+    sn_networks: tuple = ()
+    jax_unrolls: tuple = (("W1", (1, 4, 10)), ("W2", (1, 4)), ("W3", (1, 2)))
+
+    def unrolls(self, workload: str) -> tuple:
+        """The ``lax.scan`` unroll factors JAX's program is compiled and timed with."""
+        return dict(self.jax_unrolls)[workload]
 
 
 def full_spec() -> Spec:
     return Spec(quick=False, w1_epochs=100, w2_epochs=30, w3_rows=60000, rounds=3, m2_repeats=7,
-                peak_n=3072)
+                peak_n=3072, sn_rows=512, sn_epochs=20, sn_networks=SMALL_NETWORKS)
 
 
 def quick_spec() -> Spec:
     return Spec(quick=True, w1_epochs=10, w2_epochs=2, w3_rows=4096, rounds=1, m2_repeats=1,
-                peak_n=1024)
+                peak_n=1024, sn_rows=128, sn_epochs=2, sn_networks=((8, 4, 4), (8, 16, 16, 4)),
+                jax_unrolls=(("W1", (4,)), ("W2", (1,)), ("W3", (1,))))
 
 
 @dataclass
@@ -104,9 +121,8 @@ def iris_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """W2: scikit-learn's bundled digits (1797 × 64), X/16, float32. Needs scikit-learn."""
-    from sklearn.datasets import load_digits
-
     from bpcore.datasets import one_hot
+    from sklearn.datasets import load_digits
 
     d = load_digits()
     X = np.ascontiguousarray(d.data / 16.0, dtype=np.float32)
@@ -144,7 +160,7 @@ def forward_flops(n: int, sizes: list[int]) -> int:
 
 
 def epoch_flops(n: int, sizes: list[int]) -> int:
-    """FLOPs of one training epoch, as BENCHMARKS.md counts them: the forward products, the weight
+    """FLOPs of one training epoch, counted as the benchmark counts them: the forward products, the weight
     gradients (H^[l-1])ᵀ δ^[l] (the same again), and the input gradients δ^[l] (W^[l])ᵀ of every
     layer but the first."""
     first = 2 * n * sizes[0] * sizes[1]
@@ -212,7 +228,8 @@ def bpcore_w2(X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int) -> Conte
         net = w2_network()
         dt, hist = _timed_fit(net, X, Y, epochs=1 if warm else epochs, batch_size=32, lr=0.05,
                               optimizer="momentum", momentum=0.9)
-        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]})
+        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]},
+                     parameters_of(net))
 
     return Contender("bpcore", None, run)
 
@@ -275,3 +292,40 @@ def bpcore_w1_overhead(X: np.ndarray, Y: np.ndarray, epochs: int, repeats: int =
         "overhead_per_epoch_s": overhead,
         "overhead_share": overhead * epochs / per_epoch,
     }
+
+
+# ------------------------------------------------------------------------- small online networks
+def sizes_label(sizes: Any) -> str:
+    return "-".join(str(int(k)) for k in sizes)
+
+
+def small_data(d: int, q: int, n_rows: int,
+               seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generated data for a d-…-q network: X (n, d) standard normal, labels y = argmax(X R) of a
+    fixed random R (d, q), one-hot Y; float64."""
+    rng = np.random.default_rng([seed, d, q])
+    R = rng.standard_normal((d, q))
+    X = rng.standard_normal((n_rows, d))
+    y = (X @ R).argmax(axis=1).astype(np.int64)
+    Y = np.zeros((n_rows, q))
+    Y[np.arange(n_rows), y] = 1.0
+    return np.ascontiguousarray(X), Y, y
+
+
+def small_network(sizes: Any) -> Any:
+    import bpcore
+
+    return bpcore.Network(list(sizes), "sigmoid", "sigmoid", "mse", "float64", seed=SEED)
+
+
+def bpcore_small(sizes: Any, X: np.ndarray, Y: np.ndarray, y: np.ndarray,
+                 epochs: int) -> Contender:
+    """A small network trained as W1 is: online SGD (batch 1, shuffled), lr 0.5, J = ½Σe²."""
+
+    def run(warm: bool) -> Trial:
+        net = small_network(sizes)
+        dt, hist = _timed_fit(net, X, Y, epochs=1 if warm else epochs, batch_size=1, lr=0.5)
+        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]},
+                     parameters_of(net))
+
+    return Contender("bpcore", None, run)
