@@ -39,10 +39,12 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 # Per workload: (batch size, epochs key, hidden activation, output, loss, lr, momentum, dtype)
 CONFIG: dict[str, dict[str, Any]] = {
     "W1": dict(batch=1, hidden="sigmoid", loss="mse", lr=0.5, momentum=0.0, dtype="float64"),
-    "W2": dict(batch=32, hidden="relu", loss="cross_entropy", lr=0.05, momentum=0.9,
-               dtype="float32"),
-    "W3": dict(batch=128, hidden="relu", loss="cross_entropy", lr=0.05, momentum=0.0,
-               dtype="float32"),
+    "W2": dict(
+        batch=32, hidden="relu", loss="cross_entropy", lr=0.05, momentum=0.9, dtype="float32"
+    ),
+    "W3": dict(
+        batch=128, hidden="relu", loss="cross_entropy", lr=0.05, momentum=0.0, dtype="float32"
+    ),
 }
 ONE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
@@ -86,10 +88,10 @@ def _make_train(workload: str, n: int, epochs: int, unroll: int, ordered: bool) 
 
         def epoch(state: Any, ex: Any) -> tuple[Any, None]:
             perm = ex if ordered else jax.random.permutation(ex, n)
-            idxs = perm if batch == 1 else perm[:n_full * batch].reshape(n_full, batch)
+            idxs = perm if batch == 1 else perm[: n_full * batch].reshape(n_full, batch)
             state, _ = lax.scan(step, state, idxs, unroll=unroll)
             if batch > 1 and rem:
-                state, _ = step(state, perm[n_full * batch:])
+                state, _ = step(state, perm[n_full * batch :])
             return state, None
 
         m0 = jax.tree.map(jnp.zeros_like, params) if mu else ()
@@ -126,8 +128,9 @@ class _Program:
         self.y = np.asarray(y)
         self.X = jax.device_put(jnp.asarray(X, dtype=dtype))
         self.Y = jax.device_put(jnp.asarray(Y, dtype=dtype))
-        self.init = [(jnp.asarray(W, dtype=dtype), jnp.asarray(b, dtype=dtype))
-                     for W, b in msg["init"]]
+        self.init = [
+            (jnp.asarray(W, dtype=dtype), jnp.asarray(b, dtype=dtype)) for W, b in msg["init"]
+        ]
         self.epochs = int(msg["epochs"])
         n = int(self.X.shape[0])
         self.key = jax.random.key(0)
@@ -137,8 +140,9 @@ class _Program:
         for u in msg["unrolls"]:
             train, evaluate = _make_train(self.workload, n, self.epochs, int(u), ordered=False)
             t0 = time.perf_counter()
-            self.compiled[int(u)] = jax.jit(train).lower(self.init, self.X, self.Y,
-                                                         self.key).compile()
+            self.compiled[int(u)] = (
+                jax.jit(train).lower(self.init, self.X, self.Y, self.key).compile()
+            )
             self.compile_seconds[int(u)] = time.perf_counter() - t0
         self.evaluate = jax.jit(evaluate)
         self.orders = None
@@ -147,8 +151,9 @@ class _Program:
             self.orders = jax.device_put(orders)
             train, _ = _make_train(self.workload, n, orders.shape[0], 1, ordered=True)
             t0 = time.perf_counter()
-            self.check_program = jax.jit(train).lower(self.init, self.X, self.Y,
-                                                      self.orders).compile()
+            self.check_program = (
+                jax.jit(train).lower(self.init, self.X, self.Y, self.orders).compile()
+            )
             self.compile_seconds_check = time.perf_counter() - t0
 
     def _info(self, params: Any) -> dict:
@@ -207,10 +212,13 @@ def worker_main(argv: list[str]) -> int:
                 jax.config.update("jax_enable_x64", CONFIG[msg["workload"]]["dtype"] == "float64")
                 program = None
                 program = _Program(msg)
-                reply = {"compile_seconds": program.compile_seconds,
-                         "compile_seconds_check": getattr(program, "compile_seconds_check", None),
-                         "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
-                         "cpus": len(os.sched_getaffinity(0))}
+                reply = {
+                    "compile_seconds": program.compile_seconds,
+                    "compile_seconds_check": getattr(program, "compile_seconds_check", None),
+                    "jax": jax.__version__,
+                    "devices": [str(d) for d in jax.devices()],
+                    "cpus": len(os.sched_getaffinity(0)),
+                }
             elif msg["cmd"] == "run":
                 assert program is not None, "prepare first"
                 reply = program.run(int(msg["unroll"]))
@@ -236,16 +244,18 @@ class Worker:
             env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {ONE_THREAD_XLA_FLAGS}".strip()
             cmd += ["--cpu", str(min(os.sched_getaffinity(0)))]
         self.threads = threads
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                     cwd=_HERE)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=_HERE
+        )
 
     def call(self, cmd: str, **kwargs: Any) -> dict:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         _write(self.proc.stdin, {"cmd": cmd, **kwargs})
         reply = _read(self.proc.stdout)
         if reply is None:
-            raise RuntimeError(f"the JAX worker ({self.threads} thread(s)) exited with status "
-                               f"{self.proc.wait()}")
+            raise RuntimeError(
+                f"the JAX worker ({self.threads} thread(s)) exited with status {self.proc.wait()}"
+            )
         if "error" in reply:
             raise RuntimeError(f"the JAX worker ({self.threads} thread(s)): {reply['error']}")
         return reply

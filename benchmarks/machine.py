@@ -23,16 +23,29 @@ __all__ = ["cpu_info", "blas_info", "software_info", "measure_peak", "THEORETICA
 # The float32 FMA peak of both cores of the reference machine (2 cores, AVX-512).
 THEORETICAL_PEAK_GFLOPS = 346.0
 
-_FLAGS_OF_NOTE = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_bf16",
-                  "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16")
+_FLAGS_OF_NOTE = (
+    "sse4_2",
+    "avx",
+    "fma",
+    "avx2",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+)
 
 
 def cpu_info() -> dict[str, Any]:
     """Model name, cores and threads (``lscpu``), and the vector-instruction flags of note."""
     info: dict[str, Any] = {"machine": platform.machine(), "os_cpu_count": os.cpu_count()}
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10,
-                             env={**os.environ, "LC_ALL": "C"}).stdout
+        out = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, timeout=10, env={**os.environ, "LC_ALL": "C"}
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
     fields = {}
@@ -41,10 +54,16 @@ def cpu_info() -> dict[str, Any]:
         if sep:
             fields[key.strip()] = value.strip()
     info["model_name"] = fields.get("Model name", platform.processor() or "unknown")
-    for key, name in (("CPU(s)", "cpus"), ("Core(s) per socket", "cores_per_socket"),
-                      ("Socket(s)", "sockets"), ("Thread(s) per core", "threads_per_core"),
-                      ("Hypervisor vendor", "hypervisor"), ("L2 cache", "l2_cache"),
-                      ("L3 cache", "l3_cache"), ("CPU max MHz", "max_mhz")):
+    for key, name in (
+        ("CPU(s)", "cpus"),
+        ("Core(s) per socket", "cores_per_socket"),
+        ("Socket(s)", "sockets"),
+        ("Thread(s) per core", "threads_per_core"),
+        ("Hypervisor vendor", "hypervisor"),
+        ("L2 cache", "l2_cache"),
+        ("L3 cache", "l3_cache"),
+        ("CPU max MHz", "max_mhz"),
+    ):
         if key in fields:
             info[name] = fields[key]
     flags = set(fields.get("Flags", "").split())
@@ -66,8 +85,15 @@ def blas_info() -> list[dict[str, Any]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture",
-            "filepath")
+    keep = (
+        "user_api",
+        "internal_api",
+        "version",
+        "num_threads",
+        "threading_layer",
+        "architecture",
+        "filepath",
+    )
     rows = []
     for lib in threadpool_info():
         row = {k: lib.get(k) for k in keep}
@@ -80,9 +106,17 @@ def software_info() -> dict[str, Any]:
     import bpcore
     from bpcore._loader import core
 
-    env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                          "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                          "MKL_NUM_THREADS", "BPCORE_SIMD")}
+    env = {
+        k: os.environ.get(k)
+        for k in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "MKL_NUM_THREADS",
+            "BPCORE_SIMD",
+        )
+    }
     return {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
@@ -105,8 +139,9 @@ def _best_matmul_seconds(matmul: Any, n: int, rounds: int) -> float:
     return best
 
 
-def measure_peak(n: int, thread_counts: tuple[int, ...] = (1, 2),
-                 rounds: int = 3) -> dict[str, Any]:
+def measure_peak(
+    n: int, thread_counts: tuple[int, ...] = (1, 2), rounds: int = 3
+) -> dict[str, Any]:
     """GFLOP/s of an n × n float32 sgemm per library and thread count; the best per thread count."""
     from peers import NUMPY, TORCH, available, threads
 
@@ -116,8 +151,9 @@ def measure_peak(n: int, thread_counts: tuple[int, ...] = (1, 2),
     B = rng.random((n, n), dtype=np.float32)
     C = np.empty((n, n), dtype=np.float32)
     runs: list[dict[str, Any]] = []
-    libs: list[tuple[str, str, Any]] = [("numpy.matmul (BLAS sgemm)", NUMPY,
-                                         lambda: np.matmul(A, B, out=C))]
+    libs: list[tuple[str, str, Any]] = [
+        ("numpy.matmul (BLAS sgemm)", NUMPY, lambda: np.matmul(A, B, out=C))
+    ]
     if available(TORCH):
         import torch
 
@@ -127,8 +163,21 @@ def measure_peak(n: int, thread_counts: tuple[int, ...] = (1, 2),
         for label, framework, fn in libs:
             with threads(framework, k):
                 seconds = _best_matmul_seconds(fn, n, rounds)
-            runs.append({"library": label, "threads": k, "seconds": seconds,
-                         "gflops": flops / seconds / 1e9})
+            runs.append(
+                {
+                    "library": label,
+                    "threads": k,
+                    "seconds": seconds,
+                    "gflops": flops / seconds / 1e9,
+                }
+            )
     best = {k: max(r["gflops"] for r in runs if r["threads"] == k) for k in thread_counts}
-    return {"n": n, "flop": flops, "rounds": rounds, "runs": runs, "best_gflops": best,
-            "peak_gflops": max(best.values()), "theoretical_gflops": THEORETICAL_PEAK_GFLOPS}
+    return {
+        "n": n,
+        "flop": flops,
+        "rounds": rounds,
+        "runs": runs,
+        "best_gflops": best,
+        "peak_gflops": max(best.values()),
+        "theoretical_gflops": THEORETICAL_PEAK_GFLOPS,
+    }

@@ -96,12 +96,16 @@ def _child_m1(framework: str, rows: int) -> dict[str, Any]:
 
         model = torch_model(init, "relu", None, torch.float32)
         opt = torch.optim.SGD(model.parameters(), lr=0.05)
-        _torch_train(model, opt, torch.from_numpy(X), torch.from_numpy(y),
-                     [torch.from_numpy(order)], 128)
+        _torch_train(
+            model, opt, torch.from_numpy(X), torch.from_numpy(y), [torch.from_numpy(order)], 128
+        )
 
     hwm = _status_kb("VmHWM") if reset else None
-    peak = hwm * 1024 if hwm is not None else _maxrss_bytes(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak = (
+        hwm * 1024
+        if hwm is not None
+        else _maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    )
     return {
         "framework": framework,
         "rows": rows,
@@ -129,16 +133,22 @@ def child_env() -> dict[str, str]:
 
 
 def measure_m1(framework: str, rows: int, timeout: float = 600) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, os.path.join(_HERE, "memory.py"), "m1", framework,
-                           str(rows)], capture_output=True, text=True, env=child_env(),
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(_HERE, "memory.py"), "m1", framework, str(rows)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"M1 child ({framework}) failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-_HWM_SUFFIX = ("\ntry:\n    print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')]"
-               "[0].split()[1])\nexcept (OSError, IndexError):\n    pass\n")
+_HWM_SUFFIX = (
+    "\ntry:\n    print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')]"
+    "[0].split()[1])\nexcept (OSError, IndexError):\n    pass\n"
+)
 
 
 def _spawn(code: str, env: dict[str, str]) -> tuple[float, int]:
@@ -148,8 +158,12 @@ def _spawn(code: str, env: dict[str, str]) -> tuple[float, int]:
     returns also counts the pages the child shared with this (large) process before its exec.
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code + _HWM_SUFFIX], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code + _HWM_SUFFIX],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -182,20 +196,25 @@ def measure_m2(modules: tuple[str, ...], repeats: int) -> dict[str, Any]:
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return {
-        key: {"seconds": statistics.median(s for s, _ in vals),
-              "rss_bytes": int(statistics.median(r for _, r in vals)),
-              "repeats": repeats}
+        key: {
+            "seconds": statistics.median(s for s, _ in vals),
+            "rss_bytes": int(statistics.median(r for _, r in vals)),
+            "repeats": repeats,
+        }
         for key, vals in samples.items()
     }
 
 
 def imports_of_bpcore() -> list[str]:
     """Which heavy optional modules ``import bpcore`` pulls in (should be none)."""
-    code = ("import sys, bpcore; print(' '.join(m for m in ('torch', 'sklearn', 'scipy', "
-            "'matplotlib', 'tqdm', 'safetensors', 'mpi4py', 'dask', 'distributed') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=child_env(), timeout=120)
+    code = (
+        "import sys, bpcore; print(' '.join(m for m in ('torch', 'sklearn', 'scipy', "
+        "'matplotlib', 'tqdm', 'safetensors', 'mpi4py', 'dask', 'distributed') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=120
+    )
     if out.returncode != 0:
         raise RuntimeError(f"import bpcore failed:\n{out.stderr[-2000:]}")
     return out.stdout.split()

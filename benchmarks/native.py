@@ -22,8 +22,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NativeUnavailable", "build", "Fann", "FixedLoop", "flatten", "unflatten",
-           "FANN_INSTALL"]
+__all__ = [
+    "NativeUnavailable",
+    "build",
+    "Fann",
+    "FixedLoop",
+    "flatten",
+    "unflatten",
+    "FANN_INSTALL",
+]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 FANN_INSTALL = "apt-get install libfann-dev"
@@ -35,7 +42,8 @@ class NativeUnavailable(RuntimeError):
 
 def _cache_dir() -> str:
     path = os.environ.get("BPCORE_BENCH_CACHE") or os.path.join(
-        tempfile.gettempdir(), f"bpcore-bench-{os.getuid() if hasattr(os, 'getuid') else 0}")
+        tempfile.gettempdir(), f"bpcore-bench-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -55,29 +63,33 @@ def build(source: str, compiler: str, flags: Sequence[str], libs: Sequence[str] 
     if os.path.exists(path):
         return path
     tmp = f"{path}.{os.getpid()}.tmp"
-    proc = subprocess.run([*command, src, "-o", tmp, *libs], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [*command, src, "-o", tmp, *libs], capture_output=True, text=True, timeout=300
+    )
     if proc.returncode != 0:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise NativeUnavailable(f"compiling {source} failed ({' '.join(command)}):\n"
-                                + proc.stderr.strip()[-2000:])
+        raise NativeUnavailable(
+            f"compiling {source} failed ({' '.join(command)}):\n" + proc.stderr.strip()[-2000:]
+        )
     os.replace(tmp, path)
     return path
 
 
 def flatten(params: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """bpcore's [(W^[l], b^[l])] as one float64 vector: W^[1] row-major, b^[1], W^[2], …"""
-    return np.ascontiguousarray(np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)])
-                                                for W, b in params]), dtype=np.float64)
+    return np.ascontiguousarray(
+        np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)]) for W, b in params]),
+        dtype=np.float64,
+    )
 
 
 def unflatten(flat: np.ndarray, sizes: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
     out, off = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        W = flat[off:off + n_in * n_out].reshape(n_in, n_out).copy()
+        W = flat[off : off + n_in * n_out].reshape(n_in, n_out).copy()
         off += n_in * n_out
-        out.append((W, flat[off:off + n_out].copy()))
+        out.append((W, flat[off : off + n_out].copy()))
         off += n_out
     if off != flat.size:
         raise ValueError(f"params has {flat.size} values; sizes {list(sizes)} need {off}")
@@ -111,9 +123,12 @@ class Fann:
     """FANN's double build through ``fann_shim.c``. Raises :class:`NativeUnavailable` with the
     ``apt-get`` line when ``doublefann.h`` or ``libdoublefann`` is missing."""
 
-    _ERRORS = {1: "fann_create_standard_array failed",
-               2: "the network's connections are not fully connected layers of these sizes",
-               3: "fann_create_train failed", 4: "an order holds a row index out of range"}
+    _ERRORS = {
+        1: "fann_create_standard_array failed",
+        2: "the network's connections are not fully connected layers of these sizes",
+        3: "fann_create_train failed",
+        4: "an order holds a row index out of range",
+    }
 
     def __init__(self) -> None:
         cc = os.environ.get("CC", "cc")
@@ -122,21 +137,42 @@ class Fann:
         except NativeUnavailable as exc:
             text = str(exc)
             if "doublefann" in text or "fann.h" in text:
-                raise NativeUnavailable(f"FANN (doublefann.h, libdoublefann) is not installed: "
-                                        f"{FANN_INSTALL}") from None
+                raise NativeUnavailable(
+                    f"FANN (doublefann.h, libdoublefann) is not installed: {FANN_INSTALL}"
+                ) from None
             raise
         lib = ctypes.CDLL(path)
         fn = lib.fann_shim_train
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_uint, _uint_p, _dbl_p, _int_p, ctypes.c_uint, ctypes.c_uint,
-                       _dbl_p, _dbl_p, ctypes.c_double, ctypes.c_uint, _dbl_p, _dbl_p, _dbl_p]
+        fn.argtypes = [
+            ctypes.c_uint,
+            _uint_p,
+            _dbl_p,
+            _int_p,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            _dbl_p,
+            _dbl_p,
+            ctypes.c_double,
+            ctypes.c_uint,
+            _dbl_p,
+            _dbl_p,
+            _dbl_p,
+        ]
         self._train = fn
         self.path = path
 
-    def train(self, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray, lr: float, epochs: int,
-              init: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
-              orders: Sequence[np.ndarray] | None = None, seed: int = 0,
-              ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    def train(
+        self,
+        sizes: Sequence[int],
+        X: np.ndarray,
+        Y: np.ndarray,
+        lr: float,
+        epochs: int,
+        init: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+        orders: Sequence[np.ndarray] | None = None,
+        seed: int = 0,
+    ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
         """Online BP for ``epochs`` epochs (FANN's shuffle each epoch, or the rows in ``orders``),
         from ``init`` (else FANN's ±0.1). Returns (seconds of the epoch loop, trained [(W, b)],
         the trained network's outputs on X)."""
@@ -148,18 +184,30 @@ class Fann:
         flat_init = None if init is None else flatten(init)
         n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
         if flat_init is not None and flat_init.size != n_params:
-            raise ValueError(f"init has {flat_init.size} values; sizes {list(sizes)} need "
-                             f"{n_params}")
+            raise ValueError(
+                f"init has {flat_init.size} values; sizes {list(sizes)} need {n_params}"
+            )
         order_arr = _orders_array(orders, n)
         if order_arr is not None:
             epochs = order_arr.shape[0]
         out = np.empty(n_params, dtype=np.float64)
         outputs = np.empty((n, sizes[-1]), dtype=np.float64)
         seconds = ctypes.c_double(0.0)
-        rc = self._train(len(sizes), _ptr(sz, _uint_p), _ptr(flat_init, _dbl_p),
-                         _ptr(order_arr, _int_p), seed, n, _ptr(X, _dbl_p), _ptr(Y, _dbl_p),
-                         float(lr), epochs, _ptr(out, _dbl_p), _ptr(outputs, _dbl_p),
-                         ctypes.byref(seconds))
+        rc = self._train(
+            len(sizes),
+            _ptr(sz, _uint_p),
+            _ptr(flat_init, _dbl_p),
+            _ptr(order_arr, _int_p),
+            seed,
+            n,
+            _ptr(X, _dbl_p),
+            _ptr(Y, _dbl_p),
+            float(lr),
+            epochs,
+            _ptr(out, _dbl_p),
+            _ptr(outputs, _dbl_p),
+            ctypes.byref(seconds),
+        )
         if rc != 0:
             raise RuntimeError(f"fann_shim_train: {self._ERRORS.get(rc, rc)}")
         return seconds.value, unflatten(out, sizes), outputs
@@ -176,24 +224,51 @@ class FixedLoop:
         lib = ctypes.CDLL(path)
         fn = lib.fixed_loop_train
         fn.restype = ctypes.c_double
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _dbl_p, _dbl_p, _int_p,
-                       ctypes.c_int, ctypes.c_int, ctypes.c_double, _dbl_p]
+        fn.argtypes = [
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            _dbl_p,
+            _dbl_p,
+            _int_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_double,
+            _dbl_p,
+        ]
         self._train = fn
         self.path = path
 
-    def train(self, X: np.ndarray, Y: np.ndarray, init: Sequence[tuple[np.ndarray, np.ndarray]],
-              orders: Sequence[np.ndarray], alpha: float,
-              ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+    def train(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        init: Sequence[tuple[np.ndarray, np.ndarray]],
+        orders: Sequence[np.ndarray],
+        alpha: float,
+    ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
         """Returns (seconds of the epoch loop, trained [(W, b)])."""
         X, Y = _f64(X), _f64(Y)
         d, h, q = self.SIZES
         n = X.shape[0]
         if X.shape[1] != d or Y.shape != (n, q):
-            raise ValueError(f"X {X.shape}, Y {Y.shape}: the fixed loop is compiled for {d}-{h}-{q}")
+            raise ValueError(
+                f"X {X.shape}, Y {Y.shape}: the fixed loop is compiled for {d}-{h}-{q}"
+            )
         params = flatten(init)
         order_arr = _orders_array(orders, n)
-        seconds = self._train(d, h, q, _ptr(X, _dbl_p), _ptr(Y, _dbl_p), _ptr(order_arr, _int_p),
-                              n, order_arr.shape[0], float(alpha), _ptr(params, _dbl_p))
+        seconds = self._train(
+            d,
+            h,
+            q,
+            _ptr(X, _dbl_p),
+            _ptr(Y, _dbl_p),
+            _ptr(order_arr, _int_p),
+            n,
+            order_arr.shape[0],
+            float(alpha),
+            _ptr(params, _dbl_p),
+        )
         if seconds < 0:
             raise RuntimeError("fixed_loop_train refused its input (sizes or an order)")
         return seconds, unflatten(params, self.SIZES)

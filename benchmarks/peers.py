@@ -57,8 +57,14 @@ JAX = "JAX"
 FIXED = "fixed-size C++ loop"
 PEERS = (NUMPY, SKLEARN, TORCH, FANN, JAX, FIXED)
 # The short names of --peers.
-KEYS = {"numpy": NUMPY, "sklearn": SKLEARN, "torch": TORCH, "fann": FANN, "jax": JAX,
-        "fixed": FIXED}
+KEYS = {
+    "numpy": NUMPY,
+    "sklearn": SKLEARN,
+    "torch": TORCH,
+    "fann": FANN,
+    "jax": JAX,
+    "fixed": FIXED,
+}
 _MODULE = {NUMPY: "numpy", SKLEARN: "sklearn.neural_network", TORCH: "torch"}
 _AVAILABLE: dict[str, bool] = {}
 _WHY: dict[str, str] = {}
@@ -86,7 +92,10 @@ def available(peer: str) -> bool:
             except ImportError:
                 ok, why = False, "is not installed"
         elif peer == JAX:
-            if importlib.util.find_spec("jax") is None or importlib.util.find_spec("jaxlib") is None:
+            if (
+                importlib.util.find_spec("jax") is None
+                or importlib.util.find_spec("jaxlib") is None
+            ):
                 ok, why = False, "is not installed (pip install jax jaxlib)"
         else:
             from native import NativeUnavailable
@@ -127,8 +136,9 @@ def peer_versions() -> dict[str, str | None]:
         elif peer == JAX:
             out[peer] = f"{metadata.version('jax')} (jaxlib {metadata.version('jaxlib')})"
         elif peer == FANN:
-            out[peer] = _first_line(["dpkg-query", "-W", "-f=${Version}", "libfann-dev"]) \
-                or "libdoublefann"
+            out[peer] = (
+                _first_line(["dpkg-query", "-W", "-f=${Version}", "libfann-dev"]) or "libdoublefann"
+            )
         else:
             out[peer] = _first_line([os.environ.get("CXX", "c++"), "--version"])
     return out
@@ -162,8 +172,9 @@ def threads(framework: str, n: int | None) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ NumPy
-def numpy_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: list,
-             n_threads: int) -> Contender:
+def numpy_w1(
+    X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: list, n_threads: int
+) -> Contender:
     """The notes' BP rule, one sample at a time, in NumPy (4-5-3, sigmoid, J = ½Σe², α = 0.5)."""
     epochs = len(orders)
     alpha = 0.5
@@ -175,11 +186,11 @@ def numpy_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: li
         for order in order_lists:
             for i in order:
                 H0 = X[i]
-                H1 = 1.0 / (1.0 + np.exp(-(H0 @ W1 + b1)))   # H^[1] = f(Z^[1])
-                H2 = 1.0 / (1.0 + np.exp(-(H1 @ W2 + b2)))   # Ŷ = H^[2]
-                delta2 = (Y[i] - H2) * H2 * (1.0 - H2)      # δ^[2] = E ⊙ f′(Z^[2])
-                delta1 = (W2 @ delta2) * H1 * (1.0 - H1)    # δ^[1] = (δ^[2] W^[2]ᵀ) ⊙ f′(Z^[1])
-                W2 += alpha * np.outer(H1, delta2)          # W ← W + α Hᵀ δ
+                H1 = 1.0 / (1.0 + np.exp(-(H0 @ W1 + b1)))  # H^[1] = f(Z^[1])
+                H2 = 1.0 / (1.0 + np.exp(-(H1 @ W2 + b2)))  # Ŷ = H^[2]
+                delta2 = (Y[i] - H2) * H2 * (1.0 - H2)  # δ^[2] = E ⊙ f′(Z^[2])
+                delta1 = (W2 @ delta2) * H1 * (1.0 - H1)  # δ^[1] = (δ^[2] W^[2]ᵀ) ⊙ f′(Z^[1])
+                W2 += alpha * np.outer(H1, delta2)  # W ← W + α Hᵀ δ
                 b2 += alpha * delta2
                 W1 += alpha * np.outer(H0, delta1)
                 b1 += alpha * delta1
@@ -204,22 +215,34 @@ def _sklearn_fit(model: Any, X: np.ndarray, target: np.ndarray) -> float:
 
 def _sgd_options(epochs: int, batch_size: int, lr: float, momentum: float) -> dict:
     # tol=0 and n_iter_no_change > epochs: run every epoch, as the other frameworks do.
-    return dict(solver="sgd", batch_size=batch_size, learning_rate="constant",
-                learning_rate_init=lr, momentum=momentum, nesterovs_momentum=False, alpha=0.0,
-                max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, shuffle=True,
-                random_state=0)
+    return dict(
+        solver="sgd",
+        batch_size=batch_size,
+        learning_rate="constant",
+        learning_rate_init=lr,
+        momentum=momentum,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        shuffle=True,
+        random_state=0,
+    )
 
 
-def sklearn_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int,
-               n_threads: int) -> Contender:
+def sklearn_w1(
+    X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int, n_threads: int
+) -> Contender:
     """``MLPRegressor(activation="logistic", solver="sgd", batch_size=1)``: the nearest scikit-learn
     has to the notes' network (its output is linear, its loss the mean over outputs)."""
     from sklearn.neural_network import MLPRegressor
 
     def run(warm: bool) -> Trial:
         n_ep = 2 if warm else epochs
-        model = MLPRegressor(hidden_layer_sizes=(5,), activation="logistic",
-                             **_sgd_options(n_ep, 1, 0.5, 0.0))
+        model = MLPRegressor(
+            hidden_layer_sizes=(5,), activation="logistic", **_sgd_options(n_ep, 1, 0.5, 0.0)
+        )
         dt = _sklearn_fit(model, X, Y)
         return Trial(dt, {"accuracy": accuracy(model.predict(X), y), "epochs_run": model.n_iter_})
 
@@ -231,8 +254,9 @@ def sklearn_w2(X: np.ndarray, y: np.ndarray, epochs: int, n_threads: int) -> Con
 
     def run(warm: bool) -> Trial:
         n_ep = 1 if warm else epochs
-        model = MLPClassifier(hidden_layer_sizes=(64,), activation="relu",
-                              **_sgd_options(n_ep, 32, 0.05, 0.9))
+        model = MLPClassifier(
+            hidden_layer_sizes=(64,), activation="relu", **_sgd_options(n_ep, 32, 0.05, 0.9)
+        )
         dt = _sklearn_fit(model, X, y)
         return Trial(dt, {"accuracy": float(model.score(X, y)), "epochs_run": model.n_iter_})
 
@@ -245,8 +269,9 @@ def sklearn_w3(X: np.ndarray, y: np.ndarray, n_threads: int) -> Contender:
     warm_rows = min(4096, max(X.shape[0] // 4, 512))
 
     def run(warm: bool) -> Trial:
-        model = MLPClassifier(hidden_layer_sizes=(256, 128), activation="relu",
-                              **_sgd_options(1, 128, 0.05, 0.0))
+        model = MLPClassifier(
+            hidden_layer_sizes=(256, 128), activation="relu", **_sgd_options(1, 128, 0.05, 0.0)
+        )
         Xr, yr = (X[:warm_rows], y[:warm_rows]) if warm else (X, y)
         dt = _sklearn_fit(model, Xr, yr)
         return Trial(dt, {} if warm else {"loss": float(model.loss_)})
@@ -277,8 +302,9 @@ def torch_model(init: list, activation: str, output: str | None, dtype: Any) -> 
     return nn.Sequential(*layers)
 
 
-def torch_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: list,
-             n_threads: int) -> Contender:
+def torch_w1(
+    X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: list, n_threads: int
+) -> Contender:
     """Online SGD in a Python loop over the shuffled rows, J = ½Σe² of the sample, lr 0.5."""
     import torch
 
@@ -293,7 +319,7 @@ def torch_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, orders: li
         for order in order_lists:
             for i in order:
                 opt.zero_grad()
-                loss = 0.5 * ((model(Xt[i:i + 1]) - Yt[i:i + 1]) ** 2).sum()
+                loss = 0.5 * ((model(Xt[i : i + 1]) - Yt[i : i + 1]) ** 2).sum()
                 loss.backward()
                 opt.step()
         dt = time.perf_counter() - t0
@@ -310,7 +336,7 @@ def _torch_train(model: Any, opt: Any, Xt: Any, yt: Any, orders: list, batch_siz
     t0 = time.perf_counter()
     for order in orders:
         for start in range(0, order.shape[0], batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             opt.zero_grad()
             loss = F.cross_entropy(model(Xt[idx]), yt[idx])
             loss.backward()
@@ -336,8 +362,9 @@ def torch_w2(X: np.ndarray, y: np.ndarray, init: list, orders: list, n_threads: 
     return Contender(TORCH, n_threads, run)
 
 
-def torch_w3(X: np.ndarray, y: np.ndarray, init: list, order: np.ndarray,
-             n_threads: int) -> Contender:
+def torch_w3(
+    X: np.ndarray, y: np.ndarray, init: list, order: np.ndarray, n_threads: int
+) -> Contender:
     """One epoch of mini-batches of 128 in bpcore's order, plain SGD lr 0.05."""
     import torch
     import torch.nn.functional as F
@@ -355,8 +382,10 @@ def torch_w3(X: np.ndarray, y: np.ndarray, init: list, order: np.ndarray,
         if not warm:
             with torch.no_grad():
                 logits = model(Xt)
-                info = {"loss": float(F.cross_entropy(logits, yt)),
-                        "accuracy": accuracy(logits.numpy(), y)}
+                info = {
+                    "loss": float(F.cross_entropy(logits, yt)),
+                    "accuracy": accuracy(logits.numpy(), y),
+                }
         return Trial(dt, info)
 
     return Contender(TORCH, n_threads, run)
@@ -385,15 +414,24 @@ def fann() -> Any:
     return _native(FANN)
 
 
-def fann_run(sizes: Any, X: np.ndarray, Y: np.ndarray, y: np.ndarray, init: list, epochs: int,
-             lr: float = 0.5, warm_epochs: int = 2) -> Contender:
+def fann_run(
+    sizes: Any,
+    X: np.ndarray,
+    Y: np.ndarray,
+    y: np.ndarray,
+    init: list,
+    epochs: int,
+    lr: float = 0.5,
+    warm_epochs: int = 2,
+) -> Contender:
     """FANN's online BP as its users write it: ``fann_shuffle_train_data`` then
     ``fann_train_epoch`` (FANN_TRAIN_INCREMENTAL) for each epoch, timed in C, from bpcore's
     initial parameters ``init``. Single-threaded."""
 
     def run(warm: bool) -> Trial:
-        dt, params, outputs = fann().train(sizes, X, Y, lr, warm_epochs if warm else epochs,
-                                           init=init, seed=0)
+        dt, params, outputs = fann().train(
+            sizes, X, Y, lr, warm_epochs if warm else epochs, init=init, seed=0
+        )
         return Trial(dt, {"accuracy": accuracy(outputs, y)}, params)
 
     return Contender(FANN, 1, run)
@@ -424,6 +462,7 @@ def jax_contenders(workers: list, unrolls: tuple) -> list[Contender]:
     out = []
     for w in workers:
         for u in unrolls:
+
             def run(warm: bool, w: Any = w, u: int = u) -> Trial:
                 r = w.call("run", unroll=u)
                 return Trial(r["seconds"], r["info"])

@@ -46,19 +46,32 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
         description="bpcore's workloads, side by side with NumPy, scikit-learn, PyTorch, FANN "
-                    "and JAX where installed, quoted as ratios.")
-    p.add_argument("--quick", action="store_true",
-                   help="a smoke run in well under a minute: fewer epochs and rows, one round; its "
-                        "figures are labelled QUICK and are not the benchmark")
-    p.add_argument("--only", default=",".join(WORKLOADS),
-                   help="comma-separated workload ids to run (default: all of "
-                        + ",".join(WORKLOADS) + ")")
-    p.add_argument("--peers", default="all",
-                   help="comma-separated peers to run, of " + ",".join(_peer_keys())
-                        + " (default: all that are installed); bpcore always runs")
+        "and JAX where installed, quoted as ratios.",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run in well under a minute: fewer epochs and rows, one round; its "
+        "figures are labelled QUICK and are not the benchmark",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated workload ids to run (default: all of " + ",".join(WORKLOADS) + ")",
+    )
+    p.add_argument(
+        "--peers",
+        default="all",
+        help="comma-separated peers to run, of "
+        + ",".join(_peer_keys())
+        + " (default: all that are installed); bpcore always runs",
+    )
     p.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
-    p.add_argument("--strict", action="store_true",
-                   help="exit with status 1 when a target or an accuracy check fails")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when a target or an accuracy check fails",
+    )
     args = p.parse_args(argv)
     wanted = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in wanted if w not in WORKLOADS]
@@ -129,15 +142,20 @@ def _measure(contenders: list, rounds: int) -> dict[str, dict[str, Any]]:
     for i, c in enumerate(contenders):
         entry = out.setdefault(c.framework, {"by_threads": {}})
         label = "default" if c.threads is None else str(c.threads)
-        entry["by_threads"][label] = min(best[i].seconds,
-                                         entry["by_threads"].get(label, math.inf))
+        entry["by_threads"][label] = min(best[i].seconds, entry["by_threads"].get(label, math.inf))
         if "unroll" in best[i].info:  # JAX: one contender per (threads, unroll)
-            entry.setdefault("by_variant", {})[f"{label} thread(s), unroll {best[i].info['unroll']}"] \
-                = best[i].seconds
+            entry.setdefault("by_variant", {})[
+                f"{label} thread(s), unroll {best[i].info['unroll']}"
+            ] = best[i].seconds
         if "seconds" not in entry or best[i].seconds < entry["seconds"]:
-            entry.update(seconds=best[i].seconds, threads=c.threads, info=best[i].info,
-                         model=best[i].model, runs=len(times[i]),
-                         median_seconds=statistics.median(times[i]))
+            entry.update(
+                seconds=best[i].seconds,
+                threads=c.threads,
+                info=best[i].info,
+                model=best[i].model,
+                runs=len(times[i]),
+                median_seconds=statistics.median(times[i]),
+            )
     return out
 
 
@@ -155,8 +173,7 @@ class Suite:
         self.only = only
         keys = peers.KEYS if peer_keys is None else peer_keys
         self.selected = {peers.KEYS[k] for k in keys}
-        self.peers = {name: name in self.selected and peers.available(name)
-                      for name in peers.PEERS}
+        self.peers = {name: name in self.selected and peers.available(name) for name in peers.PEERS}
         try:
             import threadpoolctl  # noqa: F401
 
@@ -212,16 +229,19 @@ class Suite:
             for k in _peer_threads():
                 _progress(f"{wid}: compiling JAX's whole-loop program at {k} thread(s)")
                 w = stack.enter_context(Worker(k))
-                reply = w.call("prepare", workload=wid, unrolls=list(self.spec.unrolls(wid)),
-                               **prepare)
+                reply = w.call(
+                    "prepare", workload=wid, unrolls=list(self.spec.unrolls(wid)), **prepare
+                )
                 self.jax_compile.setdefault(wid, {})[str(k)] = {
                     "unroll": {str(u): s for u, s in reply["compile_seconds"].items()},
-                    "same_order_program": reply["compile_seconds_check"]}
+                    "same_order_program": reply["compile_seconds_check"],
+                }
                 workers.append(w)
             yield workers
 
-    def _peer_target(self, wid: str, peer: str, res: dict, goal: float,
-                     label: str | None = None) -> float | None:
+    def _peer_target(
+        self, wid: str, peer: str, res: dict, goal: float, label: str | None = None
+    ) -> float | None:
         """Target 'bpcore ≥ goal× peer' on res[peer] (a rate: the peer's seconds over bpcore's)."""
         text = f"{label + ': ' if label else ''}bpcore ≥ {goal:g}× {peer}"
         if peer in res:
@@ -242,18 +262,38 @@ class Suite:
             self.check(wid, text, None, f"bpcore {100 * acc_b:.2f} %; {peer} not run")
             return
         acc_p = res[peer]["info"]["accuracy"]
-        self.check(wid, text, None, f"bpcore {100 * acc_b:.2f} %, {peer} {100 * acc_p:.2f} % "
-                   "(shown, not judged: another order; see the same-order check)")
+        self.check(
+            wid,
+            text,
+            None,
+            f"bpcore {100 * acc_b:.2f} %, {peer} {100 * acc_p:.2f} % "
+            "(shown, not judged: another order; see the same-order check)",
+        )
 
-    def _record(self, wid: str, metric: str, work: float, unit: str, results: dict,
-                kind: str = "rate") -> dict[str, Any]:
-        entry = {"id": wid, "metric": metric, "unit": unit, "work": work, "kind": kind,
-                 "results": results}
+    def _record(
+        self, wid: str, metric: str, work: float, unit: str, results: dict, kind: str = "rate"
+    ) -> dict[str, Any]:
+        entry = {
+            "id": wid,
+            "metric": metric,
+            "unit": unit,
+            "work": work,
+            "kind": kind,
+            "results": results,
+        }
         self.workloads[wid] = entry
         return entry
 
-    def target(self, wid: str, text: str, value: float | None, goal: float, shown: str,
-               higher_is_better: bool = True, skip_reason: str | None = None) -> None:
+    def target(
+        self,
+        wid: str,
+        text: str,
+        value: float | None,
+        goal: float,
+        shown: str,
+        higher_is_better: bool = True,
+        skip_reason: str | None = None,
+    ) -> None:
         if value is None or skip_reason:
             status = "SKIP"
         else:
@@ -261,9 +301,17 @@ class Suite:
         miss = None
         if status == "FAIL":
             miss = (1 - value / goal) if higher_is_better else (value / goal - 1)
-        self.targets.append({"id": wid, "target": text, "value": value, "goal": goal,
-                             "shown": shown if status != "SKIP" else skip_reason or "not measured",
-                             "status": status, "short_by": miss})
+        self.targets.append(
+            {
+                "id": wid,
+                "target": text,
+                "value": value,
+                "goal": goal,
+                "shown": shown if status != "SKIP" else skip_reason or "not measured",
+                "status": status,
+                "short_by": miss,
+            }
+        )
 
     def check(self, wid: str, text: str, ok: bool | None, shown: str) -> None:
         status = "SKIP" if ok is None else ("PASS" if ok else "FAIL")
@@ -275,16 +323,23 @@ class Suite:
             ratio = res[peer]["seconds"] / res["bpcore"]["seconds"]
             self.target(wid, f"bpcore ≥ {goal:g}× {peer}", ratio, goal, _ratio(ratio))
         else:
-            self.target(wid, f"bpcore ≥ {goal:g}× {peer}", None, goal, "",
-                        skip_reason=f"{peer} not installed")
+            self.target(
+                wid,
+                f"bpcore ≥ {goal:g}× {peer}",
+                None,
+                goal,
+                "",
+                skip_reason=f"{peer} not installed",
+            )
 
     # ---------------------------------------------------------------------------- workloads
     def run_peak(self) -> None:
         from machine import measure_peak
 
         _progress(f"measuring the float32 sgemm peak (n = {self.spec.peak_n})")
-        self.peak = measure_peak(self.spec.peak_n, _peer_threads(),
-                                 rounds=5 if not self.spec.quick else 2)
+        self.peak = measure_peak(
+            self.spec.peak_n, _peer_threads(), rounds=5 if not self.spec.quick else 2
+        )
 
     def run_w1(self) -> None:
         import peers
@@ -316,8 +371,9 @@ class Suite:
             contenders.append(peers.fann_run([4, 5, 3], X, Y, y, init, spec.w1_epochs))
         if peers.FIXED in native:
             contenders.append(peers.fixed_w1(X, Y, y, init, orders))
-        with self._jax("W1", X=X, Y=Y, y=y, init=init, epochs=spec.w1_epochs,
-                       orders=orders) as workers:
+        with self._jax(
+            "W1", X=X, Y=Y, y=y, init=init, epochs=spec.w1_epochs, orders=orders
+        ) as workers:
             contenders += peers.jax_contenders(workers, spec.unrolls("W1"))
             res = _measure(contenders, spec.rounds)
             jax_same = workers[0].call("check") if workers else None
@@ -334,27 +390,44 @@ class Suite:
         for peer, tol in ((peers.NUMPY, 1e-8), (peers.FIXED, 1e-8)):
             if peer in res:
                 diff = _max_diff(theta_b, res[peer]["model"])
-                self.check("W1", f"bpcore's trained W, b equal the {peer}'s (same start and order)",
-                           diff <= tol, f"max |Δθ| = {diff:.1e} (≤ {tol:g})")
+                self.check(
+                    "W1",
+                    f"bpcore's trained W, b equal the {peer}'s (same start and order)",
+                    diff <= tol,
+                    f"max |Δθ| = {diff:.1e} (≤ {tol:g})",
+                )
         if jax_same is not None:
             diff = _max_diff(theta_b, jax_same["params"])
-            self.check("W1", "JAX's whole-loop jit reaches bpcore's trained W, b (bpcore's start "
-                       "and order, float64)", diff <= 1e-10, f"max |Δθ| = {diff:.1e} (≤ 1e-10)")
+            self.check(
+                "W1",
+                "JAX's whole-loop jit reaches bpcore's trained W, b (bpcore's start "
+                "and order, float64)",
+                diff <= 1e-10,
+                f"max |Δθ| = {diff:.1e} (≤ 1e-10)",
+            )
             acc_b, acc_j = res["bpcore"]["info"]["accuracy"], jax_same["info"]["accuracy"]
-            self.check("W1", "JAX from bpcore's start in bpcore's order: accuracy within 1 point",
-                       abs(acc_b - acc_j) <= 0.01 + 1e-12,
-                       f"JAX {100 * acc_j:.2f} %, bpcore {100 * acc_b:.2f} %")
+            self.check(
+                "W1",
+                "JAX from bpcore's start in bpcore's order: accuracy within 1 point",
+                abs(acc_b - acc_j) <= 0.01 + 1e-12,
+                f"JAX {100 * acc_j:.2f} %, bpcore {100 * acc_b:.2f} %",
+            )
         if peers.FANN in res:
-            _, theta_f, out_f = peers.fann().train([4, 5, 3], X, Y, 0.5, spec.w1_epochs,
-                                                   init=init, orders=orders)
+            _, theta_f, out_f = peers.fann().train(
+                [4, 5, 3], X, Y, 0.5, spec.w1_epochs, init=init, orders=orders
+            )
             acc_f = float((out_f.argmax(axis=1) == y).mean())
             acc_b = res["bpcore"]["info"]["accuracy"]
-            self.check("W1", "FANN from bpcore's start in bpcore's order: accuracy within 1 point",
-                       abs(acc_f - acc_b) <= 0.01 + 1e-12,
-                       f"FANN {100 * acc_f:.2f} %, bpcore {100 * acc_b:.2f} %; max |Δθ| = "
-                       f"{_max_diff(theta_b, theta_f):.1e} (FANN clips ŷ to [0.01, 0.99] in f′)")
-        self.limits["W1_ns_per_update"] = {fw: 1e9 * r["seconds"] / updates
-                                           for fw, r in res.items()}
+            self.check(
+                "W1",
+                "FANN from bpcore's start in bpcore's order: accuracy within 1 point",
+                abs(acc_f - acc_b) <= 0.01 + 1e-12,
+                f"FANN {100 * acc_f:.2f} %, bpcore {100 * acc_b:.2f} %; max |Δθ| = "
+                f"{_max_diff(theta_b, theta_f):.1e} (FANN clips ŷ to [0.01, 0.99] in f′)",
+            )
+        self.limits["W1_ns_per_update"] = {
+            fw: 1e9 * r["seconds"] / updates for fw, r in res.items()
+        }
         _progress("W1: Python overhead per epoch")
         ov = bpcore_w1_overhead(X, Y, spec.w1_epochs, repeats=20 if not spec.quick else 5)
         entry["overhead"] = ov
@@ -363,15 +436,18 @@ class Suite:
             f"{1e3 * ov['fit_per_epoch_s']:.2f} ms; the same {updates} updates in one core call "
             f"(rows tiled, epochs=1) take {1e3 * ov['fit_one_call_s']:.2f} ms; so the Python "
             f"loop over epochs costs {1e6 * ov['overhead_per_epoch_s']:.1f} µs per epoch, "
-            f"{100 * ov['overhead_share']:.0f} % of W1's time.")
+            f"{100 * ov['overhead_share']:.0f} % of W1's time."
+        )
 
     def run_sn(self) -> None:
         import peers
         from workloads import bpcore_small, parameters_of, sizes_label, small_data, small_network
 
         spec = self.spec
-        _progress(f"SN: {len(spec.sn_networks)} small networks, online SGD, {spec.sn_rows} rows × "
-                  f"{spec.sn_epochs} epochs")
+        _progress(
+            f"SN: {len(spec.sn_networks)} small networks, online SGD, {spec.sn_rows} rows × "
+            f"{spec.sn_epochs} epochs"
+        )
         has_fann = bool(self._skip_missing("SN", (peers.FANN,)))
         subs, accs = [], []
         for sizes in spec.sn_networks:
@@ -380,25 +456,44 @@ class Suite:
             init = parameters_of(small_network(sizes))
             contenders = [bpcore_small(sizes, X, Y, y, spec.sn_epochs)]
             if has_fann:
-                contenders.append(peers.fann_run(list(sizes), X, Y, y, init, spec.sn_epochs,
-                                                 warm_epochs=1))
+                contenders.append(
+                    peers.fann_run(list(sizes), X, Y, y, init, spec.sn_epochs, warm_epochs=1)
+                )
             res = _measure(contenders, spec.rounds)
-            subs.append({"id": f"SN {label}", "sizes": list(sizes), "metric": "weight updates/s",
-                         "unit": "updates/s", "work": spec.sn_rows * spec.sn_epochs,
-                         "kind": "rate", "results": res})
+            subs.append(
+                {
+                    "id": f"SN {label}",
+                    "sizes": list(sizes),
+                    "metric": "weight updates/s",
+                    "unit": "updates/s",
+                    "work": spec.sn_rows * spec.sn_epochs,
+                    "kind": "rate",
+                    "results": res,
+                }
+            )
             self._peer_target("SN", peers.FANN, res, 1.5, label=label)
-            accs.append(f"{label} " + " vs ".join(f"{100 * r['info']['accuracy']:.1f}"
-                                                  for r in res.values()))
+            accs.append(
+                f"{label} "
+                + " vs ".join(f"{100 * r['info']['accuracy']:.1f}" for r in res.values())
+            )
             for r in res.values():
                 r.pop("model", None)
         self.notes.append(
             f"SN training accuracy (%, bpcore{' vs FANN' if has_fann else ''}; generated data, "
             f"{spec.sn_rows} rows, {spec.sn_epochs} epochs; shown, not judged: FANN clips ŷ to "
             "[0.01, 0.99] in f′, which changes how fast a narrow, unconverged network learns): "
-            + "; ".join(accs) + ".")
-        self.workloads["SN"] = {"id": "SN", "metric": "weight updates/s", "unit": "updates/s",
-                                "kind": "networks", "rows": spec.sn_rows,
-                                "epochs": spec.sn_epochs, "networks": subs}
+            + "; ".join(accs)
+            + "."
+        )
+        self.workloads["SN"] = {
+            "id": "SN",
+            "metric": "weight updates/s",
+            "unit": "updates/s",
+            "kind": "networks",
+            "rows": spec.sn_rows,
+            "epochs": spec.sn_epochs,
+            "networks": subs,
+        }
 
     def run_w2(self) -> None:
         import peers
@@ -406,8 +501,10 @@ class Suite:
 
         spec = self.spec
         if not self.peers[peers.SKLEARN]:
-            self.notes.append("W2: skipped, its data (load_digits) comes with scikit-learn, which "
-                              "is not installed (or left out with --peers).")
+            self.notes.append(
+                "W2: skipped, its data (load_digits) comes with scikit-learn, which "
+                "is not installed (or left out with --peers)."
+            )
             return
         _progress(f"W2: digits 64-64-10, batch 32, momentum, {spec.w2_epochs} epochs")
         X, Y, y = digits_data()
@@ -420,13 +517,15 @@ class Suite:
                     contenders.append(peers.sklearn_w2(X, y, spec.w2_epochs, k))
                 else:
                     contenders.append(peers.torch_w2(X, y, init, orders, k))
-        with self._jax("W2", X=X, Y=Y, y=y, init=init, epochs=spec.w2_epochs,
-                       orders=orders) as workers:
+        with self._jax(
+            "W2", X=X, Y=Y, y=y, init=init, epochs=spec.w2_epochs, orders=orders
+        ) as workers:
             contenders += peers.jax_contenders(workers, spec.unrolls("W2"))
             res = _measure(contenders, spec.rounds)
             jax_same = workers[0].call("check") if workers else None
-        entry = self._record("W2", "training samples/s", X.shape[0] * spec.w2_epochs, "samples/s",
-                             res)
+        entry = self._record(
+            "W2", "training samples/s", X.shape[0] * spec.w2_epochs, "samples/s", res
+        )
         self._peer_target("W2", peers.JAX, res, 2.5)
         self._ratio_target("W2", peers.SKLEARN, entry, 5)
         self._accuracy_vs_torch("W2", res)
@@ -434,13 +533,15 @@ class Suite:
         if jax_same is not None:
             acc_b, acc_j = res["bpcore"]["info"]["accuracy"], jax_same["info"]["accuracy"]
             diff = _max_diff(res["bpcore"]["model"], jax_same["params"])
-            self.check("W2", "JAX from bpcore's start in bpcore's order: accuracy within 1 point",
-                       abs(acc_b - acc_j) <= 0.01 + 1e-12,
-                       f"JAX {100 * acc_j:.2f} %, bpcore {100 * acc_b:.2f} %; max |Δθ| = "
-                       f"{diff:.1e} (float32)")
+            self.check(
+                "W2",
+                "JAX from bpcore's start in bpcore's order: accuracy within 1 point",
+                abs(acc_b - acc_j) <= 0.01 + 1e-12,
+                f"JAX {100 * acc_j:.2f} %, bpcore {100 * acc_b:.2f} %; max |Δθ| = "
+                f"{diff:.1e} (float32)",
+            )
         for r in res.values():
             r.pop("model", None)
-
 
     def _accuracy_vs_torch(self, wid: str, res: dict) -> None:
         """Check that bpcore's training accuracy is within one point of PyTorch's."""
@@ -449,12 +550,19 @@ class Suite:
         acc_b = res["bpcore"]["info"]["accuracy"]
         if peers.TORCH in res:
             acc_t = res[peers.TORCH]["info"]["accuracy"]
-            self.check(wid, "training accuracy: bpcore within 1 point of PyTorch",
-                       abs(acc_b - acc_t) <= 0.01 + 1e-12,
-                       f"bpcore {100 * acc_b:.2f} %, PyTorch {100 * acc_t:.2f} %")
+            self.check(
+                wid,
+                "training accuracy: bpcore within 1 point of PyTorch",
+                abs(acc_b - acc_t) <= 0.01 + 1e-12,
+                f"bpcore {100 * acc_b:.2f} %, PyTorch {100 * acc_t:.2f} %",
+            )
         else:
-            self.check(wid, "training accuracy: bpcore within 1 point of PyTorch", None,
-                       f"bpcore {100 * acc_b:.2f} %; PyTorch not installed")
+            self.check(
+                wid,
+                "training accuracy: bpcore within 1 point of PyTorch",
+                None,
+                f"bpcore {100 * acc_b:.2f} %; PyTorch not installed",
+            )
 
     def _w3_inputs(self) -> tuple:
         if self._w3_data is None:
@@ -503,30 +611,55 @@ class Suite:
             ref = self.peak["best_gflops"].get(self.bpcore_threads, self.peak["peak_gflops"])
             gflops = flops / res["bpcore"]["seconds"] / 1e9
             entry["gemm_share"] = gflops / ref
-            self.target("W3", f"bpcore ≥ 85 % of the large-GEMM rate at {self.bpcore_threads} "
-                        "thread(s)", gflops / ref, 0.85,
-                        f"{100 * gflops / ref:.0f} % ({gflops:.1f} of {ref:.1f} GFLOP/s)")
+            self.target(
+                "W3",
+                f"bpcore ≥ 85 % of the large-GEMM rate at {self.bpcore_threads} thread(s)",
+                gflops / ref,
+                0.85,
+                f"{100 * gflops / ref:.0f} % ({gflops:.1f} of {ref:.1f} GFLOP/s)",
+            )
         if jax_same is not None:
             J_b, J_j = self._w3_net.loss(X, Y), jax_same["info"]["loss"]
-            diff = _max_diff([(W, b) for W, b in zip(self._w3_net.weights, self._w3_net.biases)],
-                             jax_same["params"])
-            self.check("W3", "J after the epoch: JAX from bpcore's start in bpcore's order within "
-                       "0.5 % of bpcore", abs(J_b - J_j) <= 0.005 * abs(J_j),
-                       f"bpcore J = {J_b:.5f}, JAX J = {J_j:.5f}; max |Δθ| = {diff:.1e} (float32)")
+            diff = _max_diff(
+                [(W, b) for W, b in zip(self._w3_net.weights, self._w3_net.biases)],
+                jax_same["params"],
+            )
+            self.check(
+                "W3",
+                "J after the epoch: JAX from bpcore's start in bpcore's order within "
+                "0.5 % of bpcore",
+                abs(J_b - J_j) <= 0.005 * abs(J_j),
+                f"bpcore J = {J_b:.5f}, JAX J = {J_j:.5f}; max |Δθ| = {diff:.1e} (float32)",
+            )
         if peers.TORCH in res:
             t_b, t_t = res["bpcore"]["seconds"], res[peers.TORCH]["seconds"]
-            self.target("W3", "time per epoch ≤ PyTorch's", t_b / t_t, 1.0,
-                        f"{t_b:.3f} s vs {t_t:.3f} s", higher_is_better=False)
+            self.target(
+                "W3",
+                "time per epoch ≤ PyTorch's",
+                t_b / t_t,
+                1.0,
+                f"{t_b:.3f} s vs {t_t:.3f} s",
+                higher_is_better=False,
+            )
             J_b, J_t = res["bpcore"]["info"]["loss"], res[peers.TORCH]["info"]["loss"]
             acc_b = res["bpcore"]["info"]["accuracy"]
             acc_t = res[peers.TORCH]["info"]["accuracy"]
-            self.check("W3", "J after the epoch: bpcore within 0.5 % of PyTorch (same start/order)",
-                       abs(J_b - J_t) <= 0.005 * abs(J_t),
-                       f"bpcore J = {J_b:.5f} (acc. {100 * acc_b:.1f} %), "
-                       f"PyTorch J = {J_t:.5f} (acc. {100 * acc_t:.1f} %)")
+            self.check(
+                "W3",
+                "J after the epoch: bpcore within 0.5 % of PyTorch (same start/order)",
+                abs(J_b - J_t) <= 0.005 * abs(J_t),
+                f"bpcore J = {J_b:.5f} (acc. {100 * acc_b:.1f} %), "
+                f"PyTorch J = {J_t:.5f} (acc. {100 * acc_t:.1f} %)",
+            )
         else:
-            self.target("W3", "time per epoch ≤ PyTorch's", None, 1.0, "",
-                        skip_reason="PyTorch not installed")
+            self.target(
+                "W3",
+                "time per epoch ≤ PyTorch's",
+                None,
+                1.0,
+                "",
+                skip_reason="PyTorch not installed",
+            )
 
     def run_w4(self) -> None:
         import numpy as np
@@ -552,8 +685,12 @@ class Suite:
         self._ratio_target("W4", peers.TORCH, entry, 1.5)
         if peers.TORCH in res:
             diff = float(np.abs(res["bpcore"]["model"] - res[peers.TORCH]["model"]).max())
-            self.check("W4", "Ŷ of bpcore equals PyTorch's with the same W, b (max |ΔŶ| ≤ 1e-4)",
-                       diff <= 1e-4, f"max |ΔŶ| = {diff:.1e}")
+            self.check(
+                "W4",
+                "Ŷ of bpcore equals PyTorch's with the same W, b (max |ΔŶ| ≤ 1e-4)",
+                diff <= 1e-4,
+                f"max |ΔŶ| = {diff:.1e}",
+            )
         for r in res.values():
             r.pop("model", None)
 
@@ -570,12 +707,23 @@ class Suite:
                 continue
             _progress(f"M1: peak memory of one W3 epoch, {fw}, in a child process")
             res[peer] = measure_m1(fw, rows)
-        self._record("M1", "peak RSS above the data", res["bpcore"]["data_bytes"], "bytes",
-                     res, kind="memory")
+        self._record(
+            "M1",
+            "peak RSS above the data",
+            res["bpcore"]["data_bytes"],
+            "bytes",
+            res,
+            kind="memory",
+        )
         above, data = res["bpcore"]["above_data"], res["bpcore"]["data_bytes"]
-        self.target("M1", "≤ 64 MB above the data", above / MB, 64,
-                    f"{above / MB:.1f} MB (data X, Y, labels: {data / MB:.0f} MB)",
-                    higher_is_better=False)
+        self.target(
+            "M1",
+            "≤ 64 MB above the data",
+            above / MB,
+            64,
+            f"{above / MB:.1f} MB (data X, Y, labels: {data / MB:.0f} MB)",
+            higher_is_better=False,
+        )
 
     def run_m2(self) -> None:
         import peers
@@ -584,8 +732,10 @@ class Suite:
         wanted = M2_MODULES
         if self.spec.quick:
             wanted = tuple(m for m in M2_MODULES if m in ("bpcore", "numpy"))
-            self.notes.append("M2 [QUICK]: the imports of scikit-learn and PyTorch are measured in "
-                              "the full run only.")
+            self.notes.append(
+                "M2 [QUICK]: the imports of scikit-learn and PyTorch are measured in "
+                "the full run only."
+            )
         peer_of = {"sklearn.neural_network": peers.SKLEARN, "torch": peers.TORCH}
         modules = tuple(m for m in wanted if m not in peer_of or self.peers[peer_of[m]])
         for m in wanted:
@@ -596,24 +746,48 @@ class Suite:
         self._record("M2", "python -c 'import …'", 1, "s", res, kind="import")
         b = res["bpcore"]
         alone = res["(python alone)"]
-        self.notes.append(f"M2: the interpreter alone (python -c pass) takes "
-                          f"{alone['seconds']:.3f} s and {alone['rss_bytes'] / MB:.1f} MB; the "
-                          "figures include it, as a user sees them. import bpcore includes import "
-                          "numpy.")
-        self.target("M2", "import bpcore ≤ 0.2 s", b["seconds"], 0.2,
-                    f"{b['seconds']:.3f} s", higher_is_better=False)
-        self.target("M2", "import bpcore ≤ 40 MB resident", b["rss_bytes"] / MB, 40,
-                    f"{b['rss_bytes'] / MB:.1f} MB", higher_is_better=False)
+        self.notes.append(
+            f"M2: the interpreter alone (python -c pass) takes "
+            f"{alone['seconds']:.3f} s and {alone['rss_bytes'] / MB:.1f} MB; the "
+            "figures include it, as a user sees them. import bpcore includes import "
+            "numpy."
+        )
+        self.target(
+            "M2",
+            "import bpcore ≤ 0.2 s",
+            b["seconds"],
+            0.2,
+            f"{b['seconds']:.3f} s",
+            higher_is_better=False,
+        )
+        self.target(
+            "M2",
+            "import bpcore ≤ 40 MB resident",
+            b["rss_bytes"] / MB,
+            40,
+            f"{b['rss_bytes'] / MB:.1f} MB",
+            higher_is_better=False,
+        )
         heavy = imports_of_bpcore()
-        self.check("M2", "import bpcore loads no peer or plotting library", not heavy,
-                   "none of torch, sklearn, scipy, matplotlib, tqdm, safetensors, mpi4py, dask"
-                   if not heavy
-                   else "loads " + ", ".join(heavy))
+        self.check(
+            "M2",
+            "import bpcore loads no peer or plotting library",
+            not heavy,
+            "none of torch, sklearn, scipy, matplotlib, tqdm, safetensors, mpi4py, dask"
+            if not heavy
+            else "loads " + ", ".join(heavy),
+        )
 
     def run(self) -> None:
         steps: dict[str, Callable[[], None]] = {
-            "W1": self.run_w1, "SN": self.run_sn, "W2": self.run_w2, "W3": self.run_w3,
-            "W4": self.run_w4, "M1": self.run_m1, "M2": self.run_m2}
+            "W1": self.run_w1,
+            "SN": self.run_sn,
+            "W2": self.run_w2,
+            "W3": self.run_w3,
+            "W4": self.run_w4,
+            "M1": self.run_m1,
+            "M2": self.run_m2,
+        }
         if any(w in self.only for w in ("W3", "W4")):
             self.run_peak()
         for wid in self.only:
@@ -630,8 +804,11 @@ def _si(x: float) -> str:
 
 def _max_diff(a: list, b: list) -> float:
     """max |Δθ| over two lists of (W^[l], b^[l])."""
-    return max(float(np.max(np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q))))
-               for (Wa, ba), (Wb, bb) in zip(a, b) for p, q in ((Wa, Wb), (ba, bb)))
+    return max(
+        float(np.max(np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q))))
+        for (Wa, ba), (Wb, bb) in zip(a, b)
+        for p, q in ((Wa, Wb), (ba, bb))
+    )
 
 
 def _ratio(x: float) -> str:
@@ -687,9 +864,17 @@ def _rows(suite: Suite) -> list[list[str]]:
                 t = suite.bpcore_threads
                 ref = suite.peak["best_gflops"].get(t, suite.peak["peak_gflops"])
                 gflops = entry["flop"] / res["bpcore"]["seconds"] / 1e9
-                rows.append([wid, "GFLOP/s (share of GEMM)", f"{gflops:.1f}",
-                             f"sgemm {suite.peak['n']}² (machine limit)", f"{ref:.1f}", str(t),
-                             _ratio(gflops / ref)])
+                rows.append(
+                    [
+                        wid,
+                        "GFLOP/s (share of GEMM)",
+                        f"{gflops:.1f}",
+                        f"sgemm {suite.peak['n']}² (machine limit)",
+                        f"{ref:.1f}",
+                        str(t),
+                        _ratio(gflops / ref),
+                    ]
+                )
         elif kind == "memory":
             b = res["bpcore"]
             base = [wid, entry["metric"], f"{b['above_data'] / MB:.1f} MB"]
@@ -703,13 +888,23 @@ def _rows(suite: Suite) -> list[list[str]]:
         else:  # import
             b = res["bpcore"]
             for metric, key in (("import wall time", "seconds"), ("import peak RSS", "rss_bytes")):
+
                 def show(r: dict, key: str = key) -> str:
                     return f"{r[key]:.3f} s" if key == "seconds" else f"{r[key] / MB:.1f} MB"
 
                 peers = [p for p in res if p not in ("bpcore", "(python alone)")]
                 for p in peers:
-                    rows.append([wid, metric, show(res["bpcore"]), f"import {p}", show(res[p]),
-                                 "—", _ratio(res[p][key] / b[key])])
+                    rows.append(
+                        [
+                            wid,
+                            metric,
+                            show(res["bpcore"]),
+                            f"import {p}",
+                            show(res[p]),
+                            "—",
+                            _ratio(res[p][key] / b[key]),
+                        ]
+                    )
                 if not peers:
                     rows.append([wid, metric, show(b), "—", "—", "—", "—"])
     return rows
@@ -741,8 +936,16 @@ def _compute_rows(suite: Suite) -> list[list[str]]:
             ref = best.get(t if t is not None else suite.bpcore_threads, top)
             if t is None:
                 t = suite.bpcore_threads
-            rows.append([wid, fw, _threads_txt(t), f"{gflops:.1f}", f"{100 * gflops / ref:.0f} %",
-                         f"{100 * gflops / top:.0f} %"])
+            rows.append(
+                [
+                    wid,
+                    fw,
+                    _threads_txt(t),
+                    f"{gflops:.1f}",
+                    f"{100 * gflops / ref:.0f} %",
+                    f"{100 * gflops / top:.0f} %",
+                ]
+            )
     return rows
 
 
@@ -758,8 +961,12 @@ def _limits_lines(suite: Suite) -> list[str]:
     out.append("The machine's limits, measured in this run")
     if suite.peak is not None:
         best = suite.peak["best_gflops"]
-        out.append(f"  large GEMM (float32 {suite.peak['n']}², best library): " + ", ".join(
-            f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in best.items()))
+        out.append(
+            f"  large GEMM (float32 {suite.peak['n']}², best library): "
+            + ", ".join(
+                f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in best.items()
+            )
+        )
         t = suite.bpcore_threads
         ref = best.get(t, suite.peak["peak_gflops"])
         for wid in ("W3", "W4"):
@@ -767,8 +974,10 @@ def _limits_lines(suite: Suite) -> list[str]:
             if entry is None:
                 continue
             gflops = entry["flop"] / entry["results"]["bpcore"]["seconds"] / 1e9
-            out.append(f"  {wid}: bpcore {gflops:.1f} GFLOP/s = {100 * gflops / ref:.0f} % of the "
-                       f"GEMM rate at its {t} thread(s)")
+            out.append(
+                f"  {wid}: bpcore {gflops:.1f} GFLOP/s = {100 * gflops / ref:.0f} % of the "
+                f"GEMM rate at its {t} thread(s)"
+            )
     if ns:
         parts = [f"bpcore {ns['bpcore']:.0f}"]
         for fw in (peers.FIXED, peers.FANN, peers.JAX):
@@ -776,64 +985,101 @@ def _limits_lines(suite: Suite) -> list[str]:
                 parts.append(f"{fw} {ns[fw]:.0f}")
         line = "  W1 ns per update: " + ", ".join(parts)
         if peers.FIXED in ns:
-            line += (f" (bpcore at {ns[peers.FIXED] / ns['bpcore']:.2f}× the fixed-size loop's "
-                     "speed, the ceiling of this algorithm here)")
+            line += (
+                f" (bpcore at {ns[peers.FIXED] / ns['bpcore']:.2f}× the fixed-size loop's "
+                "speed, the ceiling of this algorithm here)"
+            )
         out.append(line)
     return out
 
 
-def report(suite: Suite, machine: dict, software: dict, blas: list, wall: float,
-           load: tuple[float, float]) -> str:
+def report(
+    suite: Suite, machine: dict, software: dict, blas: list, wall: float, load: tuple[float, float]
+) -> str:
     spec = suite.spec
     out = []
-    kind = (f"QUICK run (smoke test: W1 {spec.w1_epochs} epochs, W2 {spec.w2_epochs} epochs, W3/W4/M1 {spec.w3_rows} rows, 1 round)"
-            " — these figures are NOT the benchmark") if spec.quick else \
-        f"FULL run (the workloads' full sizes; best of {spec.rounds} interleaved rounds after a warm-up)"
+    kind = (
+        (
+            f"QUICK run (smoke test: W1 {spec.w1_epochs} epochs, W2 {spec.w2_epochs} epochs, W3/W4/M1 {spec.w3_rows} rows, 1 round)"
+            " — these figures are NOT the benchmark"
+        )
+        if spec.quick
+        else f"FULL run (the workloads' full sizes; best of {spec.rounds} interleaved rounds after a warm-up)"
+    )
     out.append(f"bpcore benchmarks — {kind}")
     out.append("")
     out.append("Machine")
     cores = machine.get("cores_per_socket", "?")
-    out.append(f"  CPU      {machine['model_name']}, {machine.get('cpus', '?')} CPUs "
-               f"({cores} cores/socket × {machine.get('sockets', '?')} socket, "
-               f"{machine.get('threads_per_core', '?')} thread/core)"
-               + (f", {machine['hypervisor']} guest" if machine.get("hypervisor") else ""))
+    out.append(
+        f"  CPU      {machine['model_name']}, {machine.get('cpus', '?')} CPUs "
+        f"({cores} cores/socket × {machine.get('sockets', '?')} socket, "
+        f"{machine.get('threads_per_core', '?')} thread/core)"
+        + (f", {machine['hypervisor']} guest" if machine.get("hypervisor") else "")
+    )
     out.append(f"  flags    {' '.join(machine['flags'])}")
     vers = ", ".join(f"{k} {v}" for k, v in suite_versions().items())
     out.append(f"  software Python {software['python']}, {vers}")
-    out.append(f"  bpcore   core {software['bpcore_core']} (simd {software['bpcore_simd']}, "
-               f"OpenMP {'yes' if software['bpcore_openmp'] else 'no'}, default threads "
-               f"{software['bpcore_default_threads']})")
-    out.append(f"  load     1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the "
-               f"end (this run itself adds up to {machine.get('cpus', '?')})")
+    out.append(
+        f"  bpcore   core {software['bpcore_core']} (simd {software['bpcore_simd']}, "
+        f"OpenMP {'yes' if software['bpcore_openmp'] else 'no'}, default threads "
+        f"{software['bpcore_default_threads']})"
+    )
+    out.append(
+        f"  load     1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the "
+        f"end (this run itself adds up to {machine.get('cpus', '?')})"
+    )
     env = software["env"]
-    out.append("  env      " + (", ".join(f"{k}={v}" for k, v in env.items()) if env else
-                              "no OMP/OPENBLAS/MKL/BPCORE variables set"))
+    out.append(
+        "  env      "
+        + (
+            ", ".join(f"{k}={v}" for k, v in env.items())
+            if env
+            else "no OMP/OPENBLAS/MKL/BPCORE variables set"
+        )
+    )
     for lib in blas:
-        out.append(f"  {lib['user_api']:<8} {lib['internal_api']} {lib.get('version') or ''} "
-                   f"({lib['filepath']}; {lib['num_threads']} threads"
-                   + (f", {lib['architecture']}" if lib.get("architecture") else "")
-                   + (f", {lib['threading_layer']}" if lib.get("threading_layer") else "") + ")")
+        out.append(
+            f"  {lib['user_api']:<8} {lib['internal_api']} {lib.get('version') or ''} "
+            f"({lib['filepath']}; {lib['num_threads']} threads"
+            + (f", {lib['architecture']}" if lib.get("architecture") else "")
+            + (f", {lib['threading_layer']}" if lib.get("threading_layer") else "")
+            + ")"
+        )
     if suite.peak is not None:
         pk = suite.peak
         out.append("")
-        out.append(f"Measured float32 peak: C = A·B, {pk['n']} × {pk['n']} float32 (2n³ = "
-                   f"{pk['flop'] / 1e9:.1f} GFLOP), best of {pk['rounds']} after a warm-up")
+        out.append(
+            f"Measured float32 peak: C = A·B, {pk['n']} × {pk['n']} float32 (2n³ = "
+            f"{pk['flop'] / 1e9:.1f} GFLOP), best of {pk['rounds']} after a warm-up"
+        )
         for r in pk["runs"]:
             plural = "s" if r["threads"] > 1 else " "
-            out.append(f"  {r['library']:<28} {r['threads']} thread{plural}  "
-                       f"{r['gflops']:7.1f} GFLOP/s")
-        out.append("  peak used below: " + ", ".join(
-            f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
-            for k, v in pk["best_gflops"].items())
+            out.append(
+                f"  {r['library']:<28} {r['threads']} thread{plural}  {r['gflops']:7.1f} GFLOP/s"
+            )
+        out.append(
+            "  peak used below: "
+            + ", ".join(
+                f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
+                for k, v in pk["best_gflops"].items()
+            )
             + f" (the reference machine's theoretical peak is {pk['theoretical_gflops']:.0f} GFLOP/s "
-            "for 2 AVX-512 cores)")
+            "for 2 AVX-512 cores)"
+        )
 
     out.append("")
-    out.append("Results" + ("  [QUICK]" if spec.quick else "")
-               + f" — bpcore at its default {software['bpcore_default_threads']} threads; "
-               "'bpcore ×' = bpcore's figure as a multiple of the peer's, higher is better")
-    out.append(_table(["id", "metric", "bpcore", "peer", "peer figure", "peer threads",
-                       "bpcore ×"], _rows(suite)))
+    out.append(
+        "Results"
+        + ("  [QUICK]" if spec.quick else "")
+        + f" — bpcore at its default {software['bpcore_default_threads']} threads; "
+        "'bpcore ×' = bpcore's figure as a multiple of the peer's, higher is better"
+    )
+    out.append(
+        _table(
+            ["id", "metric", "bpcore", "peer", "peer figure", "peer threads", "bpcore ×"],
+            _rows(suite),
+        )
+    )
 
     out.extend(_limits_lines(suite))
     if suite.jax_compile:
@@ -842,8 +1088,10 @@ def report(suite: Suite, machine: dict, software: dict, blas: list, wall: float,
         for wid, by_threads in suite.jax_compile.items():
             for k, c in by_threads.items():
                 unrolls = ", ".join(f"unroll {u}: {sec:.2f}" for u, sec in c["unroll"].items())
-                out.append(f"  {wid} at {k} thread(s): {unrolls}; the same-order check program: "
-                           f"{c['same_order_program']:.2f}")
+                out.append(
+                    f"  {wid} at {k} thread(s): {unrolls}; the same-order check program: "
+                    f"{c['same_order_program']:.2f}"
+                )
 
     comp = _compute_rows(suite)
     if comp:
@@ -853,12 +1101,24 @@ def report(suite: Suite, machine: dict, software: dict, blas: list, wall: float,
         if flops:
             head += f" (W3 epoch = {flops / 1e9:.2f} GFLOP by the formula of workloads.epoch_flops)"
         out.append(head)
-        out.append(_table(["id", "framework", "threads", "GFLOP/s", "% of peak at its threads",
-                           "% of machine peak"], comp))
+        out.append(
+            _table(
+                [
+                    "id",
+                    "framework",
+                    "threads",
+                    "GFLOP/s",
+                    "% of peak at its threads",
+                    "% of machine peak",
+                ],
+                comp,
+            )
+        )
 
-    for title, items, key in (("Targets", suite.targets, "target"),
-                              ("Accuracy checks (speed is never bought with a wrong result)",
-                               suite.checks, "check")):
+    for title, items, key in (
+        ("Targets", suite.targets, "target"),
+        ("Accuracy checks (speed is never bought with a wrong result)", suite.checks, "check"),
+    ):
         if not items:
             continue
         out.append("")
@@ -876,16 +1136,18 @@ def report(suite: Suite, machine: dict, software: dict, blas: list, wall: float,
         out.append("Notes")
         out.extend(f"  - {n}" for n in suite.notes)
     out.append("")
-    out.append("Method: figures are the fastest of the timed runs (see 'runs' in --json); each "
-               "contender had a short warm-up. Peers ran at 1 and 2 threads "
-               "(torch.set_num_threads; threadpoolctl BLAS limits; JAX in one child process per "
-               "thread count, each unroll factor timed) and the fastest is shown; FANN and the "
-               "fixed-size loop are single-threaded and time their epoch loop in C; bpcore "
-               "ran with its defaults. PyTorch, the NumPy loop and the fixed-size loop start from "
-               "bpcore's initial W, b and visit the rows in bpcore's shuffle order; FANN starts "
-               "from bpcore's W, b and shuffles with fann_shuffle_train_data; JAX shuffles inside "
-               "its jit (and is run once more in bpcore's order for the checks). M1/M2 ran in "
-               "fresh child processes.")
+    out.append(
+        "Method: figures are the fastest of the timed runs (see 'runs' in --json); each "
+        "contender had a short warm-up. Peers ran at 1 and 2 threads "
+        "(torch.set_num_threads; threadpoolctl BLAS limits; JAX in one child process per "
+        "thread count, each unroll factor timed) and the fastest is shown; FANN and the "
+        "fixed-size loop are single-threaded and time their epoch loop in C; bpcore "
+        "ran with its defaults. PyTorch, the NumPy loop and the fixed-size loop start from "
+        "bpcore's initial W, b and visit the rows in bpcore's shuffle order; FANN starts "
+        "from bpcore's W, b and shuffles with fann_shuffle_train_data; JAX shuffles inside "
+        "its jit (and is run once more in bpcore's order for the checks). M1/M2 ran in "
+        "fresh child processes."
+    )
     out.append(f"Total wall time {wall:.1f} s.")
     return "\n".join(out)
 
@@ -895,8 +1157,13 @@ def suite_versions() -> dict[str, str]:
     from peers import peer_versions
 
     v = {"numpy": numpy.__version__}
-    names = {"scikit-learn": "scikit-learn", "PyTorch": "torch", "FANN": "FANN (libfann-dev)",
-             "JAX": "jax", "fixed-size C++ loop": "c++"}
+    names = {
+        "scikit-learn": "scikit-learn",
+        "PyTorch": "torch",
+        "FANN": "FANN (libfann-dev)",
+        "JAX": "jax",
+        "fixed-size C++ loop": "c++",
+    }
     for peer, ver in peer_versions().items():
         if ver and peer in names:
             v[names[peer]] = ver
@@ -935,23 +1202,38 @@ def main(argv: list[str] | None = None) -> int:
     if 1 in best_gflops and 2 in best_gflops:
         one, two = best_gflops[1], best_gflops[2]
         if two < 1.5 * one:
-            suite.notes.append(f"the 2-thread sgemm reached only {two / one:.2f}× the 1-thread "
-                               "one: another process was probably using the second core; 2-thread "
-                               "figures (bpcore's default) are depressed in this run.")
+            suite.notes.append(
+                f"the 2-thread sgemm reached only {two / one:.2f}× the 1-thread "
+                "one: another process was probably using the second core; 2-thread "
+                "figures (bpcore's default) are depressed in this run."
+            )
     if load_start > 0.5 * (os.cpu_count() or 1):
-        suite.notes.append(f"the machine was busy when the run started (load {load_start:.2f} on "
-                           f"{os.cpu_count()} CPUs): absolute figures are unreliable; ratios "
-                           "less so.")
-    text = report(suite, machine, software, blas, time.perf_counter() - t_start,
-                  (load_start, load_end))
+        suite.notes.append(
+            f"the machine was busy when the run started (load {load_start:.2f} on "
+            f"{os.cpu_count()} CPUs): absolute figures are unreliable; ratios "
+            "less so."
+        )
+    text = report(
+        suite, machine, software, blas, time.perf_counter() - t_start, (load_start, load_end)
+    )
     print(text, flush=True)
     if args.json:
-        payload = {"quick": spec.quick, "load_average": [load_start, load_end],
-                   "spec": spec.__dict__, "machine": machine, "software": software,
-                   "versions": suite_versions(), "blas": blas, "peak": suite.peak,
-                   "workloads": suite.workloads, "targets": suite.targets, "checks": suite.checks,
-                   "notes": suite.notes, "jax_compile": suite.jax_compile,
-                   "limits": suite.limits}
+        payload = {
+            "quick": spec.quick,
+            "load_average": [load_start, load_end],
+            "spec": spec.__dict__,
+            "machine": machine,
+            "software": software,
+            "versions": suite_versions(),
+            "blas": blas,
+            "peak": suite.peak,
+            "workloads": suite.workloads,
+            "targets": suite.targets,
+            "checks": suite.checks,
+            "notes": suite.notes,
+            "jax_compile": suite.jax_compile,
+            "limits": suite.limits,
+        }
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(_jsonable(payload), fh, indent=2)
     failed = [t for t in suite.targets + suite.checks if t["status"] == "FAIL"]

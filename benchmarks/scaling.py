@@ -57,11 +57,23 @@ def _child(rows: int, repeats: int, use_mpi: bool) -> None:
     from bpcore._loader import core
 
     # what fit used by default; default_threads is collective, so every rank asks
-    threads = (bpcore.distributed.Group(comm).default_threads() if comm is not None
-               else core.default_threads())
+    threads = (
+        bpcore.distributed.Group(comm).default_threads()
+        if comm is not None
+        else core.default_threads()
+    )
     if comm is None or comm.Get_rank() == 0:
-        print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(), "threads": threads,
-                          "seconds": min(times[1:]), "runs": times[1:], "loss": losses[-1]}))
+        print(
+            json.dumps(
+                {
+                    "ranks": 1 if comm is None else comm.Get_size(),
+                    "threads": threads,
+                    "seconds": min(times[1:]),
+                    "runs": times[1:],
+                    "loss": losses[-1],
+                }
+            )
+        )
 
 
 def _run(command: list[str]) -> dict:
@@ -87,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         _child(rows, args.repeats, args.child == "mpi")
         return 0
 
-    me = [sys.executable, str(Path(__file__).resolve()), "--rows", str(rows),
-          "--repeats", str(args.repeats)]
+    me = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--rows",
+        str(rows),
+        "--repeats",
+        str(args.repeats),
+    ]
     search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     mpirun = shutil.which("mpirun", path=search)
     if mpirun is None:
@@ -96,19 +114,31 @@ def main(argv: list[str] | None = None) -> int:
     results = [dict(_run([*me, "--child", "plain"]), label="one process, no MPI")]
     for r in (int(x) for x in args.ranks.split(",")):
         binding = ["--bind-to", "none"] if r == 1 else []
-        results.append(dict(_run([mpirun, "-n", str(r), "--oversubscribe", *binding, *me,
-                                  "--child", "mpi"]), label=f"mpirun -n {r}"))
+        results.append(
+            dict(
+                _run([mpirun, "-n", str(r), "--oversubscribe", *binding, *me, "--child", "mpi"]),
+                label=f"mpirun -n {r}",
+            )
+        )
     base = results[0]["seconds"]
-    print(f"W3 data-parallel: {rows} rows × 784, 784-256-128-10 relu/softmax, batch 128, SGD "
-          f"lr 0.05, one epoch; fastest of {args.repeats}" + ("  [QUICK]" if args.quick else ""))
-    print(f"{'configuration':<22} {'ranks':>5} {'threads/rank':>12} {'s/epoch':>9} "
-          f"{'vs one process':>14} {'J after epoch':>14}")
+    print(
+        f"W3 data-parallel: {rows} rows × 784, 784-256-128-10 relu/softmax, batch 128, SGD "
+        f"lr 0.05, one epoch; fastest of {args.repeats}" + ("  [QUICK]" if args.quick else "")
+    )
+    print(
+        f"{'configuration':<22} {'ranks':>5} {'threads/rank':>12} {'s/epoch':>9} "
+        f"{'vs one process':>14} {'J after epoch':>14}"
+    )
     for res in results:
-        print(f"{res['label']:<22} {res['ranks']:>5} {res['threads']:>12} {res['seconds']:>9.3f} "
-              f"{base / res['seconds']:>13.2f}× {res['loss']:>14.6f}")
+        print(
+            f"{res['label']:<22} {res['ranks']:>5} {res['threads']:>12} {res['seconds']:>9.3f} "
+            f"{base / res['seconds']:>13.2f}× {res['loss']:>14.6f}"
+        )
     print(f"machine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
-    print("J: in float32 the order of the gradient sums differs between 1 and N ranks, which moves "
-          "J in its 4th digit after a full W3 epoch (in float64 they agree to 1e-16).")
+    print(
+        "J: in float32 the order of the gradient sums differs between 1 and N ranks, which moves "
+        "J in its 4th digit after a full W3 epoch (in float64 they agree to 1e-16)."
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "results": results}, indent=2))
     return 0

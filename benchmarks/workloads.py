@@ -53,8 +53,16 @@ W3_SIZES = [784, 256, 128, 10]
 SEED = 0
 # Small networks trained online (batch 1, sigmoid, J = ½Σe², α = 0.5) on generated data: a sweep of
 # one hidden layer's width, and two deeper networks.
-SMALL_NETWORKS = ((8, 2, 4), (8, 4, 4), (8, 8, 4), (8, 16, 4), (8, 24, 4), (8, 32, 4),
-                  (8, 16, 16, 4), (8, 24, 24, 24, 4))
+SMALL_NETWORKS = (
+    (8, 2, 4),
+    (8, 4, 4),
+    (8, 8, 4),
+    (8, 16, 4),
+    (8, 24, 4),
+    (8, 32, 4),
+    (8, 16, 16, 4),
+    (8, 24, 24, 24, 4),
+)
 
 
 @dataclass(frozen=True)
@@ -79,14 +87,34 @@ class Spec:
 
 
 def full_spec() -> Spec:
-    return Spec(quick=False, w1_epochs=100, w2_epochs=30, w3_rows=60000, rounds=3, m2_repeats=7,
-                peak_n=3072, sn_rows=512, sn_epochs=20, sn_networks=SMALL_NETWORKS)
+    return Spec(
+        quick=False,
+        w1_epochs=100,
+        w2_epochs=30,
+        w3_rows=60000,
+        rounds=3,
+        m2_repeats=7,
+        peak_n=3072,
+        sn_rows=512,
+        sn_epochs=20,
+        sn_networks=SMALL_NETWORKS,
+    )
 
 
 def quick_spec() -> Spec:
-    return Spec(quick=True, w1_epochs=10, w2_epochs=2, w3_rows=4096, rounds=1, m2_repeats=1,
-                peak_n=1024, sn_rows=128, sn_epochs=2, sn_networks=((8, 4, 4), (8, 16, 16, 4)),
-                jax_unrolls=(("W1", (4,)), ("W2", (1,)), ("W3", (1,))))
+    return Spec(
+        quick=True,
+        w1_epochs=10,
+        w2_epochs=2,
+        w3_rows=4096,
+        rounds=1,
+        m2_repeats=1,
+        peak_n=1024,
+        sn_rows=128,
+        sn_epochs=2,
+        sn_networks=((8, 4, 4), (8, 16, 16, 4)),
+        jax_unrolls=(("W1", (4,)), ("W2", (1,)), ("W3", (1,))),
+    )
 
 
 @dataclass
@@ -144,7 +172,7 @@ def w3_data(n_rows: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.n
     X = rng.random((n_rows, W3_SIZES[0]), dtype=np.float32)
     y = np.empty(n_rows, dtype=np.int64)
     for start in range(0, n_rows, 8192):
-        y[start:start + 8192] = ((X[start:start + 8192] - np.float32(0.5)) @ R).argmax(axis=1)
+        y[start : start + 8192] = ((X[start : start + 8192] - np.float32(0.5)) @ R).argmax(axis=1)
     Y = np.zeros((n_rows, W3_SIZES[-1]), dtype=np.float32)
     Y[np.arange(n_rows), y] = 1
     return X, Y, y
@@ -215,8 +243,9 @@ def bpcore_w1(X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int) -> Conte
     def run(warm: bool) -> Trial:
         net = w1_network()
         dt, hist = _timed_fit(net, X, Y, epochs=2 if warm else epochs, batch_size=1, lr=0.5)
-        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]},
-                     parameters_of(net))
+        return Trial(
+            dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]}, parameters_of(net)
+        )
 
     return Contender("bpcore", None, run)
 
@@ -226,16 +255,26 @@ def bpcore_w2(X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int) -> Conte
 
     def run(warm: bool) -> Trial:
         net = w2_network()
-        dt, hist = _timed_fit(net, X, Y, epochs=1 if warm else epochs, batch_size=32, lr=0.05,
-                              optimizer="momentum", momentum=0.9)
-        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]},
-                     parameters_of(net))
+        dt, hist = _timed_fit(
+            net,
+            X,
+            Y,
+            epochs=1 if warm else epochs,
+            batch_size=32,
+            lr=0.05,
+            optimizer="momentum",
+            momentum=0.9,
+        )
+        return Trial(
+            dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]}, parameters_of(net)
+        )
 
     return Contender("bpcore", None, run)
 
 
-def bpcore_w3(X: np.ndarray, Y: np.ndarray, y: np.ndarray,
-              n_threads: int | None = None) -> Contender:
+def bpcore_w3(
+    X: np.ndarray, Y: np.ndarray, y: np.ndarray, n_threads: int | None = None
+) -> Contender:
     """One epoch, batch 128, plain SGD lr 0.05. Reports J and the accuracy after the epoch.
     ``n_threads`` None is bpcore's default (the benchmark figure); 1 is shown for its scaling."""
     warm_rows = min(4096, max(X.shape[0] // 4, 512))
@@ -243,8 +282,9 @@ def bpcore_w3(X: np.ndarray, Y: np.ndarray, y: np.ndarray,
     def run(warm: bool) -> Trial:
         net = w3_network()
         Xr, Yr = (X[:warm_rows], Y[:warm_rows]) if warm else (X, Y)
-        dt, _ = _timed_fit(net, Xr, Yr, epochs=1, batch_size=128, lr=0.05, optimizer="sgd",
-                           n_threads=n_threads)
+        dt, _ = _timed_fit(
+            net, Xr, Yr, epochs=1, batch_size=128, lr=0.05, optimizer="sgd", n_threads=n_threads
+        )
         info = {}
         if not warm:
             info = {"loss": net.loss(X, Y), "accuracy": accuracy(net.predict(X), y)}
@@ -299,8 +339,9 @@ def sizes_label(sizes: Any) -> str:
     return "-".join(str(int(k)) for k in sizes)
 
 
-def small_data(d: int, q: int, n_rows: int,
-               seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def small_data(
+    d: int, q: int, n_rows: int, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generated data for a d-…-q network: X (n, d) standard normal, labels y = argmax(X R) of a
     fixed random R (d, q), one-hot Y; float64."""
     rng = np.random.default_rng([seed, d, q])
@@ -318,14 +359,14 @@ def small_network(sizes: Any) -> Any:
     return bpcore.Network(list(sizes), "sigmoid", "sigmoid", "mse", "float64", seed=SEED)
 
 
-def bpcore_small(sizes: Any, X: np.ndarray, Y: np.ndarray, y: np.ndarray,
-                 epochs: int) -> Contender:
+def bpcore_small(sizes: Any, X: np.ndarray, Y: np.ndarray, y: np.ndarray, epochs: int) -> Contender:
     """A small network trained as W1 is: online SGD (batch 1, shuffled), lr 0.5, J = ½Σe²."""
 
     def run(warm: bool) -> Trial:
         net = small_network(sizes)
         dt, hist = _timed_fit(net, X, Y, epochs=1 if warm else epochs, batch_size=1, lr=0.5)
-        return Trial(dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]},
-                     parameters_of(net))
+        return Trial(
+            dt, {"accuracy": accuracy(net.predict(X), y), "loss": hist.loss[-1]}, parameters_of(net)
+        )
 
     return Contender("bpcore", None, run)

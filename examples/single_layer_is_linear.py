@@ -44,8 +44,14 @@ def part1_monotone_output() -> bool:
 def train_xor(sizes: list[int], seed: int) -> tuple[bpcore.Network, float, float]:
     X, y = make_xor()
     Y = y.reshape(-1, 1).astype(np.float64)
-    net = bpcore.Network(sizes, activation="sigmoid", output_activation="sigmoid", loss="mse",
-                         init="small_uniform", seed=seed)
+    net = bpcore.Network(
+        sizes,
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        init="small_uniform",
+        seed=seed,
+    )
     hist = net.fit(X, Y, epochs=EPOCHS, batch_size=1, lr=LR, optimizer="sgd", seed=seed)
     accuracy = float(np.mean((net.predict(X)[:, 0] > 0.5) == y))
     return net, hist.loss[-1], accuracy
@@ -62,8 +68,10 @@ def part2_xor() -> bool:
     print(f"   2-1 (no hidden layer), seed 0: J = {J:.4f}, accuracy {acc:.2f}")
     for x, target, out in zip(X, y, net.predict(X)[:, 0]):
         print(f"      x = {x.astype(int).tolist()}  y = {target}  ŷ = {out:.3f}")
-    print(f"   best accuracy over seeds {SEEDS.start}-{SEEDS.stop - 1}: {max(linear_acc):.2f} "
-          "(a line separates at most 3 of the 4 points)")
+    print(
+        f"   best accuracy over seeds {SEEDS.start}-{SEEDS.stop - 1}: {max(linear_acc):.2f} "
+        "(a line separates at most 3 of the 4 points)"
+    )
     ok &= max(linear_acc) <= 0.75
 
     runs = [train_xor([2, 2, 1], s) for s in SEEDS]
@@ -73,8 +81,10 @@ def part2_xor() -> bool:
     for x, target, out in zip(X, y, net.predict(X)[:, 0]):
         print(f"      x = {x.astype(int).tolist()}  y = {target}  ŷ = {out:.3f}")
     solved = sum(a == 1.0 for a in hidden_acc)
-    print(f"   2-2-1 solves XOR for {solved} of the {len(SEEDS)} seeds "
-          f"{SEEDS.start}-{SEEDS.stop - 1}; the others stop in a local minimum of J")
+    print(
+        f"   2-2-1 solves XOR for {solved} of the {len(SEEDS)} seeds "
+        f"{SEEDS.start}-{SEEDS.stop - 1}; the others stop in a local minimum of J"
+    )
     ok &= acc == 1.0
     return ok
 

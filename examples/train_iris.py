@@ -33,8 +33,9 @@ from bpcore.datasets import load_iris, one_hot
 def split(y: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a training set and a test set with ``per_class`` test samples of each class."""
     rng = np.random.default_rng(seed)
-    test = np.concatenate([rng.choice(np.flatnonzero(y == k), per_class, replace=False)
-                           for k in np.unique(y)])
+    test = np.concatenate(
+        [rng.choice(np.flatnonzero(y == k), per_class, replace=False) for k in np.unique(y)]
+    )
     train = np.setdiff1d(np.arange(y.size), test)
     return train, np.sort(test)
 
@@ -55,27 +56,47 @@ def main(argv: list[str] | None = None) -> int:
         mean, std = X[train].mean(axis=0), X[train].std(axis=0)
         X = (X - mean) / std
 
-    net = bpcore.Network([4, 5, 3], activation="sigmoid", output_activation="sigmoid",
-                         loss="mse", init="small_uniform", seed=args.seed)
+    net = bpcore.Network(
+        [4, 5, 3],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        init="small_uniform",
+        seed=args.seed,
+    )
     print(f"{net}")
     inputs = "raw, in cm" if args.raw else "standardised"
-    print(f"Iris: {train.size} training and {test.size} test flowers, inputs {inputs}; online BP "
-          f"with α = {args.lr}, ε = {args.tol}, at most {args.epochs} epochs")
+    print(
+        f"Iris: {train.size} training and {test.size} test flowers, inputs {inputs}; online BP "
+        f"with α = {args.lr}, ε = {args.tol}, at most {args.epochs} epochs"
+    )
 
     def report(net: bpcore.Network, epoch: int, logs: dict) -> None:
         if epoch == 1 or epoch % 25 == 0:
             print(f"  epoch {epoch:4d}   J = {logs['loss']:.5f}")
 
-    hist = net.fit(X[train], Y[train], epochs=args.epochs, batch_size=1, lr=args.lr,
-                   optimizer="sgd", tol=args.tol, shuffle=True, seed=args.seed, callbacks=[report])
+    hist = net.fit(
+        X[train],
+        Y[train],
+        epochs=args.epochs,
+        batch_size=1,
+        lr=args.lr,
+        optimizer="sgd",
+        tol=args.tol,
+        shuffle=True,
+        seed=args.seed,
+        callbacks=[report],
+    )
 
     def accuracy(idx: np.ndarray) -> float:
         return float(np.mean(net.predict(X[idx]).argmax(axis=1) == y[idx]))
 
     J_final = hist.loss[-1]
-    print(f"stopped after {hist.epochs} epochs ({hist.stop_reason}): mean J of the last epoch "
-          f"{J_final:.5f}; J of the trained network on the training set "
-          f"{net.loss(X[train], Y[train]):.5f}")
+    print(
+        f"stopped after {hist.epochs} epochs ({hist.stop_reason}): mean J of the last epoch "
+        f"{J_final:.5f}; J of the trained network on the training set "
+        f"{net.loss(X[train], Y[train]):.5f}"
+    )
     print(f"accuracy: training {accuracy(train):.3f}, test {accuracy(test):.3f}")
     if hist.stop_reason != "tol":
         print(f"J did not fall below ε = {args.tol} in {args.epochs} epochs")

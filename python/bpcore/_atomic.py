@@ -56,8 +56,9 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextmanager
-def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None,
-                 newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: PathLike, mode: str = "wb", encoding: str | None = None, newline: str | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path`` atomically.
 
     The parent directory must exist. On any exception the temporary file is removed and an
@@ -68,7 +69,9 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None,
     target = as_path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
-        raise FileNotFoundError(f"directory {str(directory)!r} does not exist (writing {str(target)!r})")
+        raise FileNotFoundError(
+            f"directory {str(directory)!r} does not exist (writing {str(target)!r})"
+        )
     if target.is_dir():
         raise IsADirectoryError(f"{str(target)!r} is a directory, not a file")
     try:

@@ -24,18 +24,37 @@ if TYPE_CHECKING:
     from .network import Network
     from .preprocessing import Preprocessing
 
-__all__ = ["DTYPES", "FORMAT", "FORMAT_VERSION", "PREFIX", "checksum", "dtype_name",
-           "save_tensors", "write_network"]
+__all__ = [
+    "DTYPES",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "PREFIX",
+    "checksum",
+    "dtype_name",
+    "save_tensors",
+    "write_network",
+]
 
 FORMAT = "bpcore-mlp"
 FORMAT_VERSION = 1
 
 # safetensors dtype → (item size, NumPy little-endian dtype or None when NumPy has no such type)
 DTYPES: dict[str, tuple[int, str | None]] = {
-    "BOOL": (1, "|b1"), "U8": (1, "|u1"), "I8": (1, "|i1"), "F8_E4M3": (1, None),
-    "F8_E5M2": (1, None), "U16": (2, "<u2"), "I16": (2, "<i2"), "F16": (2, "<f2"),
-    "BF16": (2, None), "U32": (4, "<u4"), "I32": (4, "<i4"), "F32": (4, "<f4"),
-    "U64": (8, "<u8"), "I64": (8, "<i8"), "F64": (8, "<f8"),
+    "BOOL": (1, "|b1"),
+    "U8": (1, "|u1"),
+    "I8": (1, "|i1"),
+    "F8_E4M3": (1, None),
+    "F8_E5M2": (1, None),
+    "U16": (2, "<u2"),
+    "I16": (2, "<i2"),
+    "F16": (2, "<f2"),
+    "BF16": (2, None),
+    "U32": (4, "<u4"),
+    "I32": (4, "<i4"),
+    "F32": (4, "<f4"),
+    "U64": (8, "<u8"),
+    "I64": (8, "<i8"),
+    "F64": (8, "<f8"),
 }
 _NAME_OF = {np.dtype(v[1]).str: k for k, v in DTYPES.items() if v[1] is not None}
 
@@ -59,8 +78,11 @@ def _encode(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> b
     for name, arr in tensors.items():
         dtype = dtype_name(arr)
         data = np.ascontiguousarray(arr, dtype=np.dtype(DTYPES[dtype][1])).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         chunks.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -68,8 +90,9 @@ def _encode(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> b
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def save_tensors(path: PathLike, tensors: Mapping[str, npt.ArrayLike],
-                 metadata: Mapping[str, str] | None = None) -> None:
+def save_tensors(
+    path: PathLike, tensors: Mapping[str, npt.ArrayLike], metadata: Mapping[str, str] | None = None
+) -> None:
     """Write arrays and a str → str metadata map to a safetensors file, atomically."""
     path = as_path(path)
     meta = dict(metadata or {})
@@ -79,11 +102,11 @@ def save_tensors(path: PathLike, tensors: Mapping[str, npt.ArrayLike],
     arrays = {}
     for name, arr in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
-            raise ValueError(f"tensor names must be non-empty strings other than __metadata__; "
-                             f"got {name!r}")
+            raise ValueError(
+                f"tensor names must be non-empty strings other than __metadata__; got {name!r}"
+            )
         arrays[name] = np.asarray(arr)
     write_bytes(path, _encode(arrays, meta))
-
 
 
 def checksum(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> str:
@@ -104,19 +127,22 @@ def _user_value(key: object, value: object) -> str:
     if not isinstance(key, str):
         raise TypeError(f"metadata keys must be strings; got {key!r}")
     if key.startswith(PREFIX) or key == "__metadata__":
-        raise ValueError(f"metadata key {key!r} is reserved (keys starting with {PREFIX!r} are "
-                         "bpcore's own)")
+        raise ValueError(
+            f"metadata key {key!r} is reserved (keys starting with {PREFIX!r} are bpcore's own)"
+        )
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
-        raise TypeError(f"metadata {key!r} must be a string or JSON-serialisable; got "
-                        f"{type(value).__name__}") from None
+        raise TypeError(
+            f"metadata {key!r} must be a string or JSON-serialisable; got {type(value).__name__}"
+        ) from None
 
 
-def write_network(net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None,
-                  **metadata: object) -> None:
+def write_network(
+    net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None, **metadata: object
+) -> None:
     """Write ``net`` to a safetensors model file at ``path``, atomically.
 
     Parameters
@@ -139,8 +165,10 @@ def write_network(net: Network, path: PathLike, *, preprocessing: Preprocessing 
     if preprocessing is None:
         preprocessing = getattr(net, "preprocessing", None)
     if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
-        raise TypeError(f"preprocessing must be a bpcore.preprocessing.Preprocessing; got "
-                        f"{type(preprocessing).__name__}")
+        raise TypeError(
+            f"preprocessing must be a bpcore.preprocessing.Preprocessing; got "
+            f"{type(preprocessing).__name__}"
+        )
     user = dict(getattr(net, "metadata", None) or {})
     user.update(metadata)
     meta = {k: _user_value(k, val) for k, val in user.items()}
@@ -156,7 +184,9 @@ def write_network(net: Network, path: PathLike, *, preprocessing: Preprocessing 
             tensors[f"alpha{l}"] = np.array(alphas[l], dtype=dt, copy=True).reshape(())
     for name, arr in tensors.items():
         if not np.isfinite(arr).all():
-            raise ValueError(f"the network's {name} holds NaN or infinite values; it cannot be saved")
+            raise ValueError(
+                f"the network's {name} holds NaN or infinite values; it cannot be saved"
+            )
     ours = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -172,11 +202,14 @@ def write_network(net: Network, path: PathLike, *, preprocessing: Preprocessing 
     if preprocessing is not None:
         p = preprocessing
         if p.n_features is not None and p.n_features != sizes[0]:
-            raise ValueError(f"preprocessing is for {p.n_features} features but the network takes "
-                             f"{sizes[0]} inputs")
+            raise ValueError(
+                f"preprocessing is for {p.n_features} features but the network takes "
+                f"{sizes[0]} inputs"
+            )
         if p.n_outputs is not None and p.n_outputs != sizes[-1]:
-            raise ValueError(f"preprocessing expects {p.n_outputs} outputs but the network has "
-                             f"{sizes[-1]}")
+            raise ValueError(
+                f"preprocessing expects {p.n_outputs} outputs but the network has {sizes[-1]}"
+            )
         ours["task"] = p.task
         ours["one_hot"] = "true" if p.one_hot else "false"
         if p.classes is not None:
@@ -193,4 +226,3 @@ def write_network(net: Network, path: PathLike, *, preprocessing: Preprocessing 
         meta[PREFIX + k] = val
     meta[PREFIX + "checksum"] = checksum(tensors, meta)
     save_tensors(path, tensors, meta)
-

@@ -21,11 +21,18 @@ class ProgressBar:
         try:
             from tqdm import tqdm
         except ImportError:
-            log.warning("tqdm is not installed, so there is no progress bar "
-                        "(pip install 'bpcore[cli]')")
+            log.warning(
+                "tqdm is not installed, so there is no progress bar (pip install 'bpcore[cli]')"
+            )
             return
-        self._bar = tqdm(total=total, desc=desc, unit="epoch", file=file or sys.stderr,
-                         dynamic_ncols=True, leave=True)
+        self._bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="epoch",
+            file=file or sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+        )
 
     def on_epoch_end(self, net: object, epoch: int, logs: dict[str, float]) -> bool:
         if self._bar is not None:

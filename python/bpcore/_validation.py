@@ -71,7 +71,9 @@ def _as_real_array(a: npt.ArrayLike, name: str, dtype: np.dtype) -> np.ndarray:
         big = np.abs(finite).max() if finite.size else 0.0
         if big > np.finfo(dtype).max:
             hint = "; use dtype='float64'" if dtype == np.float32 else ""
-            raise ValueError(f"{name} has values up to {big:.3g}, beyond {dtype.name}'s range{hint}")
+            raise ValueError(
+                f"{name} has values up to {big:.3g}, beyond {dtype.name}'s range{hint}"
+            )
     if arr.dtype == dtype and arr.flags.c_contiguous:
         return arr
     return np.ascontiguousarray(arr, dtype=dtype)
@@ -81,12 +83,15 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
     bad = core.first_nonfinite(arr)
     if bad >= 0:
         where = np.unravel_index(bad, arr.shape)
-        raise ValueError(f"{name} contains {arr[where]} at index {tuple(int(i) for i in where)}; "
-                         "NaN and infinite values are not allowed")
+        raise ValueError(
+            f"{name} contains {arr[where]} at index {tuple(int(i) for i in where)}; "
+            "NaN and infinite values are not allowed"
+        )
 
 
-def as_matrix(X: npt.ArrayLike, name: str, dtype: np.dtype, n_features: int, *,
-              allow_empty: bool = False) -> np.ndarray:
+def as_matrix(
+    X: npt.ArrayLike, name: str, dtype: np.dtype, n_features: int, *, allow_empty: bool = False
+) -> np.ndarray:
     """X as a (n, n_features) C-ordered array of ``dtype``; a 1-D X is one sample.
 
     ``allow_empty``: n = 0 is allowed (a rank's shard in distributed training may be empty)."""
@@ -105,7 +110,9 @@ def as_matrix(X: npt.ArrayLike, name: str, dtype: np.dtype, n_features: int, *,
     return arr
 
 
-def as_targets(Y: npt.ArrayLike, name: str, dtype: np.dtype, n_outputs: int, n_samples: int) -> np.ndarray:
+def as_targets(
+    Y: npt.ArrayLike, name: str, dtype: np.dtype, n_outputs: int, n_samples: int
+) -> np.ndarray:
     """Y as a (n_samples, n_outputs) C-ordered array; 1-D Y is one sample, or a column when q = 1."""
     arr = _as_real_array(Y, name, dtype)
     if arr.ndim == 1 and n_samples == 0 and arr.size == 0:
@@ -122,8 +129,9 @@ def as_targets(Y: npt.ArrayLike, name: str, dtype: np.dtype, n_outputs: int, n_s
     return arr
 
 
-def as_sample_weight(w: npt.ArrayLike | None, dtype: np.dtype, n_samples: int, *,
-                     require_positive: bool = True) -> np.ndarray | None:
+def as_sample_weight(
+    w: npt.ArrayLike | None, dtype: np.dtype, n_samples: int, *, require_positive: bool = True
+) -> np.ndarray | None:
     """``require_positive=False`` skips the check for a positive weight (a shard's weights may all
     be zero in distributed training; the check is then made over all shards)."""
     if w is None:
@@ -135,8 +143,9 @@ def as_sample_weight(w: npt.ArrayLike | None, dtype: np.dtype, n_samples: int, *
     if (arr < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if require_positive and not (arr > 0).any():
-        raise ValueError("sample_weight must not be all zero: at least one positive weight is "
-                         "needed")
+        raise ValueError(
+            "sample_weight must not be all zero: at least one positive weight is needed"
+        )
     return arr
 
 
@@ -219,9 +228,16 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     return f"{left}{lo}, {hi}{right}"
 
 
-def check_real(value: object, name: str, *, low: float = -math.inf, high: float = math.inf,
-               low_open: bool = False, high_open: bool = False,
-               style: Style = "toml") -> float:
+def check_real(
+    value: object,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    style: Style = "toml",
+) -> float:
     """``value`` as a finite float in the interval from ``low`` to ``high`` (open ends as told).
 
     Only real numbers are accepted (``numbers.Real``: int, float and NumPy's), never bools.
@@ -242,14 +258,18 @@ def check_real(value: object, name: str, *, low: float = -math.inf, high: float 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {type_expected}; got {value!r}")
     x = float(value)
-    if (not math.isfinite(x) or x < low or x > high or (low_open and x == low)
-            or (high_open and x == high)):
+    if (
+        not math.isfinite(x)
+        or x < low
+        or x > high
+        or (low_open and x == low)
+        or (high_open and x == high)
+    ):
         raise ValueError(f"{name} must be {expected}; got {value!r}")
     return x
 
 
-def check_choice(value: object, name: str, valid: Sequence[str], *,
-                 style: Style = "python") -> str:
+def check_choice(value: object, name: str, valid: Sequence[str], *, style: Style = "python") -> str:
     """``value`` if it is one of ``valid`` (ValueError naming the choices otherwise)."""
     if style == "sklearn":
         if not isinstance(value, str) or value not in valid:
@@ -310,8 +330,7 @@ def check_network(net: object, name: str = "net") -> None:
         raise TypeError(f"{name} must be a bpcore.Network; got {type(net).__name__}")
 
 
-def validation_split(n_samples: int, fraction: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The seeded hold-out split: sorted (training, validation) row indices of ``range(n)``.
 
     ``round(fraction · n)`` rows (chosen by a permutation drawn from ``seed``) go to validation;
@@ -321,7 +340,9 @@ def validation_split(n_samples: int, fraction: float,
     """
     n_val = int(round(fraction * n_samples))
     if fraction > 0 and (n_val < 1 or n_val >= n_samples):
-        raise ValueError(f"validation_fraction={fraction:g} of {n_samples} samples leaves no "
-                         "validation or no training sample")
+        raise ValueError(
+            f"validation_fraction={fraction:g} of {n_samples} samples leaves no "
+            "validation or no training sample"
+        )
     order = np.random.default_rng(int(seed)).permutation(int(n_samples))
     return np.sort(order[n_val:]), np.sort(order[:n_val])

@@ -68,100 +68,176 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bpcore",
         description="Train multilayer perceptrons with back-propagation on a C++ core, predict "
-                    "with saved models, and draw the notes' figures.",
+        "with saved models, and draw the notes' figures.",
         epilog="Run 'bpcore COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"bpcore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("train", help="train a network from a TOML configuration (default: the "
-                       "notes' 4-5-3 network on Iris)",
-                       description="Train a network. Without CONFIG: the notes' example, the "
-                       "4-5-3 sigmoid network on standardised Iris, J = ½ Σ e² on one-hot "
-                       "targets, online SGD with lr 0.5 for 100 epochs. Writes the model, the "
-                       "history, the loss curve and the configuration used into the output "
-                       "folder.")
-    p.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                   help="configuration file (sections [network], [training], [data], [output])")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: output.dir of the "
-                   "configuration, bpcore-out)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration value, e.g. --set training.epochs=200 or "
-                   "--set network.hidden=[8,8] (TOML syntax; repeatable)")
+    p = sub.add_parser(
+        "train",
+        help="train a network from a TOML configuration (default: the "
+        "notes' 4-5-3 network on Iris)",
+        description="Train a network. Without CONFIG: the notes' example, the "
+        "4-5-3 sigmoid network on standardised Iris, J = ½ Σ e² on one-hot "
+        "targets, online SGD with lr 0.5 for 100 epochs. Writes the model, the "
+        "history, the loss curve and the configuration used into the output "
+        "folder.",
+    )
+    p.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG.toml",
+        help="configuration file (sections [network], [training], [data], [output])",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: output.dir of the configuration, bpcore-out)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one configuration value, e.g. --set training.epochs=200 or "
+        "--set network.hidden=[8,8] (TOML syntax; repeatable)",
+    )
     # How training runs (threads, MPI ranks) is chosen here and handed to train_from_config;
     # the configuration file describes what is trained.
-    p.add_argument("--threads", type=int, metavar="N", help="threads over the batch "
-                   "(training.n_threads; default: the CPUs, shared among the ranks of a node)")
-    p.add_argument("--distributed", action="store_true", help="data-parallel training over the "
-                   "ranks of an MPI job: run as 'mpirun -n N bpcore train CONFIG --distributed' "
-                   "(needs mpi4py: pip install 'bpcore[mpi]'); the result equals one process's")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads over the batch "
+        "(training.n_threads; default: the CPUs, shared among the ranks of a node)",
+    )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over the "
+        "ranks of an MPI job: run as 'mpirun -n N bpcore train CONFIG --distributed' "
+        "(needs mpi4py: pip install 'bpcore[mpi]'); the result equals one process's",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
     p.set_defaults(handler=_cmd_train)
 
-    p = sub.add_parser("predict", help="predict with a saved model",
-                       description="Standardise DATA with the model's saved statistics, run the "
-                       "network and write one prediction (class label or value) per sample, "
-                       "followed by the network outputs Ŷ.")
+    p = sub.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Standardise DATA with the model's saved statistics, run the "
+        "network and write one prediction (class label or value) per sample, "
+        "followed by the network outputs Ŷ.",
+    )
     p.add_argument("model", metavar="MODEL", help="model file written by bpcore (.safetensors)")
-    p.add_argument("data", metavar="DATA", help="a .csv, .npy or .npz file, or a built-in data "
-                   "set (iris, xor, moons, sine); a target column, if present, is ignored")
-    p.add_argument("--out", metavar="FILE", help="write the predictions to FILE (.csv, or .npy "
-                   "for the predictions alone); default: print CSV")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="a .csv, .npy or .npz file, or a built-in data "
+        "set (iris, xor, moons, sine); a target column, if present, is ignored",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the predictions to FILE (.csv, or .npy "
+        "for the predictions alone); default: print CSV",
+    )
     p.set_defaults(handler=_cmd_predict)
 
-    p = sub.add_parser("evaluate", help="loss J and accuracy of a saved model on labelled data",
-                       description="Compute the model's loss J and its accuracy (classification) "
-                       "or RMSE (regression) on DATA, which must hold the targets.")
+    p = sub.add_parser(
+        "evaluate",
+        help="loss J and accuracy of a saved model on labelled data",
+        description="Compute the model's loss J and its accuracy (classification) "
+        "or RMSE (regression) on DATA, which must hold the targets.",
+    )
     p.add_argument("model", metavar="MODEL", help="model file written by bpcore (.safetensors)")
-    p.add_argument("data", metavar="DATA", help="a .csv, .npy or .npz file with targets, or a "
-                   "built-in data set")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="a .csv, .npy or .npz file with targets, or a built-in data set",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(handler=_cmd_evaluate)
 
-    p = sub.add_parser("export", help="write a saved model as ONNX or as a C header",
-                       description="Write MODEL, with its standardisation, as an ONNX model "
-                       "(needs the onnx package) or as one dependency-free C99 header with "
-                       "NAME_predict and NAME_predict_batch.")
+    p = sub.add_parser(
+        "export",
+        help="write a saved model as ONNX or as a C header",
+        description="Write MODEL, with its standardisation, as an ONNX model "
+        "(needs the onnx package) or as one dependency-free C99 header with "
+        "NAME_predict and NAME_predict_batch.",
+    )
     p.add_argument("model", metavar="MODEL", help="model file written by bpcore (.safetensors)")
     p.add_argument("--format", required=True, choices=["onnx", "c"], help="onnx or c")
     p.add_argument("--out", required=True, metavar="FILE", help="file to write (.onnx or .h)")
-    p.add_argument("--name", metavar="NAME", help="C: prefix of the functions and macros "
-                   "(default: model); ONNX: the graph's name")
-    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: the lowest that "
-                   "has every operator the network needs)")
+    p.add_argument(
+        "--name",
+        metavar="NAME",
+        help="C: prefix of the functions and macros (default: model); ONNX: the graph's name",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        metavar="N",
+        help="ONNX opset (default: the lowest that has every operator the network needs)",
+    )
     p.set_defaults(handler=_cmd_export)
 
-    p = sub.add_parser("plot", help="draw figures (activations, loss history, decision regions)",
-                       description="Draw a figure to a PNG file.")
+    p = sub.add_parser(
+        "plot",
+        help="draw figures (activations, loss history, decision regions)",
+        description="Draw a figure to a PNG file.",
+    )
     psub = p.add_subparsers(dest="figure", metavar="FIGURE", parser_class=_Parser)
     psub.required = True
     names = list(HIDDEN_ACTIVATIONS)
-    q = psub.add_parser("activations", help="the notes' activation functions and derivatives",
-                        description=f"{', '.join(names)} on x in [-8, 8) with step 0.1, each "
-                        "with its derivative, computed by the core.")
-    q.add_argument("--out", metavar="FILE", default="activations.png",
-                   help="image file (default: activations.png)")
-    q.add_argument("--names", nargs="+", metavar="NAME", default=names,
-                   help=f"activations to draw (default: {' '.join(names)})")
+    q = psub.add_parser(
+        "activations",
+        help="the notes' activation functions and derivatives",
+        description=f"{', '.join(names)} on x in [-8, 8) with step 0.1, each "
+        "with its derivative, computed by the core.",
+    )
+    q.add_argument(
+        "--out",
+        metavar="FILE",
+        default="activations.png",
+        help="image file (default: activations.png)",
+    )
+    q.add_argument(
+        "--names",
+        nargs="+",
+        metavar="NAME",
+        default=names,
+        help=f"activations to draw (default: {' '.join(names)})",
+    )
     q.add_argument("--no-derivative", action="store_true", help="draw f only")
     q.add_argument("--alpha", type=float, default=0.25, help="alpha of prelu (default 0.25)")
     q.set_defaults(handler=_cmd_plot_activations)
-    q = psub.add_parser("history", help="loss curves from a run's history file",
-                        description="Training and validation J per epoch from a history.json or "
-                        "history.csv written by 'bpcore train'.")
+    q = psub.add_parser(
+        "history",
+        help="loss curves from a run's history file",
+        description="Training and validation J per epoch from a history.json or "
+        "history.csv written by 'bpcore train'.",
+    )
     q.add_argument("history", metavar="HISTORY", help="history.json or history.csv")
-    q.add_argument("--out", metavar="FILE", default="loss.png", help="image file (default: loss.png)")
+    q.add_argument(
+        "--out", metavar="FILE", default="loss.png", help="image file (default: loss.png)"
+    )
     q.add_argument("--log", action="store_true", help="logarithmic J axis")
     q.set_defaults(handler=_cmd_plot_history)
-    q = psub.add_parser("regions", help="decision regions of a 2-input classifier",
-                        description="The class the model picks at every point of the plane, with "
-                        "the samples of DATA on top.")
+    q = psub.add_parser(
+        "regions",
+        help="decision regions of a 2-input classifier",
+        description="The class the model picks at every point of the plane, with "
+        "the samples of DATA on top.",
+    )
     q.add_argument("model", metavar="MODEL")
     q.add_argument("data", metavar="DATA")
-    q.add_argument("--out", metavar="FILE", default="regions.png",
-                   help="image file (default: regions.png)")
+    q.add_argument(
+        "--out", metavar="FILE", default="regions.png", help="image file (default: regions.png)"
+    )
     q.set_defaults(handler=_cmd_plot_regions)
     return parser
 
@@ -178,14 +254,17 @@ def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not sep or not dot or not name:
-            raise CommandError(f"--set expects SECTION.KEY=VALUE, e.g. training.epochs=200; got {item!r}")
+            raise CommandError(
+                f"--set expects SECTION.KEY=VALUE, e.g. training.epochs=200; got {item!r}"
+            )
         try:
             value = toml.loads(f"v = {text.strip()}")["v"]
         except toml.TOMLDecodeError:
             value = text.strip()  # a bare word: a string
         if section not in data:
-            raise ConfigError(f"--set {item}: unknown section {section!r}; allowed: "
-                              f"{', '.join(data)}")
+            raise ConfigError(
+                f"--set {item}: unknown section {section!r}; allowed: {', '.join(data)}"
+            )
         data[section][name] = value
     return Config.from_dict(data)
 
@@ -211,12 +290,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ranks = f", {n} MPI rank{'s' if n != 1 else ''}"
     source = cfg.data.source if not cfg.data.is_file else os.path.basename(cfg.data.source)
     if rank == 0:
-        print(f"bpcore: training on {source} for {cfg.training.epochs} epochs "
-              f"(hidden {cfg.network.hidden}, {cfg.network.output_activation} output, loss "
-              f"{cfg.network.loss}, lr {cfg.training.lr:g}, batch size "
-              f"{cfg.training.batch_size}{ranks})", flush=True)
-    run = train_from_config(cfg, out=args.out, progress=not args.quiet, verbose=args.verbose,
-                            comm=comm)
+        print(
+            f"bpcore: training on {source} for {cfg.training.epochs} epochs "
+            f"(hidden {cfg.network.hidden}, {cfg.network.output_activation} output, loss "
+            f"{cfg.network.loss}, lr {cfg.training.lr:g}, batch size "
+            f"{cfg.training.batch_size}{ranks})",
+            flush=True,
+        )
+    run = train_from_config(
+        cfg, out=args.out, progress=not args.quiet, verbose=args.verbose, comm=comm
+    )
     if rank != 0:
         return 0
     hist = run.history
@@ -245,8 +328,9 @@ def _load_model(path: str) -> Network:
 def _model_data(net: Network, data: str, need_target: bool) -> Table:
     from .dataio import load_for_model
 
-    return load_for_model(data, getattr(net, "preprocessing", None), net.sizes[0],
-                          need_target=need_target)
+    return load_for_model(
+        data, getattr(net, "preprocessing", None), net.sizes[0], need_target=need_target
+    )
 
 
 def _passthrough(net: Network) -> Preprocessing:
@@ -270,8 +354,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         pred = np.asarray(predictions).reshape(len(table.X), -1)
         pred_cols = [pred[:, j] for j in range(pred.shape[1])]
-        pred_names = ["prediction"] if pred.shape[1] == 1 else [f"prediction_{j + 1}"
-                                                                for j in range(pred.shape[1])]
+        pred_names = (
+            ["prediction"]
+            if pred.shape[1] == 1
+            else [f"prediction_{j + 1}" for j in range(pred.shape[1])]
+        )
         out_names = []
     if args.out and Path(args.out).suffix.lower() == ".npy":
         from ._atomic import atomic_write
@@ -326,16 +413,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
-    print(export(_load_model(args.model), args.format, args.out, name=args.name,
-                 opset=args.opset))
+    print(export(_load_model(args.model), args.format, args.out, name=args.name, opset=args.opset))
     return 0
 
 
 def _cmd_plot_activations(args: argparse.Namespace) -> int:
     from . import plot
 
-    fig = plot.plot_activations(args.names, out=args.out, derivative=not args.no_derivative,
-                                alpha=args.alpha)
+    fig = plot.plot_activations(
+        args.names, out=args.out, derivative=not args.no_derivative, alpha=args.alpha
+    )
     plot.close(fig)
     print(f"wrote {args.out}")
     return 0
@@ -402,8 +489,20 @@ def _abort_unless_agreed(comm: Intracomm, exc: BaseException) -> None:
 # ---------------------------------------------------------------------- entry point
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    if isinstance(exc, (CommandError, ValueError, FileNotFoundError, NotADirectoryError,
-                        IsADirectoryError, PermissionError)) or not text:
+    if (
+        isinstance(
+            exc,
+            (
+                CommandError,
+                ValueError,
+                FileNotFoundError,
+                NotADirectoryError,
+                IsADirectoryError,
+                PermissionError,
+            ),
+        )
+        or not text
+    ):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
 

@@ -121,8 +121,12 @@ def _str(where: str, value: object, *, empty: bool = False, suffixes: tuple[str,
     if not isinstance(value, str) or (not value and not empty):
         raise _fail(where, "a non-empty string" if not empty else "a string", value)
     if value and suffixes and not value.lower().endswith(suffixes):
-        raise _fail(where, f"a file name ending in {' or '.join(suffixes)}"
-                    + (' (or "" to skip it)' if empty else ""), value)
+        raise _fail(
+            where,
+            f"a file name ending in {' or '.join(suffixes)}"
+            + (' (or "" to skip it)' if empty else ""),
+            value,
+        )
     return value
 
 
@@ -158,20 +162,27 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         s = "network"
         if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, (list, tuple)):
-            raise _fail(f"{s}.hidden", "a list of positive integers (hidden layer sizes)", self.hidden)
+            raise _fail(
+                f"{s}.hidden", "a list of positive integers (hidden layer sizes)", self.hidden
+            )
         self.hidden = [_int(f"{s}.hidden[{i}]", n, 1) for i, n in enumerate(self.hidden)]
         if isinstance(self.activation, (list, tuple)):
-            acts = [_choice(f"{s}.activation[{i}]", a, HIDDEN_ACTIVATIONS)
-                    for i, a in enumerate(self.activation)]
+            acts = [
+                _choice(f"{s}.activation[{i}]", a, HIDDEN_ACTIVATIONS)
+                for i, a in enumerate(self.activation)
+            ]
             if len(acts) != len(self.hidden):
-                raise ConfigError(f"{s}.activation lists {len(acts)} names but {s}.hidden has "
-                                  f"{len(self.hidden)} layers; give one name per hidden layer or "
-                                  "a single name")
+                raise ConfigError(
+                    f"{s}.activation lists {len(acts)} names but {s}.hidden has "
+                    f"{len(self.hidden)} layers; give one name per hidden layer or "
+                    "a single name"
+                )
             self.activation = acts
         else:
             self.activation = _choice(f"{s}.activation", self.activation, HIDDEN_ACTIVATIONS)
-        self.output_activation = _choice(f"{s}.output_activation", self.output_activation,
-                                         ACTIVATIONS)
+        self.output_activation = _choice(
+            f"{s}.output_activation", self.output_activation, ACTIVATIONS
+        )
         self.loss = _choice(f"{s}.loss", self.loss, LOSSES)
         self.dtype = _choice(f"{s}.dtype", self.dtype, DTYPES)
         self.init = _choice(f"{s}.init", self.init, INITS)
@@ -187,14 +198,18 @@ def _check_pairing(output_activation: str, loss: str) -> None:
     if required is not None and output_activation != required:
         problem = f"loss {loss!r} needs output_activation {required!r}"
     elif not ACTIVATION_INFO[output_activation].hidden and required != output_activation:
-        partners = [name for name, info in LOSS_INFO.items()
-                    if info.output_activation == output_activation]
-        problem = (f"output_activation {output_activation!r} goes with loss "
-                   f"{' or '.join(partners)} only")
+        partners = [
+            name for name, info in LOSS_INFO.items() if info.output_activation == output_activation
+        ]
+        problem = (
+            f"output_activation {output_activation!r} goes with loss {' or '.join(partners)} only"
+        )
     else:
         return
-    raise ConfigError(f"network.output_activation and network.loss do not go together: {problem}; "
-                      f"got {output_activation!r} and {loss!r}")
+    raise ConfigError(
+        f"network.output_activation and network.loss do not go together: {problem}; "
+        f"got {output_activation!r} and {loss!r}"
+    )
 
 
 @dataclass
@@ -236,7 +251,9 @@ class TrainingConfig:
             try:
                 self.batch_size = _int(f"{s}.batch_size", self.batch_size, 1)
             except ConfigError:
-                raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size) from None
+                raise _fail(
+                    f"{s}.batch_size", 'a positive integer or "full"', self.batch_size
+                ) from None
         self.optimizer = _choice(f"{s}.optimizer", self.optimizer, OPTIMIZERS)
         self.lr_schedule = _choice(f"{s}.lr_schedule", self.lr_schedule, SCHEDULES)
         self._check_optimizer_options()
@@ -276,12 +293,15 @@ class TrainingConfig:
             optimizer_config(**fields)
         except (TypeError, ValueError) as exc:
             message = str(exc)
-            field_name = max((f for f in OPTIMIZER_DEFAULTS if message.startswith(f + " ")),
-                             key=len, default=None)
+            field_name = max(
+                (f for f in OPTIMIZER_DEFAULTS if message.startswith(f + " ")),
+                key=len,
+                default=None,
+            )
             if field_name is None:
                 raise ConfigError(f"training: {message}") from None
             name = OPTION_NAMES.get(field_name, field_name)
-            what = message[len(field_name):].split("; got ")[0]
+            what = message[len(field_name) :].split("; got ")[0]
             raise ConfigError(f"training.{name}{what}; got {given[field_name]!r}") from None
         for field_name, value in fields.items():
             if not isinstance(OPTIMIZER_DEFAULTS[field_name], str):
@@ -348,8 +368,12 @@ class DataConfig:
             self.source = os.fspath(self.source)
         self.source = _str(f"{s}.source", self.source)
         if not (self.source in BUILTIN_DATASETS or self.source.lower().endswith(FILE_SUFFIXES)):
-            raise _fail(f"{s}.source", f"one of {', '.join(BUILTIN_DATASETS)} or a file path ending "
-                        f"in {', '.join(FILE_SUFFIXES)}", self.source)
+            raise _fail(
+                f"{s}.source",
+                f"one of {', '.join(BUILTIN_DATASETS)} or a file path ending "
+                f"in {', '.join(FILE_SUFFIXES)}",
+                self.source,
+            )
         if isinstance(self.target, bool) or not isinstance(self.target, (str, int, np.integer)):
             raise _fail(f"{s}.target", "a column name or an integer column index", self.target)
         if isinstance(self.target, str) and not self.target:
@@ -357,7 +381,9 @@ class DataConfig:
         if not isinstance(self.target, str):
             self.target = int(self.target)
         if self.features is not None:
-            if isinstance(self.features, (str, bytes)) or not isinstance(self.features, (list, tuple)):
+            if isinstance(self.features, (str, bytes)) or not isinstance(
+                self.features, (list, tuple)
+            ):
                 raise _fail(f"{s}.features", "a list of column names or indices", self.features)
             feats = []
             for i, f in enumerate(self.features):
@@ -371,29 +397,40 @@ class DataConfig:
             raise _fail(f"{s}.header", 'true, false or "auto"', self.header)
         if self.header != "auto":
             self.header = bool(self.header)
-        if not isinstance(self.delimiter, str) or len(self.delimiter) != 1 or self.delimiter in '"\r\n':
-            raise _fail(f"{s}.delimiter", "a single character such as \",\" or \";\"", self.delimiter)
+        if (
+            not isinstance(self.delimiter, str)
+            or len(self.delimiter) != 1
+            or self.delimiter in '"\r\n'
+        ):
+            raise _fail(f"{s}.delimiter", 'a single character such as "," or ";"', self.delimiter)
         self.task = _choice(f"{s}.task", self.task, TASKS)
         self.standardize = _bool(f"{s}.standardize", self.standardize)
         self.standardize_target = _bool(f"{s}.standardize_target", self.standardize_target)
         if self.standardize_target and self.task == "classification":
-            raise ConfigError(f"{s}.standardize_target is for regression; {s}.task is classification")
+            raise ConfigError(
+                f"{s}.standardize_target is for regression; {s}.task is classification"
+            )
         self.one_hot = _bool(f"{s}.one_hot", self.one_hot)
-        self.validation_fraction = _float(f"{s}.validation_fraction", self.validation_fraction,
-                                          low=0, high=1, high_open=True)
+        self.validation_fraction = _float(
+            f"{s}.validation_fraction", self.validation_fraction, low=0, high=1, high_open=True
+        )
         self.seed = _int(f"{s}.seed", self.seed, 0)
         generated = self.source in GENERATED_DATASETS
         if self.n_samples is not None:
             if not generated:
-                raise ConfigError(f"{s}.n_samples applies to the generated data sets "
-                                  f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
+                raise ConfigError(
+                    f"{s}.n_samples applies to the generated data sets "
+                    f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}"
+                )
             self.n_samples = _int(f"{s}.n_samples", self.n_samples, 1)
             if self.source == "xor" and self.n_samples % 4:
                 raise _fail(f"{s}.n_samples", "a multiple of 4 for xor", self.n_samples)
         if self.noise is not None:
             if not generated:
-                raise ConfigError(f"{s}.noise applies to the generated data sets "
-                                  f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}")
+                raise ConfigError(
+                    f"{s}.noise applies to the generated data sets "
+                    f"({', '.join(GENERATED_DATASETS)}); {s}.source is {self.source!r}"
+                )
             self.noise = _float(f"{s}.noise", self.noise, low=0)
 
     @property
@@ -427,13 +464,17 @@ class OutputConfig:
         self.model = _str(f"{s}.model", self.model)
         self.history = _str(f"{s}.history", self.history, empty=True, suffixes=(".json", ".csv"))
         self.loss_plot = _str(f"{s}.loss_plot", self.loss_plot, empty=True, suffixes=(".png",))
-        self.regions_plot = _str(f"{s}.regions_plot", self.regions_plot, empty=True,
-                                 suffixes=(".png",))
+        self.regions_plot = _str(
+            f"{s}.regions_plot", self.regions_plot, empty=True, suffixes=(".png",)
+        )
         self.config = _str(f"{s}.config", self.config, empty=True, suffixes=(".toml",))
         self.checkpoint = _str(f"{s}.checkpoint", self.checkpoint)
         self.checkpoint_every = _int(f"{s}.checkpoint_every", self.checkpoint_every, 0)
-        names = [n for n in (self.model, self.history, self.loss_plot, self.regions_plot,
-                             self.config) if n]
+        names = [
+            n
+            for n in (self.model, self.history, self.loss_plot, self.regions_plot, self.config)
+            if n
+        ]
         if self.checkpoint_every:
             names.append(self.checkpoint)
         for n in names:
@@ -466,14 +507,18 @@ class Config:
             if isinstance(value, Mapping):
                 setattr(self, name, _section_from_dict(name, cls, value))
             elif not isinstance(value, cls):
-                raise ConfigError(f"{name} must be a {cls.__name__} or a table of its keys; got "
-                                  f"{type(value).__name__}")
+                raise ConfigError(
+                    f"{name} must be a {cls.__name__} or a table of its keys; got "
+                    f"{type(value).__name__}"
+                )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Build from nested mappings, e.g. parsed TOML; missing keys take their defaults."""
         if not isinstance(data, Mapping):
-            raise ConfigError(f"a configuration must be a table of sections; got {type(data).__name__}")
+            raise ConfigError(
+                f"a configuration must be a table of sections; got {type(data).__name__}"
+            )
         for key in data:
             if key not in _SECTIONS:
                 raise ConfigError(_unknown(str(key), tuple(_SECTIONS), "section"))
@@ -490,8 +535,11 @@ class Config:
         out = {}
         for name in _SECTIONS:
             section = getattr(self, name)
-            out[name] = {f.name: _plain(getattr(section, f.name)) for f in fields(section)
-                         if getattr(section, f.name) is not None}
+            out[name] = {
+                f.name: _plain(getattr(section, f.name))
+                for f in fields(section)
+                if getattr(section, f.name) is not None
+            }
         return out
 
     def to_toml(self) -> str:
@@ -527,8 +575,15 @@ def _section_from_dict(name: str, cls: type, values: Mapping[str, Any]) -> Any:
 # ---------------------------------------------------------------------- TOML
 def _toml_string(s: str) -> str:
     out = ['"']
-    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
-               "\f": "\\f"}
+    escapes = {
+        '"': '\\"',
+        "\\": "\\\\",
+        "\n": "\\n",
+        "\t": "\\t",
+        "\r": "\\r",
+        "\b": "\\b",
+        "\f": "\\f",
+    }
     for ch in s:
         if ch in escapes:
             out.append(escapes[ch])
@@ -563,9 +618,10 @@ _COMMENTS = {
         "hidden": "hidden layer sizes n_1 … n_{L-1}; d and q come from the data",
         "activation": f"f of the hidden layers: {', '.join(HIDDEN_ACTIVATIONS)} (or one per layer)",
         "output_activation": f"f^[L]: {', '.join(ACTIVATIONS)}",
-        "loss": ", ".join(name if info.output_activation is None
-                          else f"{name} ({info.output_activation})"
-                          for name, info in LOSS_INFO.items()),
+        "loss": ", ".join(
+            name if info.output_activation is None else f"{name} ({info.output_activation})"
+            for name, info in LOSS_INFO.items()
+        ),
         "dtype": "float64 or float32",
         "init": f"{', '.join(INITS)}",
         "init_scale": "bound of small_uniform",
@@ -587,7 +643,7 @@ _COMMENTS = {
         "validation_fraction": "share of samples held out for validation (seeded)",
     },
     "output": {
-        "dir": "folder for the files below (\"\" skips a file)",
+        "dir": 'folder for the files below ("" skips a file)',
     },
 }
 
@@ -619,8 +675,9 @@ def toml_reader() -> ModuleType:
     try:
         import tomli
     except ImportError:
-        raise ImportError("reading TOML on Python < 3.11 needs the tomli package "
-                          "(pip install tomli)") from None
+        raise ImportError(
+            "reading TOML on Python < 3.11 needs the tomli package (pip install tomli)"
+        ) from None
     return tomli
 
 
@@ -708,14 +765,20 @@ def _as_config(cfg: Config | Mapping[str, Any] | PathLike) -> Config:
         return Config.from_dict(cfg)
     if isinstance(cfg, (str, os.PathLike)):
         return load_config(cfg)
-    raise TypeError(f"cfg must be a Config, a dict of sections or a TOML file path; got "
-                    f"{type(cfg).__name__}")
+    raise TypeError(
+        f"cfg must be a Config, a dict of sections or a TOML file path; got {type(cfg).__name__}"
+    )
 
 
-def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, *,
-                      out: PathLike | None = None, write: bool = True,
-                      progress: bool = False, verbose: bool = False,
-                      comm: Intracomm | None = None) -> TrainingRun:
+def train_from_config(
+    cfg: Config | Mapping[str, Any] | PathLike | None = None,
+    *,
+    out: PathLike | None = None,
+    write: bool = True,
+    progress: bool = False,
+    verbose: bool = False,
+    comm: Intracomm | None = None,
+) -> TrainingRun:
     """Load the data, build the network, train it and (by default) write the run's files.
 
     Parameters
@@ -752,14 +815,22 @@ def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, 
     if out is not None:
         if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
             raise TypeError(f"out must be a folder path; got {out!r}")
-        out_cfg = OutputConfig(**{**{f.name: getattr(out_cfg, f.name) for f in fields(out_cfg)},
-                                  "dir": os.fspath(out)})
+        out_cfg = OutputConfig(
+            **{**{f.name: getattr(out_cfg, f.name) for f in fields(out_cfg)}, "dir": os.fspath(out)}
+        )
     used = Config(net_cfg, train_cfg, data_cfg, out_cfg)
 
     try:
-        table = load_table(data_cfg.source, target=data_cfg.target, features=data_cfg.features,
-                           header=data_cfg.header, delimiter=data_cfg.delimiter,
-                           n_samples=data_cfg.n_samples, noise=data_cfg.noise, seed=data_cfg.seed)
+        table = load_table(
+            data_cfg.source,
+            target=data_cfg.target,
+            features=data_cfg.features,
+            header=data_cfg.header,
+            delimiter=data_cfg.delimiter,
+            n_samples=data_cfg.n_samples,
+            noise=data_cfg.noise,
+            seed=data_cfg.seed,
+        )
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"data.source: {exc}") from None
     except (ValueError, TypeError) as exc:
@@ -768,16 +839,22 @@ def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, 
         raise ConfigError(f"data: {data_cfg.source!r} holds no targets")
     task = infer_task(table.y) if data_cfg.task == "auto" else data_cfg.task
     if task == "classification" and data_cfg.standardize_target:
-        raise ConfigError("data.standardize_target is for regression; the targets are class labels "
-                          "(set data.task = \"regression\" if they are values)")
+        raise ConfigError(
+            "data.standardize_target is for regression; the targets are class labels "
+            '(set data.task = "regression" if they are values)'
+        )
     loss_info = LOSS_INFO[net_cfg.loss]
     if task == "regression" and loss_info.task != "regression":
-        raise ConfigError(f"network.loss {net_cfg.loss!r} is for classification; the targets are "
-                          "regression values: use loss = \"mse\" (or data.task = \"classification\")")
+        raise ConfigError(
+            f"network.loss {net_cfg.loss!r} is for classification; the targets are "
+            'regression values: use loss = "mse" (or data.task = "classification")'
+        )
     if task == "classification" and loss_info.task == "classification" and not data_cfg.one_hot:
         # a loss over the classes (softmax) needs one output per class
-        raise ConfigError(f"network.loss \"{net_cfg.loss}\" ({loss_info.output_activation}) needs "
-                          "data.one_hot = true")
+        raise ConfigError(
+            f'network.loss "{net_cfg.loss}" ({loss_info.output_activation}) needs '
+            "data.one_hot = true"
+        )
 
     n = table.n_samples
     try:
@@ -791,17 +868,32 @@ def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, 
         except ValueError as exc:
             raise ConfigError(f"data: {exc}") from None
     try:
-        prep = Preprocessing.fit(table.X[train_idx], table.y[train_idx], task=task,
-                                 standardize=data_cfg.standardize, one_hot=data_cfg.one_hot,
-                                 standardize_target=data_cfg.standardize_target, classes=classes,
-                                 feature_names=table.feature_names, target=table.target)
+        prep = Preprocessing.fit(
+            table.X[train_idx],
+            table.y[train_idx],
+            task=task,
+            standardize=data_cfg.standardize,
+            one_hot=data_cfg.one_hot,
+            standardize_target=data_cfg.standardize_target,
+            classes=classes,
+            feature_names=table.feature_names,
+            target=table.target,
+        )
         X_train, Y_train = prep.transform(table.X[train_idx]), prep.encode(table.y[train_idx])
     except ValueError as exc:
         raise ConfigError(f"data: {exc}") from None
     q = Y_train.shape[1]
     sizes = [table.n_features, *net_cfg.hidden, q]
-    net = Network(sizes, net_cfg.activation, net_cfg.output_activation, net_cfg.loss,
-                  net_cfg.dtype, net_cfg.init, net_cfg.seed, net_cfg.init_scale)
+    net = Network(
+        sizes,
+        net_cfg.activation,
+        net_cfg.output_activation,
+        net_cfg.loss,
+        net_cfg.dtype,
+        net_cfg.init,
+        net_cfg.seed,
+        net_cfg.init_scale,
+    )
     net.preprocessing = prep
     net.metadata = {}
     _warn_range(task, net_cfg.output_activation, Y_train)
@@ -842,8 +934,13 @@ def train_from_config(cfg: Config | Mapping[str, Any] | PathLike | None = None, 
         callbacks.append(bar)
     if callbacks:
         fit_kwargs["callbacks"] = callbacks
-    log.info("training %r on %s (%d samples, %d for validation)", net, data_cfg.source,
-             len(train_idx), len(val_idx))
+    log.info(
+        "training %r on %s (%d samples, %d for validation)",
+        net,
+        data_cfg.source,
+        len(train_idx),
+        len(val_idx),
+    )
     try:
         history = net.fit(X_train, Y_train, verbose=verbose, **fit_kwargs)
     finally:
@@ -869,14 +966,25 @@ def _labels(y: np.ndarray) -> np.ndarray:
 
 
 def _warn_range(task: str, output_activation: str, Y: np.ndarray) -> None:
-    ranges = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
-              "softmax": (0.0, 1.0)}
+    ranges = {
+        "sigmoid": (0.0, 1.0),
+        "tanh": (-1.0, 1.0),
+        "relu": (0.0, math.inf),
+        "softmax": (0.0, 1.0),
+    }
     if task == "regression" and output_activation in ranges:
         low, high = ranges[output_activation]
         if Y.min() < low or Y.max() > high:
-            log.warning("the targets span [%.3g, %.3g] but output_activation %r only reaches "
-                        "[%g, %g]; consider output_activation = \"identity\" or "
-                        "data.standardize_target", Y.min(), Y.max(), output_activation, low, high)
+            log.warning(
+                "the targets span [%.3g, %.3g] but output_activation %r only reaches "
+                '[%g, %g]; consider output_activation = "identity" or '
+                "data.standardize_target",
+                Y.min(),
+                Y.max(),
+                output_activation,
+                low,
+                high,
+            )
 
 
 def _history_csv(history: History) -> str:
@@ -885,14 +993,27 @@ def _history_csv(history: History) -> str:
     w.writerow(["epoch", "loss", "val_loss", "lr", "epoch_time"])
     for i in range(history.epochs):
         val = history.val_loss[i] if i < len(history.val_loss) else ""
-        w.writerow([history.epochs_before + i + 1, repr(history.loss[i]),
-                    repr(val) if val != "" else "", repr(history.lr[i]),
-                    repr(history.epoch_time[i])])
+        w.writerow(
+            [
+                history.epochs_before + i + 1,
+                repr(history.loss[i]),
+                repr(val) if val != "" else "",
+                repr(history.lr[i]),
+                repr(history.epoch_time[i]),
+            ]
+        )
     return buf.getvalue()
 
 
-def _write_outputs(cfg: Config, net: Network, history: History, metrics: dict[str, Any],
-                   table: Table, prep: Preprocessing, task: str) -> dict[str, Path]:
+def _write_outputs(
+    cfg: Config,
+    net: Network,
+    history: History,
+    metrics: dict[str, Any],
+    table: Table,
+    prep: Preprocessing,
+    task: str,
+) -> dict[str, Path]:
     from ._atomic import write_text
     from .io import save
 
@@ -902,8 +1023,12 @@ def _write_outputs(cfg: Config, net: Network, history: History, metrics: dict[st
     files: dict[str, Path] = {}
     data_cfg = cfg.data
     if data_cfg.is_file and not Path(data_cfg.source).is_absolute():
-        data_cfg = DataConfig(**{**{f.name: getattr(data_cfg, f.name) for f in fields(data_cfg)},
-                                 "source": str(Path(data_cfg.source).resolve())})
+        data_cfg = DataConfig(
+            **{
+                **{f.name: getattr(data_cfg, f.name) for f in fields(data_cfg)},
+                "source": str(Path(data_cfg.source).resolve()),
+            }
+        )
     written_cfg = Config(cfg.network, cfg.training, data_cfg, cfg.output)
     toml_text = dumps_toml(written_cfg)
 
@@ -930,16 +1055,18 @@ def _write_outputs(cfg: Config, net: Network, history: History, metrics: dict[st
 
             from . import plot
         except ImportError:
-            log.warning("matplotlib is not installed, so no plot was drawn "
-                        "(pip install 'bpcore[plot]')")
+            log.warning(
+                "matplotlib is not installed, so no plot was drawn (pip install 'bpcore[plot]')"
+            )
         else:
             for kind, name in plots:
                 path = folder / name
                 if kind == "loss_plot":
                     fig = plot.plot_history(history, out=path, title=f"J per epoch: {_arch(net)}")
                 else:
-                    fig = plot.plot_decision_regions(net, table.X, table.y, out=path,
-                                                     preprocessing=prep)
+                    fig = plot.plot_decision_regions(
+                        net, table.X, table.y, out=path, preprocessing=prep
+                    )
                 plot.close(fig)
                 files[kind] = path
     if out_cfg.config:

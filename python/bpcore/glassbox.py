@@ -97,9 +97,26 @@ class LayerTrace:
     Delta_alpha: float | None = None
 
     _FIELDS = (
-        "l", "activation", "H_prev", "Z", "H", "f_prime", "delta", "delta_rule", "dJ_dW", "dJ_db",
-        "Delta_W", "Delta_b", "W_before", "W_after", "b_before", "b_after", "alpha_before",
-        "alpha_after", "dJ_dalpha", "Delta_alpha",
+        "l",
+        "activation",
+        "H_prev",
+        "Z",
+        "H",
+        "f_prime",
+        "delta",
+        "delta_rule",
+        "dJ_dW",
+        "dJ_db",
+        "Delta_W",
+        "Delta_b",
+        "W_before",
+        "W_after",
+        "b_before",
+        "b_after",
+        "alpha_before",
+        "alpha_after",
+        "dJ_dalpha",
+        "Delta_alpha",
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,8 +127,9 @@ class LayerTrace:
         l = self.l
         info = ACTIVATION_INFO.get(self.activation)
         formula = f" ({info.formula}; {info.derivative_formula})" if info else ""
-        lines = [f"layer l = {l}: f^[{l}] = {self.activation}{formula}, "
-                 f"W^[{l}] {_shape(self.W_before)}"]
+        lines = [
+            f"layer l = {l}: f^[{l}] = {self.activation}{formula}, W^[{l}] {_shape(self.W_before)}"
+        ]
         rows = [
             (f"H^[{l - 1}]", self.H_prev),
             (f"Z^[{l}] = H^[{l - 1}] W^[{l}] + b^[{l}]", self.Z),
@@ -237,8 +255,9 @@ class Trace:
     __repr__ = __str__
 
 
-def trace(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR,
-          update: bool = True) -> Trace:
+def trace(
+    net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR, update: bool = True
+) -> Trace:
     """Run one BP step (forward, δ backward, gradient-descent update) on a batch and record it.
 
     Parameters
@@ -304,11 +323,22 @@ def trace(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR,
             Delta_W = -(lr_t * dJ_dW)
             Delta_b = -(lr_t * dJ_db)
             layer = LayerTrace(
-                l=l, activation=name, H_prev=Hs[l - 1], Z=Zs[l], H=Hs[l], f_prime=f_prime,
-                delta=deltas[l], delta_rule=_delta_rule(l, L, net.loss_name, name),
-                dJ_dW=dJ_dW, dJ_db=dJ_db, Delta_W=Delta_W, Delta_b=Delta_b,
-                W_before=W_before[l - 1], W_after=W_before[l - 1] + Delta_W,
-                b_before=b_before[l - 1], b_after=b_before[l - 1] + Delta_b,
+                l=l,
+                activation=name,
+                H_prev=Hs[l - 1],
+                Z=Zs[l],
+                H=Hs[l],
+                f_prime=f_prime,
+                delta=deltas[l],
+                delta_rule=_delta_rule(l, L, net.loss_name, name),
+                dJ_dW=dJ_dW,
+                dJ_db=dJ_db,
+                Delta_W=Delta_W,
+                Delta_b=Delta_b,
+                W_before=W_before[l - 1],
+                W_after=W_before[l - 1] + Delta_W,
+                b_before=b_before[l - 1],
+                b_after=b_before[l - 1] + Delta_b,
             )
             if alpha is not None:
                 g = alpha_grads[l]
@@ -324,8 +354,16 @@ def trace(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR,
         J_after = target.loss(Xc, Yc)
 
     return Trace(
-        network=repr(net), loss=net.loss_name, lr=lr, updated=bool(update), X=Xc.copy(),
-        Y=Yc.copy(), Y_hat=Hs[L], E=Yc - Hs[L], J_before=float(J_before), J_after=float(J_after),
+        network=repr(net),
+        loss=net.loss_name,
+        lr=lr,
+        updated=bool(update),
+        X=Xc.copy(),
+        Y=Yc.copy(),
+        Y_hat=Hs[L],
+        E=Yc - Hs[L],
+        J_before=float(J_before),
+        J_after=float(J_after),
         layers=layers,
     )
 
@@ -367,14 +405,17 @@ def _format_row(label: str, value: np.ndarray | float | None) -> str:
     if not isinstance(value, np.ndarray):
         return f"{pad}: {value:.6g}"
     if value.size <= _PRINT_MAX:
-        text = np.array2string(value, precision=6, suppress_small=False, max_line_width=100,
-                               floatmode="maxprec")
+        text = np.array2string(
+            value, precision=6, suppress_small=False, max_line_width=100, floatmode="maxprec"
+        )
         indent = " " * 6
         body = text.replace("\n", "\n" + indent)
         return f"{pad}[{_shape(value)}]:\n{indent}{body}"
     finite = value.astype(np.float64)
-    return (f"{pad}[{_shape(value)}]: min {finite.min():.6g}, max {finite.max():.6g}, "
-            f"mean {finite.mean():.6g}, ‖·‖ {np.linalg.norm(finite):.6g}")
+    return (
+        f"{pad}[{_shape(value)}]: min {finite.min():.6g}, max {finite.max():.6g}, "
+        f"mean {finite.mean():.6g}, ‖·‖ {np.linalg.norm(finite):.6g}"
+    )
 
 
 # ============================================================================ gradcheck
@@ -462,9 +503,13 @@ class GradcheckReport:
             "J": self.J,
             "near_kink": dict(self.near_kink),
             "tensors": {
-                c.name: {"shape": tuple(c.analytic.shape), "max_abs_error": c.max_abs_error,
-                         "max_rel_error": c.max_rel_error, "worst_index": c.worst_index,
-                         "passed": c.passed}
+                c.name: {
+                    "shape": tuple(c.analytic.shape),
+                    "max_abs_error": c.max_abs_error,
+                    "max_rel_error": c.max_rel_error,
+                    "worst_index": c.worst_index,
+                    "passed": c.passed,
+                }
                 for c in self.checks
             },
         }
@@ -479,17 +524,20 @@ class GradcheckReport:
         ]
         for c in self.checks:
             shape = "×".join(str(s) for s in c.analytic.shape) or "scalar"
-            line = (f"  {c.name:<11}{shape:<9}{c.max_abs_error:>13.3e}{c.max_rel_error:>13.3e}  "
-                    f"{'yes' if c.passed else 'NO'}")
+            line = (
+                f"  {c.name:<11}{shape:<9}{c.max_abs_error:>13.3e}{c.max_rel_error:>13.3e}  "
+                f"{'yes' if c.passed else 'NO'}"
+            )
             if not c.passed:
                 i = c.worst_index
-                line += (f"   worst at {i}: analytic {c.analytic[i]:.8g}, "
-                         f"numeric {c.numeric[i]:.8g}")
+                line += f"   worst at {i}: analytic {c.analytic[i]:.8g}, numeric {c.numeric[i]:.8g}"
             lines.append(line)
         for l, count in self.near_kink.items():
-            lines.append(f"  note: {count} entries of Z^[{l}] lie within {_KINK_BAND * self.eps:g} "
-                         "of the kink of f at 0; differences across a kink are one-sided, so a "
-                         "mismatch there does not mean a wrong gradient")
+            lines.append(
+                f"  note: {count} entries of Z^[{l}] lie within {_KINK_BAND * self.eps:g} "
+                "of the kink of f at 0; differences across a kink are one-sided, so a "
+                "mismatch there does not mean a wrong gradient"
+            )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -565,18 +613,43 @@ def gradcheck(
         checks = []
         for l in range(1, net.n_layers + 1):
             gW, gb = grads[l - 1]
-            checks.append(_check_tensor(f"W^[{l}]", l, "W", gW, fd_net.weights[l - 1],
-                                        fd_net, Xf, Yf, eps, rtol, atol))
-            checks.append(_check_tensor(f"b^[{l}]", l, "b", gb, fd_net.biases[l - 1],
-                                        fd_net, Xf, Yf, eps, rtol, atol))
+            checks.append(
+                _check_tensor(
+                    f"W^[{l}]", l, "W", gW, fd_net.weights[l - 1], fd_net, Xf, Yf, eps, rtol, atol
+                )
+            )
+            checks.append(
+                _check_tensor(
+                    f"b^[{l}]", l, "b", gb, fd_net.biases[l - 1], fd_net, Xf, Yf, eps, rtol, atol
+                )
+            )
             if l in alpha_grads:
-                checks.append(_check_tensor(f"alpha^[{l}]", l, "alpha",
-                                            np.asarray(alpha_grads[l]), fd_net.alphas[l],
-                                            fd_net, Xf, Yf, eps, rtol, atol))
+                checks.append(
+                    _check_tensor(
+                        f"alpha^[{l}]",
+                        l,
+                        "alpha",
+                        np.asarray(alpha_grads[l]),
+                        fd_net.alphas[l],
+                        fd_net,
+                        Xf,
+                        Yf,
+                        eps,
+                        rtol,
+                        atol,
+                    )
+                )
     finally:
         net.parameters[...] = saved
-    return GradcheckReport(checks=checks, eps=eps, rtol=rtol, atol=atol, dtype=net.dtype.name,
-                           J=float(J), near_kink=near_kink)
+    return GradcheckReport(
+        checks=checks,
+        eps=eps,
+        rtol=rtol,
+        atol=atol,
+        dtype=net.dtype.name,
+        J=float(J),
+        near_kink=near_kink,
+    )
 
 
 def _near_kink(net: Network, X: np.ndarray, band: float) -> dict[int, int]:
@@ -599,9 +672,19 @@ def _has_kink(activation: str) -> bool:
     return bool(abs(right - left) > 1e-6)
 
 
-def _check_tensor(name: str, layer: int, kind: str, analytic: npt.ArrayLike, view: np.ndarray,
-                  fd_net: Network, X: np.ndarray, Y: np.ndarray, eps: float, rtol: float,
-                  atol: float) -> TensorCheck:
+def _check_tensor(
+    name: str,
+    layer: int,
+    kind: str,
+    analytic: npt.ArrayLike,
+    view: np.ndarray,
+    fd_net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    eps: float,
+    rtol: float,
+    atol: float,
+) -> TensorCheck:
     analytic = np.asarray(analytic, dtype=np.float64).reshape(view.shape)
     numeric = np.empty(view.shape, dtype=np.float64)
     for idx in np.ndindex(view.shape):
@@ -623,9 +706,15 @@ def _check_tensor(name: str, layer: int, kind: str, analytic: npt.ArrayLike, vie
     ratio = np.divide(err, bound, out=np.where(err > 0, np.inf, 0.0), where=bound > 0)
     worst = np.unravel_index(int(np.argmax(ratio)), view.shape) if view.size else ()
     return TensorCheck(
-        name=name, layer=layer, kind=kind, analytic=analytic, numeric=numeric,
-        max_abs_error=float(err.max(initial=0.0)), max_rel_error=float(rel.max(initial=0.0)),
-        worst_index=tuple(int(i) for i in worst), passed=ok,
+        name=name,
+        layer=layer,
+        kind=kind,
+        analytic=analytic,
+        numeric=numeric,
+        max_abs_error=float(err.max(initial=0.0)),
+        max_rel_error=float(rel.max(initial=0.0)),
+        worst_index=tuple(int(i) for i in worst),
+        passed=ok,
     )
 
 

@@ -89,19 +89,26 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _read_header(f: IO[bytes], size: int,
-                 path: PathLike) -> tuple[dict[str, Any], dict[str, str], int]:
+def _read_header(
+    f: IO[bytes], size: int, path: PathLike
+) -> tuple[dict[str, Any], dict[str, str], int]:
     """Parse and check the header; returns (entries, metadata, start of the byte buffer)."""
     if size < 8:
-        raise ModelFileError(f"the file is {size} bytes, too short for a safetensors file "
-                             "(truncated?)", path)
+        raise ModelFileError(
+            f"the file is {size} bytes, too short for a safetensors file (truncated?)", path
+        )
     (n,) = struct.unpack("<Q", f.read(8))
     if n == 0 or n > MAX_HEADER_BYTES:
-        raise ModelFileError(f"header length {n} is not in 1 … {MAX_HEADER_BYTES}: not a "
-                             "safetensors file, or a corrupted one", path)
+        raise ModelFileError(
+            f"header length {n} is not in 1 … {MAX_HEADER_BYTES}: not a "
+            "safetensors file, or a corrupted one",
+            path,
+        )
     if n > size - 8:
-        raise ModelFileError(f"header length {n} runs past the end of the {size}-byte file "
-                             "(truncated or corrupted)", path)
+        raise ModelFileError(
+            f"header length {n} runs past the end of the {size}-byte file (truncated or corrupted)",
+            path,
+        )
     raw = f.read(n)
     try:
         text = raw.decode("utf-8")
@@ -126,25 +133,41 @@ def _read_header(f: IO[bytes], size: int,
     spans = []
     for name, entry in header.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise ModelFileError(f"tensor {name!r}: an entry needs exactly dtype, shape and "
-                                 "data_offsets", path)
+            raise ModelFileError(
+                f"tensor {name!r}: an entry needs exactly dtype, shape and data_offsets", path
+            )
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise ModelFileError(f"tensor {name!r}: unknown dtype {dtype!r}", path)
         if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
-            raise ModelFileError(f"tensor {name!r}: shape must be a list of non-negative integers; "
-                                 f"got {shape!r}", path)
-        if (not isinstance(offsets, list) or len(offsets) != 2
-                or not all(_is_int(o) and o >= 0 for o in offsets) or offsets[0] > offsets[1]):
-            raise ModelFileError(f"tensor {name!r}: data_offsets must be [begin, end] with "
-                                 f"0 <= begin <= end; got {offsets!r}", path)
+            raise ModelFileError(
+                f"tensor {name!r}: shape must be a list of non-negative integers; got {shape!r}",
+                path,
+            )
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(_is_int(o) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1]
+        ):
+            raise ModelFileError(
+                f"tensor {name!r}: data_offsets must be [begin, end] with "
+                f"0 <= begin <= end; got {offsets!r}",
+                path,
+            )
         if offsets[1] > buffer_len:
-            raise ModelFileError(f"tensor {name!r}: data_offsets {offsets} run past the end of the "
-                                 f"{buffer_len}-byte data (truncated or corrupted)", path)
+            raise ModelFileError(
+                f"tensor {name!r}: data_offsets {offsets} run past the end of the "
+                f"{buffer_len}-byte data (truncated or corrupted)",
+                path,
+            )
         nbytes = math.prod(shape) * _DTYPES[dtype][0]
         if offsets[1] - offsets[0] != nbytes:
-            raise ModelFileError(f"tensor {name!r}: shape {shape} of {dtype} needs {nbytes} bytes "
-                                 f"but data_offsets {offsets} span {offsets[1] - offsets[0]}", path)
+            raise ModelFileError(
+                f"tensor {name!r}: shape {shape} of {dtype} needs {nbytes} bytes "
+                f"but data_offsets {offsets} span {offsets[1] - offsets[0]}",
+                path,
+            )
         spans.append((offsets[0], offsets[1], name))
     spans.sort()
     position = 0
@@ -154,8 +177,11 @@ def _read_header(f: IO[bytes], size: int,
             raise ModelFileError(f"tensor {name!r}: data_offsets [{begin}, {end}] {what}", path)
         position = end
     if position != buffer_len:
-        raise ModelFileError(f"the data holds {buffer_len} bytes but the tensors cover {position} "
-                             "(extra bytes or a corrupted header)", path)
+        raise ModelFileError(
+            f"the data holds {buffer_len} bytes but the tensors cover {position} "
+            "(extra bytes or a corrupted header)",
+            path,
+        )
     return header, metadata, 8 + n
 
 
@@ -181,8 +207,9 @@ def load_tensors(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]
         if np_dtype is None:
             raise ModelFileError(f"tensor {name!r}: dtype {entry['dtype']} is not supported", path)
         begin, end = entry["data_offsets"]
-        arr = np.frombuffer(buffer, dtype=np.dtype(np_dtype), count=math.prod(entry["shape"]),
-                            offset=begin).reshape(entry["shape"])
+        arr = np.frombuffer(
+            buffer, dtype=np.dtype(np_dtype), count=math.prod(entry["shape"]), offset=begin
+        ).reshape(entry["shape"])
         tensors[name] = arr.astype(arr.dtype.newbyteorder("="), copy=True)
     return tensors, metadata
 
@@ -197,8 +224,9 @@ def read_metadata(path: PathLike) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- bpcore models
-def save(net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None,
-         **metadata: object) -> None:
+def save(
+    net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None, **metadata: object
+) -> None:
     """Write ``net`` to a safetensors model file at ``path``, atomically.
 
     Parameters
@@ -215,7 +243,6 @@ def save(net: Network, path: PathLike, *, preprocessing: Preprocessing | None = 
         :func:`load` is kept; these entries are added on top.
     """
     write_network(net, path, preprocessing=preprocessing, **metadata)
-
 
 
 def _json_meta(meta: Mapping[str, str], key: str, path: PathLike, default: Any = ...) -> Any:
@@ -252,8 +279,10 @@ def load(path: PathLike) -> Network:
     tensors, meta = load_tensors(path)
     fmt = meta.get(_PREFIX + "format")
     if fmt != FORMAT:
-        raise ModelFileError(f"not a bpcore model file (metadata bpcore.format is {fmt!r}, "
-                             f"expected {FORMAT!r})", path)
+        raise ModelFileError(
+            f"not a bpcore model file (metadata bpcore.format is {fmt!r}, expected {FORMAT!r})",
+            path,
+        )
     version_text = meta.get(_PREFIX + "format_version", "")
     try:
         version = int(version_text)
@@ -261,29 +290,46 @@ def load(path: PathLike) -> Network:
         raise ModelFileError(f"format version {version_text!r} is not an integer", path) from None
     if version != FORMAT_VERSION:
         newer = " written by a newer bpcore; upgrade bpcore" if version > FORMAT_VERSION else ""
-        raise ModelFileError(f"format version {version}{newer}; bpcore {__version__} reads "
-                             f"version {FORMAT_VERSION}", path)
+        raise ModelFileError(
+            f"format version {version}{newer}; bpcore {__version__} reads version {FORMAT_VERSION}",
+            path,
+        )
     sizes = _json_meta(meta, "sizes", path)
     acts = _json_meta(meta, "activations", path)
-    if (not isinstance(sizes, list) or not all(_is_int(s) and s >= 1 for s in sizes)
-            or len(sizes) < 2):
-        raise ModelFileError(f"metadata bpcore.sizes must list at least two positive integers; "
-                             f"got {sizes!r}", path)
+    if (
+        not isinstance(sizes, list)
+        or not all(_is_int(s) and s >= 1 for s in sizes)
+        or len(sizes) < 2
+    ):
+        raise ModelFileError(
+            f"metadata bpcore.sizes must list at least two positive integers; got {sizes!r}", path
+        )
     if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
-        raise ModelFileError(f"metadata bpcore.activations must list {len(sizes) - 1} names; got "
-                             f"{acts!r}", path)
+        raise ModelFileError(
+            f"metadata bpcore.activations must list {len(sizes) - 1} names; got {acts!r}", path
+        )
     # the network is allocated before its tensors are checked: bound it by what the file holds
     held = sum(t.size for t in tensors.values())
     needed = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     if needed > held:
-        raise ModelFileError(f"metadata bpcore.sizes {sizes} describe {needed} weights and biases "
-                             f"but the file holds {held} values (tampered or corrupted)", path)
+        raise ModelFileError(
+            f"metadata bpcore.sizes {sizes} describe {needed} weights and biases "
+            f"but the file holds {held} values (tampered or corrupted)",
+            path,
+        )
     try:
         init_scale = float(meta.get(_PREFIX + "init_scale", "0.1"))
         seed = int(meta.get(_PREFIX + "seed", "0"))
-        net = Network(sizes, acts[:-1] if len(acts) > 1 else "sigmoid", acts[-1],
-                      meta.get(_PREFIX + "loss", ""), meta.get(_PREFIX + "dtype", ""),
-                      meta.get(_PREFIX + "init", "small_uniform"), seed, init_scale)
+        net = Network(
+            sizes,
+            acts[:-1] if len(acts) > 1 else "sigmoid",
+            acts[-1],
+            meta.get(_PREFIX + "loss", ""),
+            meta.get(_PREFIX + "dtype", ""),
+            meta.get(_PREFIX + "init", "small_uniform"),
+            seed,
+            init_scale,
+        )
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"the metadata describes no valid network: {exc}", path) from None
     dt = net.dtype
@@ -317,8 +363,10 @@ def load(path: PathLike) -> Network:
             if getattr(prep, name) is not None:
                 expected[f"preprocessing.{name}"] = ((sizes[-1],), np.dtype(np.float64))
         if prep.n_outputs is not None and prep.n_outputs != sizes[-1]:
-            raise ModelFileError(f"the stored classes need {prep.n_outputs} outputs but the network "
-                                 f"has {sizes[-1]}", path)
+            raise ModelFileError(
+                f"the stored classes need {prep.n_outputs} outputs but the network has {sizes[-1]}",
+                path,
+            )
     for name in tensors:
         if name not in expected:
             raise ModelFileError(f"unexpected tensor {name!r} for a network of sizes {sizes}", path)
@@ -327,17 +375,23 @@ def load(path: PathLike) -> Network:
             raise ModelFileError(f"tensor {name!r} is missing", path)
         arr = tensors[name]
         if arr.shape != shape:
-            raise ModelFileError(f"tensor {name!r} has shape {list(arr.shape)}; sizes {sizes} "
-                                 f"need {list(shape)}", path)
+            raise ModelFileError(
+                f"tensor {name!r} has shape {list(arr.shape)}; sizes {sizes} need {list(shape)}",
+                path,
+            )
         if arr.dtype != dtype:
-            raise ModelFileError(f"tensor {name!r} has dtype {arr.dtype.name}; expected "
-                                 f"{dtype.name}", path)
+            raise ModelFileError(
+                f"tensor {name!r} has dtype {arr.dtype.name}; expected {dtype.name}", path
+            )
     stored = meta.get(_PREFIX + "checksum")
     if stored is None:
         raise ModelFileError("metadata bpcore.checksum is missing", path)
     if stored != _checksum(tensors, meta):
-        raise ModelFileError("checksum mismatch: the tensors or the bpcore metadata were changed "
-                             "or corrupted after the file was written", path)
+        raise ModelFileError(
+            "checksum mismatch: the tensors or the bpcore metadata were changed "
+            "or corrupted after the file was written",
+            path,
+        )
     for name, arr in tensors.items():
         if not np.isfinite(arr).all():
             raise ModelFileError(f"tensor {name!r} holds NaN or infinite values", path)

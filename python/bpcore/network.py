@@ -206,8 +206,10 @@ class Network(NetworkBase):
         new_init = self._init if init is None else check_name(init, INITS, "init")
         new_seed = self._seed if seed is None else v.check_seed(seed)
         if self._state.fitting.locked():
-            raise RuntimeError("reinitialize() cannot run while fit() is training this network; "
-                               "stop training first (return True from the callback)")
+            raise RuntimeError(
+                "reinitialize() cannot run while fit() is training this network; "
+                "stop training first (return True from the callback)"
+            )
         with self._state.lock:
             self._net.initialize(new_init, new_seed, self._init_scale)
             self._init, self._seed = new_init, new_seed
@@ -234,8 +236,13 @@ class Network(NetworkBase):
         X = self._X(X)
         return self._net.predict(X, v.check_threads(n_threads))
 
-    def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
-             n_threads: int | None = None) -> float:
+    def loss(
+        self,
+        X: npt.ArrayLike,
+        Y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        n_threads: int | None = None,
+    ) -> float:
         """J of the batch: the (weighted) mean over samples of the per-sample J."""
         X = self._X(X)
         Y = self._Y(Y, X.shape[0])
@@ -243,7 +250,10 @@ class Network(NetworkBase):
         return float(self._net.loss(X, Y, w, v.check_threads(n_threads)))
 
     def backward(
-        self, X: npt.ArrayLike, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+        self,
+        X: npt.ArrayLike,
+        Y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
         n_threads: int | None = None,
     ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
         """Forward pass and δ back-propagation of a batch.
@@ -331,13 +341,28 @@ class Network(NetworkBase):
         The defaults are ``bpcore.training.FIT_DEFAULTS``: the core's for the optimizer and the
         epochs. ``comm`` (an mpi4py communicator) trains data-parallel: each rank passes its shard of the
         rows (see :mod:`bpcore.distributed`)."""
-        return fit(self, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                   momentum=momentum, tol=tol, shuffle=shuffle, n_threads=n_threads, seed=seed,
-                   callbacks=callbacks, comm=comm, **options)
+        return fit(
+            self,
+            X,
+            Y,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            momentum=momentum,
+            tol=tol,
+            shuffle=shuffle,
+            n_threads=n_threads,
+            seed=seed,
+            callbacks=callbacks,
+            comm=comm,
+            **options,
+        )
 
     # ---------------------------------------------------------------- glass box and files
-    def trace(self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr,
-              update: bool = True) -> Trace:
+    def trace(
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr, update: bool = True
+    ) -> Trace:
         """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`."""
         from .glassbox import trace
 
@@ -406,13 +431,19 @@ class Network(NetworkBase):
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["sizes"], state["hidden"] or "sigmoid", state["output_activation"],
-                      state["loss"], state["dtype"], state["init"], state["seed"],
-                      state["init_scale"])
+        self.__init__(
+            state["sizes"],
+            state["hidden"] or "sigmoid",
+            state["output_activation"],
+            state["loss"],
+            state["dtype"],
+            state["init"],
+            state["seed"],
+            state["init_scale"],
+        )
         params = np.asarray(state["parameters"], dtype=self._dtype)
         if params.shape != (self.n_params,):
             raise ValueError(f"parameters must have shape ({self.n_params},); got {params.shape}")
         self.parameters[...] = params
         self.metadata = dict(state.get("metadata", {}))
         self.preprocessing = state.get("preprocessing")
-

@@ -40,7 +40,8 @@ def _pyplot() -> Any:
     except ImportError:
         raise ImportError('plotting needs matplotlib: pip install "bpcore[plot]"') from None
     headless = (sys.platform.startswith("linux") or "bsd" in sys.platform) and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
     if headless and "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -83,9 +84,15 @@ def _x_grid(x: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = None,
-                     ax: Axes | None = None, out: Any = None, derivative: bool = True, *,
-                     alpha: float = 0.25) -> Figure:
+def plot_activations(
+    names: Sequence[str] | str = DEFAULT_ACTIVATIONS,
+    x: Any = None,
+    ax: Axes | None = None,
+    out: Any = None,
+    derivative: bool = True,
+    *,
+    alpha: float = 0.25,
+) -> Figure:
     """The notes' activation figures: f(x) and, dashed, f′(x), as computed by the core.
 
     Parameters
@@ -121,12 +128,15 @@ def plot_activations(names: Sequence[str] | str = DEFAULT_ACTIVATIONS, x: Any = 
         if not isinstance(n, str) or n not in HIDDEN_ACTIVATIONS:
             row_wise = isinstance(n, str) and n in ACTIVATION_INFO
             extra = f" ({n} acts on whole rows and is not plotted)" if row_wise else ""
-            raise ValueError(f"names must be among {', '.join(HIDDEN_ACTIVATIONS)}; got {n!r}{extra}")
+            raise ValueError(
+                f"names must be among {', '.join(HIDDEN_ACTIVATIONS)}; got {n!r}{extra}"
+            )
     _check_ax(ax)
     xs = _x_grid(x)
     alpha = float(alpha)
-    curves = [(n, activate(n, xs, alpha), fprime(n, xs, alpha) if derivative else None)
-              for n in names]
+    curves = [
+        (n, activate(n, xs, alpha), fprime(n, xs, alpha) if derivative else None) for n in names
+    ]
     plt = _pyplot()
     if ax is not None:
         fig = ax.figure
@@ -167,12 +177,20 @@ def _history_dict(history: Any) -> dict[str, Any]:
         return data
     if isinstance(history, dict) and "loss" in history:
         return history
-    raise TypeError("history must be a bpcore History or a dict with a 'loss' list (History.to_dict()); "
-                    f"got {type(history).__name__}")
+    raise TypeError(
+        "history must be a bpcore History or a dict with a 'loss' list (History.to_dict()); "
+        f"got {type(history).__name__}"
+    )
 
 
-def plot_history(history: Any, ax: Axes | None = None, out: Any = None, *,
-                 title: str | None = None, log_scale: bool = False) -> Figure:
+def plot_history(
+    history: Any,
+    ax: Axes | None = None,
+    out: Any = None,
+    *,
+    title: str | None = None,
+    log_scale: bool = False,
+) -> Figure:
     """J per epoch: the training loss and, when recorded, the validation loss.
 
     Parameters
@@ -226,9 +244,16 @@ def plot_history(history: Any, ax: Axes | None = None, out: Any = None, *,
     return fig
 
 
-def plot_decision_regions(net: Network, X: Any, y: Any = None, ax: Axes | None = None,
-                          out: Any = None, *, preprocessing: Preprocessing | None = None,
-                          resolution: int = 200) -> Figure:
+def plot_decision_regions(
+    net: Network,
+    X: Any,
+    y: Any = None,
+    ax: Axes | None = None,
+    out: Any = None,
+    *,
+    preprocessing: Preprocessing | None = None,
+    resolution: int = 200,
+) -> Figure:
     """The class a 2-D classifier picks at every point of the plane, with the samples on top.
 
     Parameters
@@ -254,14 +279,20 @@ def plot_decision_regions(net: Network, X: Any, y: Any = None, ax: Axes | None =
     if not isinstance(net, Network):
         raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
     if net.sizes[0] != 2:
-        raise ValueError(f"decision regions need a network with 2 inputs; this one has {net.sizes[0]}")
+        raise ValueError(
+            f"decision regions need a network with 2 inputs; this one has {net.sizes[0]}"
+        )
     prep = preprocessing if preprocessing is not None else getattr(net, "preprocessing", None)
     if prep is not None and prep.task != "classification":
         raise ValueError("decision regions are for classifiers; this model does regression")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] == 0:
         raise ValueError(f"X must have shape (n, 2); got {X.shape}")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, np.integer))
+        or resolution < 2
+    ):
         raise ValueError(f"resolution must be an integer >= 2; got {resolution!r}")
     _check_ax(ax)
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -293,14 +324,27 @@ def plot_decision_regions(net: Network, X: Any, y: Any = None, ax: Axes | None =
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
     else:
         fig = ax.figure
-    ax.contourf(G0, G1, region.reshape(G0.shape), levels=np.arange(k + 1) - 0.5,
-                cmap=ListedColormap(colors), alpha=0.3)
+    ax.contourf(
+        G0,
+        G1,
+        region.reshape(G0.shape),
+        levels=np.arange(k + 1) - 0.5,
+        cmap=ListedColormap(colors),
+        alpha=0.3,
+    )
     if labels is not None:
         for j in range(k):
             mask = labels == j
             if mask.any():
-                ax.scatter(X[mask, 0], X[mask, 1], s=18, color=colors[j], edgecolors="k",
-                           linewidths=0.4, label=str(classes[j]))
+                ax.scatter(
+                    X[mask, 0],
+                    X[mask, 1],
+                    s=18,
+                    color=colors[j],
+                    edgecolors="k",
+                    linewidths=0.4,
+                    label=str(classes[j]),
+                )
         ax.legend(fontsize="small", title="class")
     else:
         ax.scatter(X[:, 0], X[:, 1], s=12, color="k")

@@ -58,16 +58,18 @@ def standardization_statistics(X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray
     return mean, scale
 
 
-def train_validation_split(n_samples: int, validation_fraction: float,
-                           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def train_validation_split(
+    n_samples: int, validation_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of ``range(n_samples)`` into sorted training and validation indices.
 
     ``round(validation_fraction · n)`` samples go to validation; the same seed gives the same split.
     A fraction of 0 gives every sample to training and an empty validation set.
     """
     n = v.check_int(n_samples, "n_samples")
-    frac = v.check_real(validation_fraction, "validation_fraction", low=0, high=1,
-                        high_open=True, style="sklearn")
+    frac = v.check_real(
+        validation_fraction, "validation_fraction", low=0, high=1, high_open=True, style="sklearn"
+    )
     return v.validation_split(n, frac, v.check_seed(seed))
 
 
@@ -102,7 +104,9 @@ def _as_labels(y: npt.ArrayLike, name: str = "y") -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
-        raise ValueError(f"{name} must hold one class label per sample (1-D); got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must hold one class label per sample (1-D); got shape {arr.shape}"
+        )
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite labels")
     if arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0):
@@ -110,8 +114,9 @@ def _as_labels(y: npt.ArrayLike, name: str = "y") -> np.ndarray:
     return arr
 
 
-def encode_labels(y: npt.ArrayLike, classes: Sequence[Label] | None = None
-                  ) -> tuple[np.ndarray, list[Label]]:
+def encode_labels(
+    y: npt.ArrayLike, classes: Sequence[Label] | None = None
+) -> tuple[np.ndarray, list[Label]]:
     """Class labels (n,) as indices 0 … k−1 into ``classes``.
 
     Parameters
@@ -228,8 +233,10 @@ class Preprocessing:
             raise ValueError("mean and scale go together: give both or neither")
         if self.mean is not None:
             if self.mean.shape != self.scale.shape:
-                raise ValueError(f"mean and scale must have the same shape; got {self.mean.shape} "
-                                 f"and {self.scale.shape}")
+                raise ValueError(
+                    f"mean and scale must have the same shape; got {self.mean.shape} "
+                    f"and {self.scale.shape}"
+                )
             if not (self.scale > 0).all():
                 raise ValueError("scale must be positive")
         self.target_mean = _opt_vector(self.target_mean, "target_mean")
@@ -248,25 +255,38 @@ class Preprocessing:
                 raise ValueError("target_mean/target_scale are for regression only")
             _, self.classes = encode_labels(np.asarray([], dtype=object), self.classes)
             if not self.one_hot and len(self.classes) != 2:
-                raise ValueError(f"one_hot=False needs exactly two classes; got {len(self.classes)}: "
-                                 f"{self.classes!r}; use one-hot targets for more classes")
+                raise ValueError(
+                    f"one_hot=False needs exactly two classes; got {len(self.classes)}: "
+                    f"{self.classes!r}; use one-hot targets for more classes"
+                )
             self._keys = {_label_key(c): i for i, c in enumerate(self.classes)}
         elif self.classes is not None:
             raise ValueError("classes are for classification only")
         if self.feature_names is not None:
             self.feature_names = [str(n) for n in self.feature_names]
             if self.mean is not None and len(self.feature_names) != self.mean.shape[0]:
-                raise ValueError(f"feature_names has {len(self.feature_names)} names but mean has "
-                                 f"{self.mean.shape[0]} entries")
+                raise ValueError(
+                    f"feature_names has {len(self.feature_names)} names but mean has "
+                    f"{self.mean.shape[0]} entries"
+                )
         if self.target is not None and not isinstance(self.target, (str, int)):
             raise TypeError(f"target must be a column name or index; got {self.target!r}")
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, X: npt.ArrayLike, y: npt.ArrayLike, *, task: str = "auto", standardize: bool = True,
-            one_hot: bool = True, standardize_target: bool = False,
-            classes: Sequence[Label] | None = None, feature_names: Sequence[str] | None = None,
-            target: str | int | None = None) -> Preprocessing:
+    def fit(
+        cls,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        task: str = "auto",
+        standardize: bool = True,
+        one_hot: bool = True,
+        standardize_target: bool = False,
+        classes: Sequence[Label] | None = None,
+        feature_names: Sequence[str] | None = None,
+        target: str | int | None = None,
+    ) -> Preprocessing:
         """Learn the statistics from training data X (n, d) and targets y.
 
         ``task="auto"`` picks classification for string or integer-valued labels (see
@@ -287,18 +307,38 @@ class Preprocessing:
             else:
                 encode_labels(labels, classes)
             if not one_hot and len(classes) != 2:
-                raise ValueError(f"one_hot=False needs exactly two classes; the labels have "
-                                 f"{len(classes)}: {list(classes)!r}")
-            return cls("classification", list(classes), one_hot, mean, scale,
-                       feature_names=feature_names, target=target)
+                raise ValueError(
+                    f"one_hot=False needs exactly two classes; the labels have "
+                    f"{len(classes)}: {list(classes)!r}"
+                )
+            return cls(
+                "classification",
+                list(classes),
+                one_hot,
+                mean,
+                scale,
+                feature_names=feature_names,
+                target=target,
+            )
         Y = _as_2d_float(y, "y")
         if Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X and y have different numbers of samples: {X.shape[0]} and {Y.shape[0]}")
+            raise ValueError(
+                f"X and y have different numbers of samples: {X.shape[0]} and {Y.shape[0]}"
+            )
         tm = ts = None
         if standardize_target:
             tm, ts = standardization_statistics(Y)
-        return cls("regression", None, True, mean, scale, tm, ts, feature_names=feature_names,
-                   target=target)
+        return cls(
+            "regression",
+            None,
+            True,
+            mean,
+            scale,
+            tm,
+            ts,
+            feature_names=feature_names,
+            target=target,
+        )
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -334,16 +374,20 @@ class Preprocessing:
         arr = np.asarray(y)
         if arr.ndim == 2 and arr.shape[1] > 1:  # one-hot rows hold indices, not labels
             if arr.shape[1] != len(self.classes):
-                raise ValueError(f"one-hot targets must have {len(self.classes)} columns (one per "
-                                 f"class); got shape {arr.shape}")
+                raise ValueError(
+                    f"one-hot targets must have {len(self.classes)} columns (one per "
+                    f"class); got shape {arr.shape}"
+                )
             return labels_from_targets(arr).astype(np.int64)
         labels = labels_from_targets(arr)
         out = np.empty(labels.shape[0], dtype=np.int64)
         for i, value in enumerate(labels.tolist()):
             idx = self._keys.get(_label_key(value))
             if idx is None:
-                raise ValueError(f"label {value!r} of sample {i} is not one of the model's classes "
-                                 f"{self.classes!r}")
+                raise ValueError(
+                    f"label {value!r} of sample {i} is not one of the model's classes "
+                    f"{self.classes!r}"
+                )
             out[i] = idx
         return out
 
@@ -358,7 +402,9 @@ class Preprocessing:
         if self.target_mean is None:
             return np.ascontiguousarray(Y)
         if Y.shape[1] != self.target_mean.shape[0]:
-            raise ValueError(f"y must have {self.target_mean.shape[0]} columns; got shape {Y.shape}")
+            raise ValueError(
+                f"y must have {self.target_mean.shape[0]} columns; got shape {Y.shape}"
+            )
         return np.ascontiguousarray((Y - self.target_mean) / self.target_scale)
 
     # ------------------------------------------------------------------ backward direction
@@ -424,14 +470,23 @@ class Preprocessing:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Preprocessing):
             return NotImplemented
+
         def same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-            return (a is None and b is None) or (a is not None and b is not None
-                                                 and a.shape == b.shape and np.array_equal(a, b))
-        return (self.task == other.task and self.classes == other.classes
-                and self.one_hot == other.one_hot and same(self.mean, other.mean)
-                and same(self.scale, other.scale) and same(self.target_mean, other.target_mean)
-                and same(self.target_scale, other.target_scale)
-                and self.feature_names == other.feature_names and self.target == other.target)
+            return (a is None and b is None) or (
+                a is not None and b is not None and a.shape == b.shape and np.array_equal(a, b)
+            )
+
+        return (
+            self.task == other.task
+            and self.classes == other.classes
+            and self.one_hot == other.one_hot
+            and same(self.mean, other.mean)
+            and same(self.scale, other.scale)
+            and same(self.target_mean, other.target_mean)
+            and same(self.target_scale, other.target_scale)
+            and self.feature_names == other.feature_names
+            and self.target == other.target
+        )
 
 
 def labels_from_targets(y: npt.ArrayLike) -> np.ndarray:
@@ -440,7 +495,9 @@ def labels_from_targets(y: npt.ArrayLike) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind in "fiub":
         rows_ok = np.isin(arr, (0, 1)).all() and np.all(arr.sum(axis=1) == 1)
         if not rows_ok:
-            raise ValueError(f"classification targets must be labels (n,) or one-hot rows; got "
-                             f"shape {arr.shape} with rows that are not one-hot")
+            raise ValueError(
+                f"classification targets must be labels (n,) or one-hot rows; got "
+                f"shape {arr.shape} with rows that are not one-hot"
+            )
         return arr.argmax(axis=1)
     return _as_labels(arr)

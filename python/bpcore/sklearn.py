@@ -70,10 +70,24 @@ def _check_int(value: object, name: str, low: int) -> int:
     return _v.check_int(value, name, minimum=low, style="sklearn")
 
 
-def _check_real(value: object, name: str, low: float, high: float = math.inf, *,
-                low_closed: bool = True, high_closed: bool = False) -> float:
-    return _v.check_real(value, name, low=low, high=high, low_open=not low_closed,
-                         high_open=not high_closed, style="sklearn")
+def _check_real(
+    value: object,
+    name: str,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_closed: bool = True,
+    high_closed: bool = False,
+) -> float:
+    return _v.check_real(
+        value,
+        name,
+        low=low,
+        high=high,
+        low_open=not low_closed,
+        high_open=not high_closed,
+        style="sklearn",
+    )
 
 
 def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
@@ -121,8 +135,9 @@ class _BaseMLP(BaseEstimator):
     def _check_params(self) -> _Config:
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, (str, bytes)):
-            raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints; got "
-                            f"{sizes!r}")
+            raise TypeError(
+                f"hidden_layer_sizes must be an int or a sequence of ints; got {sizes!r}"
+            )
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         hidden = [_check_int(s, "hidden_layer_sizes", 1) for s in sizes]
@@ -138,17 +153,20 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(
                     f"activation lists {len(activations)} names but hidden_layer_sizes has "
                     f"{len(hidden)} hidden layers; give one name per hidden layer or a single "
-                    "name")
+                    "name"
+                )
             last = activations[-1] if activations else "relu"
         else:
-            raise TypeError("activation must be a name or a list of names (one per hidden "
-                            f"layer); got {act!r}")
+            raise TypeError(
+                f"activation must be a name or a list of names (one per hidden layer); got {act!r}"
+            )
 
         if self.solver == "lbfgs":
             raise ValueError(
                 "solver='lbfgs' is not offered by bpcore, whose core trains by back-propagation "
                 "with stochastic mini-batch updates; use solver='adam' or solver='sgd' (or "
-                "sklearn.neural_network for L-BFGS)")
+                "sklearn.neural_network for L-BFGS)"
+            )
         solver = _check_choice(self.solver, "solver", ("sgd", "adam"))
         _check_real(self.alpha, "alpha", 0.0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
@@ -164,13 +182,14 @@ class _BaseMLP(BaseEstimator):
         _check_bool(self.warm_start, "warm_start")
         momentum = _check_real(self.momentum, "momentum", 0.0, 1.0, high_closed=True)
         if momentum == 1.0 and solver == "sgd":
-            raise ValueError("momentum=1 is not supported: bpcore's momentum and nesterov "
-                             "optimizers need momentum in [0, 1)")
+            raise ValueError(
+                "momentum=1 is not supported: bpcore's momentum and nesterov "
+                "optimizers need momentum in [0, 1)"
+            )
         nesterov = _check_bool(self.nesterovs_momentum, "nesterovs_momentum")
         early = _check_bool(self.early_stopping, "early_stopping")
         if early:
-            _check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0,
-                        low_closed=False)
+            _check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0, low_closed=False)
         else:
             _check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0)
         _check_real(self.beta_1, "beta_1", 0.0, 1.0)
@@ -194,12 +213,13 @@ class _BaseMLP(BaseEstimator):
             except TypeError:
                 dtype = None
             if dtype is None or dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-                raise ValueError("dtype must be None (follow X), 'float64' or 'float32'; got "
-                                 f"{self.dtype!r}")
-        n_threads = None if self.n_threads is None else \
-            _check_int(self.n_threads, "n_threads", 1)
-        return _Config(hidden, activations, 2.0 if last == "sigmoid" else 6.0, optimizer, dtype,
-                       n_threads)
+                raise ValueError(
+                    f"dtype must be None (follow X), 'float64' or 'float32'; got {self.dtype!r}"
+                )
+        n_threads = None if self.n_threads is None else _check_int(self.n_threads, "n_threads", 1)
+        return _Config(
+            hidden, activations, 2.0 if last == "sigmoid" else 6.0, optimizer, dtype, n_threads
+        )
 
     def _check_loss(self) -> None:
         raise NotImplementedError
@@ -244,7 +264,9 @@ class _BaseMLP(BaseEstimator):
         return net
 
     @staticmethod
-    def _set_layer_arrays(value: Sequence[npt.ArrayLike], name: str, views: list[np.ndarray]) -> None:
+    def _set_layer_arrays(
+        value: Sequence[npt.ArrayLike], name: str, views: list[np.ndarray]
+    ) -> None:
         value = list(value)
         if len(value) != len(views):
             raise ValueError(f"{name} needs {len(views)} arrays; got {len(value)}")
@@ -256,25 +278,42 @@ class _BaseMLP(BaseEstimator):
             v[...] = a
 
     # ---------------------------------------------------------------- input validation
-    def _validate_X_y(self, X: npt.ArrayLike, y: npt.ArrayLike, reset: bool,
-                      dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
-        X, y = self._validate(X, y, accept_sparse=False, multi_output=True,
-                              y_numeric=not self._is_classifier,
-                              dtype=_FLOAT_DTYPES if dtype is None else dtype, reset=reset)
+    def _validate_X_y(
+        self, X: npt.ArrayLike, y: npt.ArrayLike, reset: bool, dtype: np.dtype | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        X, y = self._validate(
+            X,
+            y,
+            accept_sparse=False,
+            multi_output=True,
+            y_numeric=not self._is_classifier,
+            dtype=_FLOAT_DTYPES if dtype is None else dtype,
+            reset=reset,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _validate_sample_weight(self, sample_weight: npt.ArrayLike | None, X: np.ndarray) -> np.ndarray | None:
+    def _validate_sample_weight(
+        self, sample_weight: npt.ArrayLike | None, X: np.ndarray
+    ) -> np.ndarray | None:
         if sample_weight is None:
             return None
         if isinstance(sample_weight, numbers.Number):
             return np.full(X.shape[0], float(sample_weight), dtype=X.dtype)
-        w = check_array(sample_weight, accept_sparse=False, ensure_2d=False, dtype=X.dtype,
-                        order="C", copy=True, input_name="sample_weight")
+        w = check_array(
+            sample_weight,
+            accept_sparse=False,
+            ensure_2d=False,
+            dtype=X.dtype,
+            order="C",
+            copy=True,
+            input_name="sample_weight",
+        )
         if w.ndim != 1:
-            raise ValueError(f"sample_weight must be 1-D of shape ({X.shape[0]},); got shape "
-                             f"{w.shape}")
+            raise ValueError(
+                f"sample_weight must be 1-D of shape ({X.shape[0]},); got shape {w.shape}"
+            )
         if w.shape[0] != X.shape[0]:
             raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},)")
         return _v.as_sample_weight(w, X.dtype, X.shape[0])
@@ -299,12 +338,25 @@ class _BaseMLP(BaseEstimator):
     def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
         raise NotImplementedError
 
-    def _new_network(self, cfg: _Config, n_features: int, n_outputs: int, dtype: np.dtype,
-                     rng: np.random.RandomState) -> Network:
+    def _new_network(
+        self,
+        cfg: _Config,
+        n_features: int,
+        n_outputs: int,
+        dtype: np.dtype,
+        rng: np.random.RandomState,
+    ) -> Network:
         f_L, loss = self._output()
         sizes = [n_features, *cfg.hidden, n_outputs]
-        net = Network(sizes, activation=cfg.activations, output_activation=f_L, loss=loss,
-                      dtype=dtype, init="xavier", seed=0)
+        net = Network(
+            sizes,
+            activation=cfg.activations,
+            output_activation=f_L,
+            loss=loss,
+            dtype=dtype,
+            init="xavier",
+            seed=0,
+        )
         # scikit-learn's Glorot uniform, drawn from random_state in its order (W^[l], then b^[l]):
         # bound sqrt(6 / (n_{l-1} + n_l)), or sqrt(2 / …) when layer l has sigmoid units (the
         # output layer takes the factor of the last hidden layer); biases are drawn too.
@@ -322,16 +374,25 @@ class _BaseMLP(BaseEstimator):
         f_L, loss = self._output()
         net = self._net
         sizes = [net.sizes[0], *cfg.hidden, n_outputs]
-        if net.sizes != sizes or net.activations != [*cfg.activations, f_L] or \
-                net.loss_name != loss:
+        if (
+            net.sizes != sizes
+            or net.activations != [*cfg.activations, f_L]
+            or net.loss_name != loss
+        ):
             raise ValueError(
                 f"warm_start and partial_fit continue the fitted network {net.sizes} "
                 f"({', '.join(net.activations)}; loss {net.loss_name}), but the parameters and "
                 f"targets now describe {sizes} ({', '.join([*cfg.activations, f_L])}; loss "
-                f"{loss}); set warm_start=False to train a new network")
+                f"{loss}); set warm_start=False to train a new network"
+            )
 
-    def _fit(self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None,
-             incremental: bool) -> _BaseMLP:
+    def _fit(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None,
+        incremental: bool,
+    ) -> _BaseMLP:
         cfg = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -378,8 +439,15 @@ class _BaseMLP(BaseEstimator):
         self._train(cfg, X, Y, w, rng, incremental)
         return self
 
-    def _train(self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None,
-               rng: np.random.RandomState, incremental: bool) -> None:
+    def _train(
+        self,
+        cfg: _Config,
+        X: np.ndarray,
+        Y: np.ndarray,
+        w: np.ndarray | None,
+        rng: np.random.RandomState,
+        incremental: bool,
+    ) -> None:
         net = self._net
         # A new optimizer state for every fit; partial_fit continues the last one (scikit-learn).
         fresh_optimizer = not incremental or "_learning_rate" not in self.__dict__
@@ -392,22 +460,28 @@ class _BaseMLP(BaseEstimator):
             # as scikit-learn: stratified for single-output classification only
             stratify = Y if self._is_classifier and self.n_outputs_ == 1 else None
             arrays = [X, Y] if w is None else [X, Y, w]
-            parts = train_test_split(*arrays, random_state=rng,
-                                     test_size=self.validation_fraction, stratify=stratify)
+            parts = train_test_split(
+                *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
+            )
             X, X_val, Y, Y_val = parts[:4]
             if w is not None:
                 w, w_val = parts[4], parts[5]
             if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
-                                 "or the size of your dataset.")
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
 
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
         else:
             if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", stacklevel=3)
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is "
+                    "going to be clipped",
+                    stacklevel=3,
+                )
             batch = int(np.clip(self.batch_size, 1, n))
         mean_w = 1.0 if w is None else float(w.mean())
         if mean_w <= 0:
@@ -427,15 +501,28 @@ class _BaseMLP(BaseEstimator):
             penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
             try:
                 hist = net.fit(
-                    X, Y, epochs=1, batch_size=batch, lr=self._learning_rate,
-                    optimizer=cfg.optimizer, momentum=float(self.momentum), shuffle=self.shuffle,
-                    n_threads=cfg.n_threads, seed=seed, sample_weight=w, beta1=float(self.beta_1),
-                    beta2=float(self.beta_2), epsilon=float(self.epsilon), weight_decay=lam,
-                    warm_start=not (fresh_optimizer and it == 0))
+                    X,
+                    Y,
+                    epochs=1,
+                    batch_size=batch,
+                    lr=self._learning_rate,
+                    optimizer=cfg.optimizer,
+                    momentum=float(self.momentum),
+                    shuffle=self.shuffle,
+                    n_threads=cfg.n_threads,
+                    seed=seed,
+                    sample_weight=w,
+                    beta1=float(self.beta_1),
+                    beta2=float(self.beta_2),
+                    epsilon=float(self.epsilon),
+                    weight_decay=lam,
+                    warm_start=not (fresh_optimizer and it == 0),
+                )
             except TrainingDivergedError as exc:
                 raise ValueError(
                     f"Solver produced non-finite parameter weights: {exc} The input data may "
-                    "contain large values and need to be preprocessed.") from exc
+                    "contain large values and need to be preprocessed."
+                ) from exc
             if hist.stop_reason == "interrupted":
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
@@ -451,12 +538,15 @@ class _BaseMLP(BaseEstimator):
 
             if sgd and self.learning_rate == "invscaling":
                 self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(
-                    self.power_t)
+                    self.power_t
+                )
 
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if early else "Training loss"
-                msg = (f"{what} did not improve more than tol={self.tol:f} for "
-                       f"{self.n_iter_no_change} consecutive epochs.")
+                msg = (
+                    f"{what} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
                 if sgd and self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
                     self._learning_rate /= 5.0
                     self._no_improvement_count = 0
@@ -464,21 +554,36 @@ class _BaseMLP(BaseEstimator):
                         print(f"{msg} Setting learning rate to {self._learning_rate:f}")
                 else:
                     if self.verbose:
-                        print(msg + (" Learning rate too small." if sgd and
-                                     self.learning_rate == "adaptive" else "") + " Stopping.")
+                        print(
+                            msg
+                            + (
+                                " Learning rate too small."
+                                if sgd and self.learning_rate == "adaptive"
+                                else ""
+                            )
+                            + " Stopping."
+                        )
                     break
             if incremental:
                 break
             if self.n_iter_ == self.max_iter:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                    "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                    "optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
 
         if early:
             net.parameters[...] = self._best_parameters
 
-    def _update_no_improvement_count(self, early: bool, X_val: np.ndarray | None,
-                                     Y_val: np.ndarray | None, w_val: np.ndarray | None) -> None:
+    def _update_no_improvement_count(
+        self,
+        early: bool,
+        X_val: np.ndarray | None,
+        Y_val: np.ndarray | None,
+        w_val: np.ndarray | None,
+    ) -> None:
         if early:
             score = self._validation_score(X_val, Y_val, w_val)
             self.validation_scores_.append(score)
@@ -501,8 +606,9 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = last
 
     # ---------------------------------------------------------------- public API
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-            sample_weight: npt.ArrayLike | None = None) -> _BaseMLP:
+    def fit(
+        self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> _BaseMLP:
         """Train the network on (X, y) with back-propagation, up to ``max_iter`` epochs.
 
         Parameters
@@ -691,10 +797,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
                         f"previous call to fit. Previously got {self.classes_}, `y` has "
-                        f"{classes}")
+                        f"{classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                                 f"{self.classes_}. 'y' has {classes}.")
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}."
+                )
         Y = self._label_binarizer.transform(y)
         return np.asarray(Y.toarray() if hasattr(Y, "toarray") else Y)
 
@@ -710,9 +819,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_true = self._labels(Y)
         return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
 
-    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-                    sample_weight: npt.ArrayLike | None = None,
-                    classes: npt.ArrayLike | None = None) -> MLPClassifier:
+    def partial_fit(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        classes: npt.ArrayLike | None = None,
+    ) -> MLPClassifier:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters
@@ -733,8 +846,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if classes is not None:
             classes = unique_labels(classes)
             if not first and not np.array_equal(self.classes_, classes):
-                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
-                                 f"partial_fit, was: {self.classes_!r}")
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to "
+                    f"partial_fit, was: {self.classes_!r}"
+                )
         if not first:
             return self._fit(X, y, sample_weight, incremental=True)
         self._label_binarizer = LabelBinarizer()
@@ -927,8 +1042,10 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def _check_loss(self) -> None:
         if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not offered by bpcore; use loss='squared_error' "
-                             "(or its alias 'mse')")
+            raise ValueError(
+                "loss='poisson' is not offered by bpcore; use loss='squared_error' "
+                "(or its alias 'mse')"
+            )
         _check_choice(self.loss, "loss", ("squared_error", "mse"))
 
     def _output(self) -> tuple[str, str]:
@@ -950,8 +1067,9 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
             Y, Y_hat = Y.ravel(), Y_hat.ravel()
         return float(r2_score(Y, Y_hat, sample_weight=w))
 
-    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-                    sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:
+    def partial_fit(
+        self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> MLPRegressor:
         """One epoch over (X, y), continuing the network and its optimizer state.
 
         Parameters

@@ -29,8 +29,14 @@ if TYPE_CHECKING:
     from ._core import OptimizerConfig
     from .network import Network
 
-__all__ = ["fit", "History", "EarlyStopping", "ModelCheckpoint", "TrainingDivergedError",
-           "StopTraining"]
+__all__ = [
+    "fit",
+    "History",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "TrainingDivergedError",
+    "StopTraining",
+]
 
 log = logging.getLogger("bpcore")
 
@@ -80,8 +86,9 @@ FIELD_NAMES = {option: field for field, option in OPTION_NAMES.items()}
 
 def _fit_defaults() -> FitDefaults:
     core_defaults = {OPTION_NAMES.get(k, k): val for k, val in OPTIMIZER_DEFAULTS.items()}
-    core_defaults.update((k, EPOCH_DEFAULTS[k]) for k in ("batch_size", "shuffle", "drop_last",
-                                                          "seed"))
+    core_defaults.update(
+        (k, EPOCH_DEFAULTS[k]) for k in ("batch_size", "shuffle", "drop_last", "seed")
+    )
     return FitDefaults(**core_defaults)  # type: ignore[arg-type]
 
 
@@ -183,8 +190,12 @@ class EarlyStopping:
     ``restore_best=True`` the network gets back the parameters of its best epoch.
     """
 
-    def __init__(self, patience: int = _D.patience, min_delta: float = _D.min_delta,
-                 restore_best: bool = True):
+    def __init__(
+        self,
+        patience: int = _D.patience,
+        min_delta: float = _D.min_delta,
+        restore_best: bool = True,
+    ):
         self.patience = v.check_positive_int(patience, "patience")
         self.min_delta = v.check_number(min_delta, "min_delta")
         self.restore_best = bool(restore_best)
@@ -241,15 +252,15 @@ class ModelCheckpoint:
         return f"ModelCheckpoint({self.path!r}, every={self.every})"
 
 
-def _optimizer_config(optimizer: str, lr: float, momentum: float,
-                      options: dict[str, Any]) -> OptimizerConfig:
+def _optimizer_config(
+    optimizer: str, lr: float, momentum: float, options: dict[str, Any]
+) -> OptimizerConfig:
     """The core's OptimizerConfig of fit's arguments; the core checks every range (its messages
     name the field; fit's names ``optimizer`` and ``lr_schedule`` are put back)."""
     v.check_choice(optimizer, "optimizer", OPTIMIZERS)
     given: dict[str, object] = {"optimizer": optimizer, "lr": lr, "momentum": momentum}
     if "lr_schedule" in options:
-        given["lr_schedule"] = v.check_choice(options.pop("lr_schedule"), "lr_schedule",
-                                              SCHEDULES)
+        given["lr_schedule"] = v.check_choice(options.pop("lr_schedule"), "lr_schedule", SCHEDULES)
     for field_name in OPTIMIZER_DEFAULTS:
         name = OPTION_NAMES.get(field_name, field_name)
         if name in options:
@@ -273,7 +284,7 @@ def _optimizer_config(optimizer: str, lr: float, momentum: float,
 def _fit_names(message: str) -> str:
     for field_name, name in OPTION_NAMES.items():
         if message.startswith(field_name + " "):
-            return name + message[len(field_name):]
+            return name + message[len(field_name) :]
     return message
 
 
@@ -367,8 +378,23 @@ def fit(
     state = net.training_state()
     error: Exception | None = None
     try:
-        run = _prepare(net, X, Y, epochs, batch_size, lr, optimizer, momentum, tol, shuffle,
-                       n_threads, seed, callbacks, strategy.sharded, dict(options))  # type: ignore[arg-type]
+        run = _prepare(
+            net,
+            X,
+            Y,
+            epochs,
+            batch_size,
+            lr,
+            optimizer,
+            momentum,
+            tol,
+            shuffle,
+            n_threads,
+            seed,
+            callbacks,
+            strategy.sharded,
+            dict(options),
+        )  # type: ignore[arg-type]
     except Exception as exc:
         error = exc
     if error is None and not state.fitting.acquire(blocking=False):
@@ -413,11 +439,23 @@ class FitRun:
     row_offset: int = 0
 
 
-def _prepare(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
-             batch_size: int | None, lr: float, optimizer: str, momentum: float,
-             tol: float | None, shuffle: bool, n_threads: int | None, seed: int,
-             callbacks: Callback | Sequence[Callback] | None, sharded: bool,
-             opts: dict[str, Any]) -> FitRun:
+def _prepare(
+    net: Network,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    epochs: int,
+    batch_size: int | None,
+    lr: float,
+    optimizer: str,
+    momentum: float,
+    tol: float | None,
+    shuffle: bool,
+    n_threads: int | None,
+    seed: int,
+    callbacks: Callback | Sequence[Callback] | None,
+    sharded: bool,
+    opts: dict[str, Any],
+) -> FitRun:
     """Check every argument and convert the data; touches neither the network nor other ranks.
 
     ``sharded``: X is this rank's shard (it may be empty; totals are checked in the strategy's
@@ -472,8 +510,10 @@ def _prepare(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
         batch = v.check_positive_int(batch_size, "batch_size")
         n = Xc.shape[0]
         if batch > n and not sharded:  # with comm: checked against all ranks' rows in _join
-            raise ValueError(f"batch_size must be at most the number of training samples ({n}); "
-                             f"got {batch}; use batch_size=None for the full batch")
+            raise ValueError(
+                f"batch_size must be at most the number of training samples ({n}); "
+                f"got {batch}; use batch_size=None for the full batch"
+            )
     stopper = EarlyStopping(patience, min_delta) if early else None
     cbs: list[Callback]
     if callbacks is None:
@@ -484,13 +524,31 @@ def _prepare(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
         try:
             cbs = list(callbacks)
         except TypeError:
-            raise TypeError("callbacks must be a callable or a sequence of callables; got "
-                            f"{callbacks!r}") from None
+            raise TypeError(
+                f"callbacks must be a callable or a sequence of callables; got {callbacks!r}"
+            ) from None
     for cb in cbs:
         if not (callable(cb) or hasattr(cb, "on_epoch_end")):
             raise TypeError(f"callbacks must be callables or have on_epoch_end; got {cb!r}")
-    return FitRun(config, epochs, tol, seed, threads, Xc, Yc, w, Xv, Yv, batch, shuffle, drop_last,
-                warm_start, verbose, stopper, cbs)
+    return FitRun(
+        config,
+        epochs,
+        tol,
+        seed,
+        threads,
+        Xc,
+        Yc,
+        w,
+        Xv,
+        Yv,
+        batch,
+        shuffle,
+        drop_last,
+        warm_start,
+        verbose,
+        stopper,
+        cbs,
+    )
 
 
 def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
@@ -504,9 +562,16 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
         state.optimizer.config = config
     opt = state.optimizer
     train = core.train_epoch64 if net.dtype == np.float64 else core.train_epoch32
-    eopts = core.EpochOptions(batch_size=run.batch, shuffle=run.shuffle, drop_last=run.drop_last,
-                              seed=run.seed, epoch=state.epochs, n_threads=run.threads,
-                              global_rows=run.global_rows, row_offset=run.row_offset)
+    eopts = core.EpochOptions(
+        batch_size=run.batch,
+        shuffle=run.shuffle,
+        drop_last=run.drop_last,
+        seed=run.seed,
+        epoch=state.epochs,
+        n_threads=run.threads,
+        global_rows=run.global_rows,
+        row_offset=run.row_offset,
+    )
     reduce = strategy.reducer()
     rank, size = strategy.rank, strategy.size
     hist = History(epochs_before=state.epochs)
@@ -522,7 +587,10 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
                 raise TrainingDivergedError(
                     f"training diverged in epoch {e}: the loss J became NaN or infinite; the "
                     f"network keeps the weights after epoch {e - 1}. Lower lr (now "
-                    f"{config.lr:g}) or standardise the inputs.", e, hist)
+                    f"{config.lr:g}) or standardise the inputs.",
+                    e,
+                    hist,
+                )
             state.epochs += 1
             J = result.loss
             hist.loss.append(J)
@@ -536,8 +604,12 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
             logs["time"] = hist.epoch_time[-1]
             logs["rank"], logs["size"] = rank, size
             if run.verbose and rank == 0:
-                log.info("epoch %d: J=%.6g%s", e, J,
-                         f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "")
+                log.info(
+                    "epoch %d: J=%.6g%s",
+                    e,
+                    J,
+                    f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "",
+                )
             # J and J_val are the same on every rank, so these stops are taken by all alike
             if run.tol is not None and J < run.tol:
                 hist.stop_reason = "tol"
@@ -567,8 +639,9 @@ def _validation_loss(net: Network, run: FitRun, strategy: Strategy) -> float:
     return strategy.mean_loss(J, n)
 
 
-def _callbacks_stop(cbs: list[Callback], net: Network, epoch: int, logs: dict[str, float],
-                    strategy: Strategy) -> bool:
+def _callbacks_stop(
+    cbs: list[Callback], net: Network, epoch: int, logs: dict[str, float], strategy: Strategy
+) -> bool:
     """Run the callbacks; True when one asks to stop (with ``comm``, the ranks decide together,
     see :meth:`bpcore.distributed.DataParallel.decide_stop`)."""
 

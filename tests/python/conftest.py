@@ -67,6 +67,7 @@ def rng() -> np.random.Generator:
 def kwargs_id(value):
     """pytest ids for parametrised keyword-argument dicts."""
     if isinstance(value, dict):
-        return ",".join(f"{k}={type(v).__name__ if callable(v) else v!r}"[:30]
-                        for k, v in value.items())
+        return ",".join(
+            f"{k}={type(v).__name__ if callable(v) else v!r}"[:30] for k, v in value.items()
+        )
     return None

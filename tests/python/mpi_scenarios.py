@@ -24,20 +24,42 @@ N_ROWS = 101  # odd: two ranks get 51 and 50 rows
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], set[str]]] = {
     "sgd-online": ({}, {"batch_size": 1, "lr": 0.3, "epochs": 3}, set()),
     "sgd-batch8-weighted": ({}, {"batch_size": 8, "lr": 0.5, "epochs": 6}, {"weighted"}),
-    "momentum-full-batch": ({"activation": "tanh"},
-                            {"batch_size": None, "lr": 0.2, "optimizer": "momentum", "epochs": 8},
-                            set()),
+    "momentum-full-batch": (
+        {"activation": "tanh"},
+        {"batch_size": None, "lr": 0.2, "optimizer": "momentum", "epochs": 8},
+        set(),
+    ),
     "adam-batch16-validation": (
-        {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy",
-         "init": "he"},
-        {"batch_size": 16, "lr": 0.01, "optimizer": "adam", "epochs": 12, "weight_decay": 1e-3,
-         "lr_schedule": "step", "step_size": 4, "patience": 3},
-        {"validation"}),
+        {
+            "activation": "relu",
+            "output_activation": "softmax",
+            "loss": "cross_entropy",
+            "init": "he",
+        },
+        {
+            "batch_size": 16,
+            "lr": 0.01,
+            "optimizer": "adam",
+            "epochs": 12,
+            "weight_decay": 1e-3,
+            "lr_schedule": "step",
+            "step_size": 4,
+            "patience": 3,
+        },
+        {"validation"},
+    ),
     "nesterov-no-shuffle-drop-last": (
         {"activation": ["prelu", "sigmoid"], "sizes": [4, 6, 5, 3]},
-        {"batch_size": 10, "lr": 0.2, "optimizer": "nesterov", "shuffle": False,
-         "drop_last": True, "epochs": 4},
-        set()),
+        {
+            "batch_size": 10,
+            "lr": 0.2,
+            "optimizer": "nesterov",
+            "shuffle": False,
+            "drop_last": True,
+            "epochs": 4,
+        },
+        set(),
+    ),
 }
 
 
@@ -58,9 +80,16 @@ def make_network(name: str, seed: int = 0) -> bpcore.Network:
     return bpcore.Network(sizes, seed=seed, **net_kwargs)
 
 
-def train_case(name: str, X: np.ndarray, Y: np.ndarray, w: np.ndarray,
-               X_val: np.ndarray | None = None, Y_val: np.ndarray | None = None,
-               comm: Any = None, net_seed: int = 0) -> tuple[bpcore.Network, bpcore.History]:
+def train_case(
+    name: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    w: np.ndarray,
+    X_val: np.ndarray | None = None,
+    Y_val: np.ndarray | None = None,
+    comm: Any = None,
+    net_seed: int = 0,
+) -> tuple[bpcore.Network, bpcore.History]:
     """Train case ``name`` on the given rows (a shard when ``comm`` is given)."""
     _, fit_kwargs, extras = CASES[name]
     net = make_network(name, net_seed)
@@ -146,8 +175,10 @@ def errors(comm: Any, out: str) -> None:
         return False
 
     attempt("callback raises on the last rank", callbacks=[fail_on_last])
-    attempt("callback stops on rank 0",
-            callbacks=[lambda net, epoch, logs: logs["rank"] == 0 and epoch == 2])
+    attempt(
+        "callback stops on rank 0",
+        callbacks=[lambda net, epoch, logs: logs["rank"] == 0 and epoch == 2],
+    )
     weights = np.zeros(len(Xs)) if rank == 0 else np.ones(len(Xs))
     attempt("zero weights on rank 0 only", sample_weight=weights)
     attempt("zero weights everywhere", sample_weight=np.zeros(len(Xs)))
@@ -164,8 +195,9 @@ def checkpoint(comm: Any, out: str) -> None:
     X, Y, _ = data()
     Xs, Ys = shard((X, Y), comm)
     net = bpcore.Network([4, 6, 3], seed=0)
-    ckpt = bpcore.ModelCheckpoint(os.path.join(out, f"ckpt-rank{comm.rank}-{{epoch}}.safetensors"),
-                                  every=2)
+    ckpt = bpcore.ModelCheckpoint(
+        os.path.join(out, f"ckpt-rank{comm.rank}-{{epoch}}.safetensors"), every=2
+    )
     net.fit(Xs, Ys, epochs=5, batch_size=4, comm=comm, callbacks=[ckpt])
     _save(out, "checkpoint", comm.rank, params=net.parameters.copy())
 

@@ -212,7 +212,9 @@ class ReferenceMLP:
             raise ValueError(f"theta has {theta.shape[0]} entries; the network has {pos}")
 
     def flat_gradient(
-        self, grads: Sequence[tuple[np.ndarray, np.ndarray]], alpha_grads: dict[int, float] | None = None
+        self,
+        grads: Sequence[tuple[np.ndarray, np.ndarray]],
+        alpha_grads: dict[int, float] | None = None,
     ) -> np.ndarray:
         """∂J/∂θ in the layout of :meth:`flat_parameters`."""
         parts = []

@@ -42,8 +42,14 @@ def _env(extra_path: Path | None = None) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=str(ROOT))
+    return subprocess.run(
+        [sys.executable, str(RUN), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=str(ROOT),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +63,9 @@ def quick(tmp_path_factory):
 def _result_rows(stdout: str) -> list[list[str]]:
     """The rows of the results table: from its header line to the blank line after it."""
     lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines)
-                 if line.startswith("id ") and "bpcore ×" in line)
+    start = next(i for i, line in enumerate(lines) if line.startswith("id ") and "bpcore ×" in line)
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.strip():
             break
         rows.append(line.split())
@@ -176,16 +181,21 @@ def _online_bp(X, Y, params, orders, alpha, fann_clip=False):
 
 
 def _max_diff(a, b):
-    return max(float(np.abs(p - q).max()) for (Wa, ba), (Wb, bb) in zip(a, b)
-               for p, q in ((Wa, Wb), (ba, bb)))
+    return max(
+        float(np.abs(p - q).max())
+        for (Wa, ba), (Wb, bb) in zip(a, b)
+        for p, q in ((Wa, Wb), (ba, bb))
+    )
 
 
 def test_fann_shim_trains_a_2_2_1_network_and_its_weights_move():
     fann = _fann()
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     Y = np.array([[0.0], [1.0], [1.0], [0.0]])
-    init = [(np.array([[0.3, -0.2], [0.1, 0.4]]), np.array([0.05, -0.05])),
-            (np.array([[0.2], [-0.3]]), np.array([0.1]))]
+    init = [
+        (np.array([[0.3, -0.2], [0.1, 0.4]]), np.array([0.05, -0.05])),
+        (np.array([[0.2], [-0.3]]), np.array([0.1])),
+    ]
     seconds, params, outputs = fann.train([2, 2, 1], X, Y, 0.7, 2, init=init, seed=3)
     assert seconds > 0
     assert [W.shape for W, _ in params] == [(2, 2), (2, 1)]
@@ -208,8 +218,9 @@ def test_fann_shim_is_the_notes_online_bp_with_fanns_clip_of_f_prime():
     sizes = [3, 4, 4, 2]
     X = rng.standard_normal((20, 3)) * 2
     Y = (rng.random((20, 2)) > 0.5).astype(float)
-    init = [(rng.standard_normal((a, b)), rng.standard_normal(b)) for a, b in
-            zip(sizes[:-1], sizes[1:])]
+    init = [
+        (rng.standard_normal((a, b)), rng.standard_normal(b)) for a, b in zip(sizes[:-1], sizes[1:])
+    ]
     orders = [rng.permutation(20) for _ in range(5)]
     _, params, _ = fann.train(sizes, X, Y, 0.5, 5, init=init, orders=orders)
     assert _max_diff(params, _online_bp(X, Y, init, orders, 0.5, fann_clip=True)) < 1e-12
@@ -219,8 +230,10 @@ def test_fann_shim_is_the_notes_online_bp_with_fanns_clip_of_f_prime():
 def test_fann_missing_is_skipped_with_the_apt_line(tmp_path):
     # A stand-in C compiler that fails as cc does without libfann-dev, and an empty build cache.
     cc = tmp_path / "cc"
-    cc.write_text("#!/bin/sh\necho 'fann_shim.c:1:10: fatal error: doublefann.h: No such file or "
-                  "directory' >&2\nexit 1\n")
+    cc.write_text(
+        "#!/bin/sh\necho 'fann_shim.c:1:10: fatal error: doublefann.h: No such file or "
+        "directory' >&2\nexit 1\n"
+    )
     cc.chmod(0o755)
     env = _env()
     env.update(CC=str(cc), BPCORE_BENCH_CACHE=str(tmp_path / "cache"))
@@ -244,8 +257,10 @@ def test_fixed_loop_compiles_runs_and_is_the_notes_online_bp(iris):
 
     loop = native.FixedLoop()
     rng = np.random.default_rng(1)
-    init = [(rng.uniform(-0.5, 0.5, (4, 5)), rng.uniform(-0.5, 0.5, 5)),
-            (rng.uniform(-0.5, 0.5, (5, 3)), rng.uniform(-0.5, 0.5, 3))]
+    init = [
+        (rng.uniform(-0.5, 0.5, (4, 5)), rng.uniform(-0.5, 0.5, 5)),
+        (rng.uniform(-0.5, 0.5, (5, 3)), rng.uniform(-0.5, 0.5, 3)),
+    ]
     orders = [rng.permutation(150) for _ in range(3)]
     seconds, params = loop.train(iris.X, iris.Y, init, orders, 0.5)
     assert seconds > 0
@@ -270,12 +285,23 @@ def test_jax_whole_loop_equals_the_numpy_loop_on_tiny_data(iris):
     parameters (float64); its own in-jit shuffle trains too, and times itself."""
     X, Y, y = iris.X[::12].copy(), iris.Y[::12].copy(), iris.y[::12].copy()
     rng = np.random.default_rng(2)
-    init = [(rng.uniform(-0.5, 0.5, (4, 5)), rng.uniform(-0.5, 0.5, 5)),
-            (rng.uniform(-0.5, 0.5, (5, 3)), rng.uniform(-0.5, 0.5, 3))]
+    init = [
+        (rng.uniform(-0.5, 0.5, (4, 5)), rng.uniform(-0.5, 0.5, 5)),
+        (rng.uniform(-0.5, 0.5, (5, 3)), rng.uniform(-0.5, 0.5, 3)),
+    ]
     orders = [rng.permutation(X.shape[0]) for _ in range(3)]
     with _jax_worker() as w:
-        reply = w.call("prepare", workload="W1", X=X, Y=Y, y=y, init=init, epochs=3,
-                       unrolls=[1, 2], orders=orders)
+        reply = w.call(
+            "prepare",
+            workload="W1",
+            X=X,
+            Y=Y,
+            y=y,
+            init=init,
+            epochs=3,
+            unrolls=[1, 2],
+            orders=orders,
+        )
         assert set(reply["compile_seconds"]) == {1, 2} and reply["cpus"] == 1
         same = w.call("check")
         run = w.call("run", unroll=2)
@@ -298,8 +324,17 @@ def test_jax_minibatch_momentum_program_equals_bpcore_on_tiny_data():
     init = parameters_of(net)
     net.fit(X, Y, epochs=2, batch_size=32, lr=0.05, optimizer="momentum", momentum=0.9)
     with _jax_worker() as w:
-        w.call("prepare", workload="W2", X=X, Y=Y, y=y, init=init, epochs=2, unrolls=[1],
-               orders=epoch_orders(37, 2))
+        w.call(
+            "prepare",
+            workload="W2",
+            X=X,
+            Y=Y,
+            y=y,
+            init=init,
+            epochs=2,
+            unrolls=[1],
+            orders=epoch_orders(37, 2),
+        )
         same = w.call("check")
     assert _max_diff(same["params"], parameters_of(net)) < 1e-5
     assert _max_diff(init, parameters_of(net)) > 1e-3  # and training did move them
@@ -311,8 +346,9 @@ def test_a_peers_subset_runs_the_new_peers_and_the_limits(tmp_path):
     import peers
 
     out = tmp_path / "new.json"
-    proc = _run(["--quick", "--only", "W1,SN", "--peers", "fann,jax,fixed", "--json", str(out)],
-                _env())
+    proc = _run(
+        ["--quick", "--only", "W1,SN", "--peers", "fann,jax,fixed", "--json", str(out)], _env()
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text(encoding="utf-8"))
     w1 = data["workloads"]["W1"]["results"]
@@ -336,8 +372,9 @@ def test_a_peers_subset_runs_the_new_peers_and_the_limits(tmp_path):
         assert sn and all(peers.FANN in s["results"] for s in sn)
         assert sum(1 for r in rows if r[0] == "SN") == len(sn)
     if peers.FIXED in present:
-        assert any("fixed-size C++ loop" in c["check"] and c["status"] == "PASS"
-                   for c in data["checks"])
+        assert any(
+            "fixed-size C++ loop" in c["check"] and c["status"] == "PASS" for c in data["checks"]
+        )
 
 
 def test_peers_rejects_an_unknown_peer():

@@ -48,8 +48,19 @@ def test_version(capsys):
     assert code == 0 and out.strip() == f"bpcore {bpcore.__version__}"
 
 
-@pytest.mark.parametrize("args", [[], ["train"], ["predict"], ["evaluate"], ["plot"],
-                                  ["plot", "activations"], ["plot", "history"], ["plot", "regions"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["train"],
+        ["predict"],
+        ["evaluate"],
+        ["plot"],
+        ["plot", "activations"],
+        ["plot", "history"],
+        ["plot", "regions"],
+    ],
+)
 def test_help_on_every_command(capsys, args):
     code, out, _ = run_cli(capsys, *args, "--help")
     assert code == 0
@@ -76,19 +87,30 @@ def test_default_train_reaches_95_percent_on_iris(tmp_path):
     """`python -m bpcore train --out DIR`: the notes' 4-5-3 network, with the progress bar."""
     env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
     env.pop("BPCORE_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "bpcore", "train", "--out", "run"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bpcore", "train", "--out", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    m = re.search(r"train: J = ([0-9.e-]+) on 150 samples, accuracy ([0-9.]+)% \((\d+)/150\)",
-                  proc.stdout)
+    m = re.search(
+        r"train: J = ([0-9.e-]+) on 150 samples, accuracy ([0-9.]+)% \((\d+)/150\)", proc.stdout
+    )
     assert m, proc.stdout
     assert float(m.group(2)) >= 95.0 and int(m.group(3)) >= 143
     assert float(m.group(1)) < 0.05
     assert "network 4-5-3: 100 epochs" in proc.stdout
     assert "100/100" in proc.stderr and "J=" in proc.stderr  # the tqdm bar with the running J
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["config.toml", "history.json", "loss.png",
-                                                     "model.safetensors"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.toml",
+        "history.json",
+        "loss.png",
+        "model.safetensors",
+    ]
     check_png(run / "loss.png")
     used = load_config(run / "config.toml")
     assert used == Config(output={"dir": "run"})
@@ -105,9 +127,21 @@ def test_default_train_reaches_95_percent_on_iris(tmp_path):
 
 
 def test_quiet_train_with_overrides(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "o"), "--quiet",
-                             "--set", "training.epochs=5", "--set", "network.hidden=[3]",
-                             "--set", "data.validation_fraction=0.2", "--threads", "1")
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+        "--set",
+        "training.epochs=5",
+        "--set",
+        "network.hidden=[3]",
+        "--set",
+        "data.validation_fraction=0.2",
+        "--threads",
+        "1",
+    )
     assert code == 0, err
     assert err == ""
     assert "network 4-3-3: 5 epochs" in out
@@ -134,9 +168,9 @@ def user_csv(tmp_path):
             w.writerow([f"{row[0]:.5f}", f"{row[1]:.4f}", k, f"{row[2]:.5f}"])
     config = tmp_path / "my.toml"
     config.write_text(
-        "[network]\nhidden = [8]\nactivation = \"tanh\"\n\n"
+        '[network]\nhidden = [8]\nactivation = "tanh"\n\n'
         "[training]\nepochs = 80\nlr = 0.2\n\n"
-        "[data]\nsource = \"data/samples.csv\"\ntarget = \"kind\"\nvalidation_fraction = 0.2\n"
+        '[data]\nsource = "data/samples.csv"\ntarget = "kind"\nvalidation_fraction = 0.2\n'
     )
     return config, path, kind
 
@@ -192,10 +226,12 @@ def test_train_predict_evaluate_on_a_user_csv(tmp_path, capsys, user_csv, monkey
 
 def test_regression_predict_and_history_csv(tmp_path, capsys):
     cfg = tmp_path / "sine.toml"
-    cfg.write_text("[network]\nhidden = [12]\nactivation = \"tanh\"\noutput_activation = \"identity\"\n"
-                   "[training]\nepochs = 40\nbatch_size = 4\nlr = 0.05\n"
-                   "[data]\nsource = \"sine\"\nn_samples = 60\n"
-                   "[output]\nhistory = \"history.csv\"\n")
+    cfg.write_text(
+        '[network]\nhidden = [12]\nactivation = "tanh"\noutput_activation = "identity"\n'
+        "[training]\nepochs = 40\nbatch_size = 4\nlr = 0.05\n"
+        '[data]\nsource = "sine"\nn_samples = 60\n'
+        '[output]\nhistory = "history.csv"\n'
+    )
     code, out, err = run_cli(capsys, "train", str(cfg), "--out", str(tmp_path / "s"), "-q")
     assert code == 0, err
     assert re.search(r"train: J = .* RMSE [0-9.]+", out)
@@ -203,8 +239,14 @@ def test_regression_predict_and_history_csv(tmp_path, capsys):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "prediction" and len(lines) == 201
-    code, out, err = run_cli(capsys, "plot", "history", str(tmp_path / "s" / "history.csv"),
-                             "--out", str(tmp_path / "h.png"))
+    code, out, err = run_cli(
+        capsys,
+        "plot",
+        "history",
+        str(tmp_path / "s" / "history.csv"),
+        "--out",
+        str(tmp_path / "h.png"),
+    )
     assert code == 0, err
     check_png(tmp_path / "h.png")
 
@@ -216,25 +258,59 @@ def test_plot_commands(tmp_path, capsys):
     assert code == 0, err
     assert out.strip() == f"wrote {out_png}"
     check_png(out_png)
-    code, _, err = run_cli(capsys, "plot", "activations", "--names", "relu", "--no-derivative",
-                           "--out", str(tmp_path / "relu.png"))
+    code, _, err = run_cli(
+        capsys,
+        "plot",
+        "activations",
+        "--names",
+        "relu",
+        "--no-derivative",
+        "--out",
+        str(tmp_path / "relu.png"),
+    )
     assert code == 0, err
     check_png(tmp_path / "relu.png")
     code, _, err = run_cli(capsys, "plot", "activations", "--names", "softmax")
     assert code == 1
     assert_one_line_error(err, "softmax")
 
-    code, _, err = run_cli(capsys, "train", "--out", str(tmp_path / "m"), "-q",
-                           "--set", "data.source=moons", "--set", "training.epochs=20",
-                           "--set", "network.hidden=[6]", "--set", "network.activation=tanh")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--out",
+        str(tmp_path / "m"),
+        "-q",
+        "--set",
+        "data.source=moons",
+        "--set",
+        "training.epochs=20",
+        "--set",
+        "network.hidden=[6]",
+        "--set",
+        "network.activation=tanh",
+    )
     assert code == 0, err
     check_png(tmp_path / "m" / "regions.png")
-    code, _, err = run_cli(capsys, "plot", "regions", str(tmp_path / "m" / "model.safetensors"),
-                           "moons", "--out", str(tmp_path / "r.png"))
+    code, _, err = run_cli(
+        capsys,
+        "plot",
+        "regions",
+        str(tmp_path / "m" / "model.safetensors"),
+        "moons",
+        "--out",
+        str(tmp_path / "r.png"),
+    )
     assert code == 0, err
     check_png(tmp_path / "r.png")
-    code, _, err = run_cli(capsys, "plot", "history", str(tmp_path / "m" / "history.json"),
-                           "--out", str(tmp_path / "h.png"), "--log")
+    code, _, err = run_cli(
+        capsys,
+        "plot",
+        "history",
+        str(tmp_path / "m" / "history.json"),
+        "--out",
+        str(tmp_path / "h.png"),
+        "--log",
+    )
     assert code == 0, err
     check_png(tmp_path / "h.png")
 
@@ -245,16 +321,17 @@ def test_bad_configs_exit_1_with_one_line(tmp_path, capsys):
     assert code == 1
     assert_one_line_error(err, "bpcore train: error:", "missing.toml", "does not exist")
     bad = tmp_path / "bad.toml"
-    bad.write_text("[network]\nactivation = \"swish\"\n")
+    bad.write_text('[network]\nactivation = "swish"\n')
     code, _, err = run_cli(capsys, "train", str(bad), "-q")
     assert code == 1
-    assert_one_line_error(err, f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; "
-                          "got 'swish'")
+    assert_one_line_error(
+        err, f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; got 'swish'"
+    )
     bad.write_text("[training]\nlearning_rate = 0.1\n")
     code, _, err = run_cli(capsys, "train", str(bad), "-q")
     assert code == 1
     assert_one_line_error(err, "unknown key 'learning_rate' in [training]")
-    bad.write_text("[data]\nsource = \"nothere.csv\"\n")
+    bad.write_text('[data]\nsource = "nothere.csv"\n')
     code, _, err = run_cli(capsys, "train", str(bad), "-q", "--out", str(tmp_path / "x"))
     assert code == 1
     assert_one_line_error(err, "data.source", "does not exist")
@@ -267,10 +344,23 @@ def test_bad_configs_exit_1_with_one_line(tmp_path, capsys):
 
 
 def test_diverging_training_is_reported(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "train", "-q", "--out", str(tmp_path / "d"), "--set",
-                           "network.output_activation=identity", "--set", "network.hidden=[20]",
-                           "--set", "network.activation=relu", "--set", "training.lr=1e30",
-                           "--set", "network.init=he")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "-q",
+        "--out",
+        str(tmp_path / "d"),
+        "--set",
+        "network.output_activation=identity",
+        "--set",
+        "network.hidden=[20]",
+        "--set",
+        "network.activation=relu",
+        "--set",
+        "training.lr=1e30",
+        "--set",
+        "network.init=he",
+    )
     assert code == 1
     assert_one_line_error(err, "diverged", "Lower lr")
 
@@ -280,7 +370,7 @@ def test_bad_models_and_data_exit_1(tmp_path, capsys):
     assert code == 1
     assert_one_line_error(err, "model file", "does not exist")
     junk = tmp_path / "junk.safetensors"
-    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}")
+    junk.write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"a": 1}')
     code, _, err = run_cli(capsys, "evaluate", str(junk), "iris")
     assert code == 1
     assert_one_line_error(err, "junk.safetensors", "runs past the end")
@@ -311,16 +401,26 @@ def test_debug_env_shows_the_traceback(tmp_path, capsys, monkeypatch):
 def test_module_entry_point_reports_errors_without_traceback(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
     env.pop("BPCORE_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "bpcore", "evaluate", "nope.safetensors", "iris"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bpcore", "evaluate", "nope.safetensors", "iris"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "bpcore evaluate: error: model file 'nope.safetensors' does not exist"
+    assert (
+        proc.stderr.strip()
+        == "bpcore evaluate: error: model file 'nope.safetensors' does not exist"
+    )
 
 
 def test_train_distributed_without_mpi4py_says_what_to_install(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if not installed
-    code, out, err = run_cli(capsys, "train", "--distributed", "--quiet", "--out",
-                             str(tmp_path / "out"))
+    code, out, err = run_cli(
+        capsys, "train", "--distributed", "--quiet", "--out", str(tmp_path / "out")
+    )
     assert code == 1
     assert_one_line_error(err, "mpi4py", 'pip install "bpcore[mpi]"')
     assert not (tmp_path / "out").exists()

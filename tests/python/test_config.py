@@ -48,18 +48,59 @@ def test_public_names():
 
 def _nondefault() -> Config:
     return Config(
-        NetworkConfig(hidden=[8, 4], activation=["tanh", "prelu"], output_activation="softmax",
-                      loss="cross_entropy", dtype="float32", init="he", init_scale=0.3, seed=7),
-        TrainingConfig(epochs=12, batch_size="full", lr=0.01, optimizer="adam", momentum=0.5,
-                       beta1=0.8, beta2=0.99, epsilon=1e-6, weight_decay=1e-4,
-                       lr_schedule="step", power_t=0.25, step_size=3, gamma=0.5, tol=1e-3,
-                       shuffle=False, drop_last=True, seed=9, n_threads=2, early_stopping=True,
-                       patience=4, min_delta=1e-5),
-        DataConfig(source="data/my file \"quoted\".csv", target="kind", features=["a", 2],
-                   header=True, delimiter=";", task="classification", standardize=False,
-                   one_hot=True, validation_fraction=0.25, seed=5),
-        OutputConfig(dir="out dir/é", model="m.safetensors", history="h.csv", loss_plot="",
-                     regions_plot="r.png", config="c.toml"),
+        NetworkConfig(
+            hidden=[8, 4],
+            activation=["tanh", "prelu"],
+            output_activation="softmax",
+            loss="cross_entropy",
+            dtype="float32",
+            init="he",
+            init_scale=0.3,
+            seed=7,
+        ),
+        TrainingConfig(
+            epochs=12,
+            batch_size="full",
+            lr=0.01,
+            optimizer="adam",
+            momentum=0.5,
+            beta1=0.8,
+            beta2=0.99,
+            epsilon=1e-6,
+            weight_decay=1e-4,
+            lr_schedule="step",
+            power_t=0.25,
+            step_size=3,
+            gamma=0.5,
+            tol=1e-3,
+            shuffle=False,
+            drop_last=True,
+            seed=9,
+            n_threads=2,
+            early_stopping=True,
+            patience=4,
+            min_delta=1e-5,
+        ),
+        DataConfig(
+            source='data/my file "quoted".csv',
+            target="kind",
+            features=["a", 2],
+            header=True,
+            delimiter=";",
+            task="classification",
+            standardize=False,
+            one_hot=True,
+            validation_fraction=0.25,
+            seed=5,
+        ),
+        OutputConfig(
+            dir="out dir/é",
+            model="m.safetensors",
+            history="h.csv",
+            loss_plot="",
+            regions_plot="r.png",
+            config="c.toml",
+        ),
     )
 
 
@@ -85,8 +126,8 @@ def test_optional_fields_are_omitted_when_unset():
 
 
 def test_strings_with_control_characters_survive():
-    cfg = Config(output=OutputConfig(dir="a\tb\\c\"d\x7fe\x01"))
-    assert loads_config(dumps_toml(cfg)).output.dir == "a\tb\\c\"d\x7fe\x01"
+    cfg = Config(output=OutputConfig(dir='a\tb\\c"d\x7fe\x01'))
+    assert loads_config(dumps_toml(cfg)).output.dir == 'a\tb\\c"d\x7fe\x01'
 
 
 def test_from_dict_and_partial_tables():
@@ -100,10 +141,20 @@ BAD_VALUES = [
     ("network", "hidden", 5, "network.hidden must be a list of positive integers"),
     ("network", "hidden", [5, 0], "network.hidden\\[1\\] must be a positive integer; got 0"),
     ("network", "hidden", [True], "network.hidden\\[0\\] must be a positive integer"),
-    ("network", "activation", "softmax", f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; got 'softmax'"),
+    (
+        "network",
+        "activation",
+        "softmax",
+        f"network.activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; got 'softmax'",
+    ),
     ("network", "activation", ["tanh", "relu"], "lists 2 names but network.hidden has 1"),
     ("network", "activation", ["foo"], "network.activation\\[0\\] must be one of"),
-    ("network", "output_activation", "maxout", f"network.output_activation must be one of {', '.join(ACTIVATIONS)}"),
+    (
+        "network",
+        "output_activation",
+        "maxout",
+        f"network.output_activation must be one of {', '.join(ACTIVATIONS)}",
+    ),
     ("network", "loss", "hinge", f"network.loss must be one of {', '.join(LOSSES)}"),
     ("network", "dtype", "float16", "network.dtype must be one of float32, float64"),
     ("network", "init", "zeros", f"network.init must be one of {', '.join(INITS)}"),
@@ -118,13 +169,23 @@ BAD_VALUES = [
     ("training", "lr", -1, "training.lr must be a positive number; got -1"),
     ("training", "lr", float("inf"), "training.lr must be a positive number"),
     ("training", "lr", True, "training.lr must be a positive number"),
-    ("training", "optimizer", "rmsprop", f"training.optimizer must be one of {', '.join(OPTIMIZERS)}"),
+    (
+        "training",
+        "optimizer",
+        "rmsprop",
+        f"training.optimizer must be one of {', '.join(OPTIMIZERS)}",
+    ),
     ("training", "momentum", 1.0, "training.momentum must be a number in \\[0, 1\\)"),
     ("training", "beta1", -0.1, "training.beta1 must be a number in \\[0, 1\\)"),
     ("training", "beta2", 2, "training.beta2 must be a number in \\[0, 1\\)"),
     ("training", "epsilon", 0, "training.epsilon must be a positive number"),
     ("training", "weight_decay", -1e-3, "training.weight_decay must be a non-negative number"),
-    ("training", "lr_schedule", "cosine", f"training.lr_schedule must be one of {', '.join(SCHEDULES)}"),
+    (
+        "training",
+        "lr_schedule",
+        "cosine",
+        f"training.lr_schedule must be one of {', '.join(SCHEDULES)}",
+    ),
     ("training", "power_t", -1, "training.power_t must be a non-negative number"),
     ("training", "step_size", 0, "training.step_size must be a positive integer"),
     ("training", "gamma", 0, "training.gamma must be a number in \\(0, 1\\]"),
@@ -136,7 +197,12 @@ BAD_VALUES = [
     ("training", "early_stopping", "no", "training.early_stopping must be true or false"),
     ("training", "patience", 0, "training.patience must be a positive integer"),
     ("training", "min_delta", -1, "training.min_delta must be a non-negative number"),
-    ("data", "source", "cifar10", "data.source must be one of iris, xor, moons, sine or a file path ending in .csv, .npy, .npz"),
+    (
+        "data",
+        "source",
+        "cifar10",
+        "data.source must be one of iris, xor, moons, sine or a file path ending in .csv, .npy, .npz",
+    ),
     ("data", "source", "", "data.source must be a non-empty string"),
     ("data", "target", 1.5, "data.target must be a column name or an integer column index"),
     ("data", "target", "", "data.target must be a column name"),
@@ -166,15 +232,18 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize("section,key,value,match", BAD_VALUES,
-                         ids=[f"{s}.{k}={v!r}" for s, k, v, _ in BAD_VALUES])
+@pytest.mark.parametrize(
+    "section,key,value,match", BAD_VALUES, ids=[f"{s}.{k}={v!r}" for s, k, v, _ in BAD_VALUES]
+)
 def test_every_field_is_validated(section, key, value, match):
     with pytest.raises(ConfigError, match=match):
         Config.from_dict({section: {key: value}})
 
 
 def test_cross_field_checks():
-    with pytest.raises(ConfigError, match="output_activation and network.loss do not go together.*cross_entropy"):
+    with pytest.raises(
+        ConfigError, match="output_activation and network.loss do not go together.*cross_entropy"
+    ):
         NetworkConfig(output_activation="softmax", loss="mse")
     with pytest.raises(ConfigError, match="needs output_activation 'sigmoid'"):
         NetworkConfig(output_activation="tanh", loss="binary_cross_entropy")
@@ -189,9 +258,13 @@ def test_cross_field_checks():
 
 
 def test_unknown_keys_are_errors():
-    with pytest.raises(ConfigError, match="unknown key 'lrr' in \\[training\\] \\(did you mean 'lr'\\?\\)"):
+    with pytest.raises(
+        ConfigError, match="unknown key 'lrr' in \\[training\\] \\(did you mean 'lr'\\?\\)"
+    ):
         Config.from_dict({"training": {"lrr": 0.1}})
-    with pytest.raises(ConfigError, match="unknown section 'netwrok' \\(did you mean 'network'\\?\\)"):
+    with pytest.raises(
+        ConfigError, match="unknown section 'netwrok' \\(did you mean 'network'\\?\\)"
+    ):
         Config.from_dict({"netwrok": {}})
     with pytest.raises(ConfigError, match="\\[data\\] must be a table"):
         Config.from_dict({"data": "iris"})
@@ -234,18 +307,28 @@ def test_train_from_config_in_python_without_files(tmp_path, monkeypatch):
 
 
 def test_train_from_config_writes_the_run(tmp_path):
-    cfg = Config.from_dict({
-        "network": {"hidden": [8], "activation": "tanh", "output_activation": "softmax",
-                    "loss": "cross_entropy"},
-        "training": {"epochs": 40, "batch_size": 8, "lr": 0.2},
-        "data": {"source": "moons", "n_samples": 120, "validation_fraction": 0.25},
-        "output": {"history": "history.csv"},
-    })
+    cfg = Config.from_dict(
+        {
+            "network": {
+                "hidden": [8],
+                "activation": "tanh",
+                "output_activation": "softmax",
+                "loss": "cross_entropy",
+            },
+            "training": {"epochs": 40, "batch_size": 8, "lr": 0.2},
+            "data": {"source": "moons", "n_samples": 120, "validation_fraction": 0.25},
+            "output": {"history": "history.csv"},
+        }
+    )
     run = train_from_config(cfg, out=tmp_path / "run")
     names = {k: p.name for k, p in run.files.items()}
-    assert names == {"model": "model.safetensors", "history": "history.csv",
-                     "loss_plot": "loss.png", "regions_plot": "regions.png",
-                     "config": "config.toml"}
+    assert names == {
+        "model": "model.safetensors",
+        "history": "history.csv",
+        "loss_plot": "loss.png",
+        "regions_plot": "regions.png",
+        "config": "config.toml",
+    }
     assert all(p.stat().st_size > 0 for p in run.files.values())
     assert run.metrics["validation"]["n"] == 30 and run.metrics["train"]["n"] == 90
     written = load_config(run.files["config"])
@@ -259,12 +342,15 @@ def test_train_from_config_writes_the_run(tmp_path):
 
 
 def test_train_from_config_json_history_and_regression(tmp_path):
-    run = train_from_config({
-        "network": {"hidden": [10], "activation": "tanh", "output_activation": "identity"},
-        "training": {"epochs": 60, "batch_size": 4, "lr": 0.05},
-        "data": {"source": "sine", "n_samples": 80, "standardize_target": True},
-        "output": {"loss_plot": "", "regions_plot": "", "config": ""},
-    }, out=tmp_path)
+    run = train_from_config(
+        {
+            "network": {"hidden": [10], "activation": "tanh", "output_activation": "identity"},
+            "training": {"epochs": 60, "batch_size": 4, "lr": 0.05},
+            "data": {"source": "sine", "n_samples": 80, "standardize_target": True},
+            "output": {"loss_plot": "", "regions_plot": "", "config": ""},
+        },
+        out=tmp_path,
+    )
     assert set(run.files) == {"model", "history"}
     record = json.loads(run.files["history"].read_text())
     assert record["loss"] == run.history.loss and record["epochs"] == 60
@@ -278,13 +364,23 @@ def test_train_from_config_data_errors(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,y\n1,2,0.5\n3,4,1.5\n5,6,2.5\n")
     with pytest.raises(ConfigError, match="network.loss 'cross_entropy' is for classification"):
-        train_from_config({"network": {"output_activation": "softmax", "loss": "cross_entropy"},
-                           "data": {"source": str(csv)}}, write=False)
+        train_from_config(
+            {
+                "network": {"output_activation": "softmax", "loss": "cross_entropy"},
+                "data": {"source": str(csv)},
+            },
+            write=False,
+        )
     with pytest.raises(ConfigError, match="data: target 'z' is not a column"):
         train_from_config({"data": {"source": str(csv), "target": "z"}}, write=False)
-    with pytest.raises(ConfigError, match="cross_entropy\" \\(softmax\\) needs data.one_hot"):
-        train_from_config({"network": {"output_activation": "softmax", "loss": "cross_entropy"},
-                           "data": {"source": "xor", "one_hot": False}}, write=False)
+    with pytest.raises(ConfigError, match='cross_entropy" \\(softmax\\) needs data.one_hot'):
+        train_from_config(
+            {
+                "network": {"output_activation": "softmax", "loss": "cross_entropy"},
+                "data": {"source": "xor", "one_hot": False},
+            },
+            write=False,
+        )
     with pytest.raises(ConfigError, match="validation_fraction"):
         train_from_config({"data": {"source": "xor", "validation_fraction": 0.1}}, write=False)
     with pytest.raises(TypeError, match="cfg must be"):
@@ -298,9 +394,16 @@ def test_config_dataclasses_are_plain():
 
 
 def test_checkpoint_every_writes_a_checkpoint_while_training(tmp_path):
-    cfg = Config.from_dict({"training": {"epochs": 12},
-                            "output": {"dir": str(tmp_path / "run"), "checkpoint_every": 5,
-                                       "checkpoint": "ckpt-{epoch}.safetensors"}})
+    cfg = Config.from_dict(
+        {
+            "training": {"epochs": 12},
+            "output": {
+                "dir": str(tmp_path / "run"),
+                "checkpoint_every": 5,
+                "checkpoint": "ckpt-{epoch}.safetensors",
+            },
+        }
+    )
     run = train_from_config(cfg)
     names = sorted(p.name for p in (tmp_path / "run").glob("ckpt-*"))
     assert names == ["ckpt-10.safetensors", "ckpt-5.safetensors"]
@@ -309,7 +412,11 @@ def test_checkpoint_every_writes_a_checkpoint_while_training(tmp_path):
     assert ckpt.metadata["epoch"] == "10"
     assert ckpt.preprocessing is not None  # a checkpoint predicts like the model file
     # off by default, and a clash with another output's name is an error
-    assert "checkpoint" not in train_from_config(
-        Config.from_dict({"training": {"epochs": 2}, "output": {"dir": str(tmp_path / "b")}})).files
+    assert (
+        "checkpoint"
+        not in train_from_config(
+            Config.from_dict({"training": {"epochs": 2}, "output": {"dir": str(tmp_path / "b")}})
+        ).files
+    )
     with pytest.raises(ConfigError, match="same file name"):
         Config.from_dict({"output": {"checkpoint_every": 1, "checkpoint": "model.safetensors"}})

@@ -73,12 +73,18 @@ def _local_cluster(n_workers: int, **environ: str | None) -> Iterator[Client]:
     dashboard (bokeh is not needed); the scheduler's plain HTTP routes (/health, /metrics) listen
     on a free local port instead of 8787, so that two clusters at once need no free 8787.
     """
-    with _restored_environ(**environ), \
-            LocalCluster(n_workers=n_workers, threads_per_worker=THREADS_PER_WORKER,
-                         processes=True, dashboard_address=None,
-                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                         death_timeout=TIMEOUT) as cluster, \
-            Client(cluster, timeout=TIMEOUT) as client:
+    with (
+        _restored_environ(**environ),
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=THREADS_PER_WORKER,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            death_timeout=TIMEOUT,
+        ) as cluster,
+        Client(cluster, timeout=TIMEOUT) as client,
+    ):
         client.wait_for_workers(n_workers, timeout=TIMEOUT)
         yield client
 
@@ -104,18 +110,25 @@ def regression() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grid_search() -> GridSearchCV:
-    return GridSearchCV(MLPClassifier(max_iter=80, random_state=0),
-                        {"hidden_layer_sizes": [(4,), (16,)],
-                         "learning_rate_init": [0.001, 0.01]}, cv=3)
+    return GridSearchCV(
+        MLPClassifier(max_iter=80, random_state=0),
+        {"hidden_layer_sizes": [(4,), (16,)], "learning_rate_init": [0.001, 0.01]},
+        cv=3,
+    )
 
 
 def _randomized_search() -> RandomizedSearchCV:
     return RandomizedSearchCV(
         MLPRegressor(max_iter=60, batch_size=64, random_state=0),
-        {"hidden_layer_sizes": [(8,), (32,), (16, 16)],
-         "learning_rate_init": loguniform(1e-3, 3e-2),
-         "alpha": loguniform(1e-5, 1e-2)},
-        n_iter=4, cv=3, random_state=0)
+        {
+            "hidden_layer_sizes": [(8,), (32,), (16, 16)],
+            "learning_rate_init": loguniform(1e-3, 3e-2),
+            "alpha": loguniform(1e-5, 1e-2),
+        },
+        n_iter=4,
+        cv=3,
+        random_state=0,
+    )
 
 
 def _fit_on_cluster(client: Client, search: Any, X: np.ndarray, y: np.ndarray) -> set[str]:
@@ -178,8 +191,7 @@ def _threads_started_by_fits(*n_threads: int | None) -> list[int]:
     started = []
     for value in n_threads:
         before = set(os.listdir("/proc/self/task"))
-        MLPRegressor((64,), batch_size=1024, max_iter=2, random_state=0,
-                     n_threads=value).fit(X, y)
+        MLPRegressor((64,), batch_size=1024, max_iter=2, random_state=0, n_threads=value).fit(X, y)
         started.append(len(set(os.listdir("/proc/self/task")) - before))
     return started
 

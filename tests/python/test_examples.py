@@ -25,14 +25,25 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir, env.get("PYTHONPATH")) if p)
     env["MPLBACKEND"] = "Agg"
     env["PYTHONIOENCODING"] = "utf-8"
-    return subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
 
 
 def test_every_example_is_tested():
     scripts = sorted(p.name for p in EXAMPLES.glob("*.py"))
-    assert scripts == ["activations.py", "bp_by_hand.py", "single_layer_is_linear.py",
-                       "train_iris.py"]
+    assert scripts == [
+        "activations.py",
+        "bp_by_hand.py",
+        "single_layer_is_linear.py",
+        "train_iris.py",
+    ]
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
     for name in scripts:
         assert name in readme
@@ -81,8 +92,14 @@ def test_activations_writes_the_png(tmp_path):
 
 def _notes_step():
     """The step bp_by_hand.py shows, taken here in-process."""
-    net = bpcore.Network([4, 5, 3], activation="sigmoid", output_activation="sigmoid",
-                         loss="mse", init="small_uniform", seed=0)
+    net = bpcore.Network(
+        [4, 5, 3],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        init="small_uniform",
+        seed=0,
+    )
     x = bpcore.datasets.load_iris().X[0]
     return net.trace(x, np.array([1.0, 0.0, 0.0]), lr=0.5)
 
@@ -103,12 +120,17 @@ def test_bp_by_hand(tmp_path):
         + ["e = (", "J = ½ ("]
         + [f"δ_{k}^[2] = " for k in range(1, 4)]
         + [f"δ_{i}^[1] = (" for i in range(1, 6)]
-        + ["∂J/∂w_11^[1] = −δ_1^[1] h_1^[0]",
-           "∂J/∂W^[1] = −h^[0]ᵀ δ^[1], all 20 entries (4×5)  [ok]",
-           "∂J/∂W^[2] = −h^[1]ᵀ δ^[2], all 15 entries (5×3)  [ok]",
-           "∂J/∂b^[1] = −δ^[1]", "∂J/∂b^[2] = −δ^[2]", "w_ij ← w_ij + α δ_j h_i",
-           "all of W^[1] (4×5) and b^[1] after the step: W [ok] b [ok]",
-           "J after < J before [ok]", "gradcheck passed"]
+        + [
+            "∂J/∂w_11^[1] = −δ_1^[1] h_1^[0]",
+            "∂J/∂W^[1] = −h^[0]ᵀ δ^[1], all 20 entries (4×5)  [ok]",
+            "∂J/∂W^[2] = −h^[1]ᵀ δ^[2], all 15 entries (5×3)  [ok]",
+            "∂J/∂b^[1] = −δ^[1]",
+            "∂J/∂b^[2] = −δ^[2]",
+            "w_ij ← w_ij + α δ_j h_i",
+            "all of W^[1] (4×5) and b^[1] after the step: W [ok] b [ok]",
+            "J after < J before [ok]",
+            "gradcheck passed",
+        ]
     ):
         assert quantity in out, quantity
     # the printed numbers are the core's
@@ -141,7 +163,13 @@ def test_bp_by_hand_exits_nonzero_when_a_check_fails(tmp_path):
     assert "[FAIL: J falls]" in r.stdout and "[FAIL: W^[2] after]" in r.stdout
     failed = re.search(r"(\d+) of (\d+) checks FAILED: (.*)", r.stdout)
     assert failed and failed.group(3).split(", ") == [
-        "W^[1] after", "b^[1] after", "W^[2] after", "b^[2] after", "J after", "J falls"]
+        "W^[1] after",
+        "b^[1] after",
+        "W^[2] after",
+        "b^[2] after",
+        "J after",
+        "J falls",
+    ]
 
 
 def test_train_iris(tmp_path):

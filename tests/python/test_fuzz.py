@@ -41,18 +41,25 @@ from bpcore.io import ModelFileError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 # A longer campaign: BPCORE_FUZZ_SCALE=20 runs twenty times as many inputs (still derandomised).
 _SCALE = max(1, int(os.environ.get("BPCORE_FUZZ_SCALE", "1")))
-EXAMPLES_BYTES = 1500 * _SCALE      # byte-level mutations of model files
-EXAMPLES_HEADER = 1000 * _SCALE     # structured header edits (valid length prefix, edited JSON)
-EXAMPLES_RESIGNED = 600 * _SCALE    # metadata edits with a recomputed checksum
-EXAMPLES_RANDOM = 300 * _SCALE      # random byte strings
-EXAMPLES_TOML = 800 * _SCALE        # random TOML documents
+EXAMPLES_BYTES = 1500 * _SCALE  # byte-level mutations of model files
+EXAMPLES_HEADER = 1000 * _SCALE  # structured header edits (valid length prefix, edited JSON)
+EXAMPLES_RESIGNED = 600 * _SCALE  # metadata edits with a recomputed checksum
+EXAMPLES_RANDOM = 300 * _SCALE  # random byte strings
+EXAMPLES_TOML = 800 * _SCALE  # random TOML documents
 EXAMPLES_TOML_EDITS = 800 * _SCALE  # character-level edits of a valid configuration
-SLOWEST_INPUT_S = 10.0     # one input taking longer than this counts as a hang
+SLOWEST_INPUT_S = 10.0  # one input taking longer than this counts as a hang
 
 _WORK = Path(tempfile.mkdtemp(prefix="bpcore-fuzz-"))
 
@@ -65,12 +72,25 @@ def _seed_models() -> tuple[tuple[bytes, dict[str, Any]], ...]:
     out = []
     net = bpcore.Network([3, 4, 2], activation="prelu", output_activation="sigmoid", seed=1)
     net.alphas[1][...] = 0.3
-    net32 = bpcore.Network([2, 3, 3, 1], activation=["tanh", "relu"], output_activation="identity",
-                           dtype="float32", init="xavier", seed=5)
-    run = bpcore.train_from_config({"network": {"hidden": [3]}, "training": {"epochs": 1},
-                                    "data": {"source": "xor", "n_samples": 8}}, write=False)
-    for i, (network, meta) in enumerate(((net, {"note": "seed model", "epochs": 3}),
-                                         (net32, {}), (run.network, {}))):
+    net32 = bpcore.Network(
+        [2, 3, 3, 1],
+        activation=["tanh", "relu"],
+        output_activation="identity",
+        dtype="float32",
+        init="xavier",
+        seed=5,
+    )
+    run = bpcore.train_from_config(
+        {
+            "network": {"hidden": [3]},
+            "training": {"epochs": 1},
+            "data": {"source": "xor", "n_samples": 8},
+        },
+        write=False,
+    )
+    for i, (network, meta) in enumerate(
+        ((net, {"note": "seed model", "epochs": 3}), (net32, {}), (run.network, {}))
+    ):
         path = _WORK / f"seed{i}.safetensors"
         network.save(path, **meta)
         out.append((path.read_bytes(), _describe(network)))
@@ -78,13 +98,18 @@ def _seed_models() -> tuple[tuple[bytes, dict[str, Any]], ...]:
 
 
 def _describe(net: bpcore.Network) -> dict[str, Any]:
-    return dict(sizes=net.sizes, activations=net.activations, loss=net.loss_name,
-                dtype=net.dtype.name, parameters=net.parameters.copy())
+    return dict(
+        sizes=net.sizes,
+        activations=net.activations,
+        loss=net.loss_name,
+        dtype=net.dtype.name,
+        parameters=net.parameters.copy(),
+    )
 
 
 def _split(raw: bytes) -> tuple[dict[str, Any], bytes]:
     (n,) = struct.unpack("<Q", raw[:8])
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
 
 
 def _join(header: Any, data: bytes, *, text: bytes | None = None) -> bytes:
@@ -114,8 +139,9 @@ def _tame_sizes(header: Any) -> None:
     except ValueError:
         return
     if isinstance(sizes, list) and any(isinstance(s, int) and abs(s) > 300 for s in sizes):
-        meta["bpcore.sizes"] = json.dumps([min(abs(s), 300) if isinstance(s, int) else s
-                                           for s in sizes])
+        meta["bpcore.sizes"] = json.dumps(
+            [min(abs(s), 300) if isinstance(s, int) else s for s in sizes]
+        )
 
 
 def _load_outcome(raw: bytes, original: dict[str, Any] | None) -> str:
@@ -130,12 +156,14 @@ def _load_outcome(raw: bytes, original: dict[str, Any] | None) -> str:
             outcome = "error"
             continue
         except (MemoryError, RecursionError) as exc:
-            raise AssertionError(f"{reader.__name__}: {type(exc).__name__} instead of "
-                                 f"ModelFileError: {exc}") from None
+            raise AssertionError(
+                f"{reader.__name__}: {type(exc).__name__} instead of ModelFileError: {exc}"
+            ) from None
         except ValueError as exc:
             # a ValueError is acceptable, but the documented type is ModelFileError
-            raise AssertionError(f"{reader.__name__}: ValueError that is not a ModelFileError: "
-                                 f"{exc!r}") from None
+            raise AssertionError(
+                f"{reader.__name__}: ValueError that is not a ModelFileError: {exc!r}"
+            ) from None
         if reader is bpcore.load:
             assert original is not None, "random bytes loaded as a model"
             got = _describe(result)
@@ -153,30 +181,48 @@ def byte_mutations(draw: Any) -> tuple[bytes, dict[str, Any]]:
     raw, original = draw(st.sampled_from(_seed_models()))
     data = bytearray(raw)
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["truncate", "flip", "overwrite", "insert", "delete", "length",
-                                   "header byte", "data byte"]))
+        op = draw(
+            st.sampled_from(
+                [
+                    "truncate",
+                    "flip",
+                    "overwrite",
+                    "insert",
+                    "delete",
+                    "length",
+                    "header byte",
+                    "data byte",
+                ]
+            )
+        )
         size = len(data)
         (n,) = struct.unpack("<Q", bytes(data[:8]).ljust(8, b"\0")) if size >= 8 else (0,)
         if op == "truncate":
-            del data[draw(st.integers(0, max(0, size - 1))):]
+            del data[draw(st.integers(0, max(0, size - 1))) :]
         elif op == "flip" and size:
             i = draw(st.integers(0, size - 1))
             data[i] ^= 1 << draw(st.integers(0, 7))
         elif op == "overwrite" and size:
             i = draw(st.integers(0, size - 1))
             chunk = draw(st.binary(min_size=1, max_size=16))
-            data[i:i + len(chunk)] = chunk
+            data[i : i + len(chunk)] = chunk
         elif op == "insert":
             i = draw(st.integers(0, size))
             data[i:i] = draw(st.binary(min_size=1, max_size=32))
         elif op == "delete" and size:
             i = draw(st.integers(0, size - 1))
-            del data[i:i + draw(st.integers(1, 32))]
+            del data[i : i + draw(st.integers(1, 32))]
         elif op == "length" and size >= 8:
             near = st.integers(max(0, n - 16), min(n + 16, 2**64 - 1))
-            new = draw(st.one_of(st.integers(0, 2**64 - 1), near,
-                                 st.sampled_from([0, 1, 7, 2**31, 2**32, 2**63, 2**64 - 1,
-                                                  100_000_000, 100_000_001])))
+            new = draw(
+                st.one_of(
+                    st.integers(0, 2**64 - 1),
+                    near,
+                    st.sampled_from(
+                        [0, 1, 7, 2**31, 2**32, 2**63, 2**64 - 1, 100_000_000, 100_000_001]
+                    ),
+                )
+            )
             data[:8] = struct.pack("<Q", new)
         elif op == "header byte" and 8 < min(size, 8 + n):
             i = draw(st.integers(8, min(size, 8 + n) - 1))
@@ -195,38 +241,56 @@ def test_fuzz_model_file_bytes(case: tuple[bytes, dict[str, Any]]) -> None:
 
 
 @settings(max_examples=EXAMPLES_RANDOM, **SETTINGS)
-@given(raw=st.one_of(st.binary(max_size=300),
-                     st.binary(max_size=300).map(lambda b: struct.pack("<Q", len(b)) + b),
-                     st.tuples(st.integers(0, 400), st.binary(max_size=400)).map(
-                         lambda t: struct.pack("<Q", t[0]) + t[1])))
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.binary(max_size=300).map(lambda b: struct.pack("<Q", len(b)) + b),
+        st.tuples(st.integers(0, 400), st.binary(max_size=400)).map(
+            lambda t: struct.pack("<Q", t[0]) + t[1]
+        ),
+    )
+)
 def test_fuzz_random_bytes_are_not_models(raw: bytes) -> None:
     assert _load_outcome(raw, None) == "error"
 
 
 # --------------------------------------------------------------------------- header edits
 def _json_containers(inner: st.SearchStrategy) -> st.SearchStrategy:
-    return st.one_of(st.lists(inner, max_size=4),
-                     st.dictionaries(st.text(max_size=6), inner, max_size=3))
+    return st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    )
 
 
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
-              st.text(max_size=8), st.sampled_from(["F64", "F32", "I64", "BF16", "F8_E4M3", "U8"])),
-    _json_containers, max_leaves=8)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=8),
+        st.sampled_from(["F64", "F32", "I64", "BF16", "F8_E4M3", "U8"]),
+    ),
+    _json_containers,
+    max_leaves=8,
+)
 
 SHAPES = st.one_of(
     st.lists(st.integers(0, 8), max_size=3),
-    st.lists(st.sampled_from([-1, 2**31, 2**32, 2**62, 2**63, 2**64, 10**30]), min_size=1,
-             max_size=3),
+    st.lists(
+        st.sampled_from([-1, 2**31, 2**32, 2**62, 2**63, 2**64, 10**30]), min_size=1, max_size=3
+    ),
     st.lists(st.sampled_from([0, 2**40, 2**62]), min_size=2, max_size=4),  # zero-size, huge dims
-    JSON_VALUES)
+    JSON_VALUES,
+)
 
 OFFSETS = st.one_of(
     st.lists(st.integers(0, 300), min_size=2, max_size=2),
-    st.lists(st.sampled_from([-8, 0, 8, 2**31, 2**63, 2**64, 2**64 + 8, 10**30]), min_size=2,
-             max_size=2),
+    st.lists(
+        st.sampled_from([-8, 0, 8, 2**31, 2**63, 2**64, 2**64 + 8, 10**30]), min_size=2, max_size=2
+    ),
     st.lists(st.integers(-5, 300), max_size=3),
-    JSON_VALUES)
+    JSON_VALUES,
+)
 
 
 @st.composite
@@ -236,10 +300,29 @@ def header_edits(draw: Any) -> tuple[bytes, dict[str, Any]]:
     names = [k for k in header if k != "__metadata__"]
     text = None
     for _ in range(draw(st.integers(1, 3))):
-        op = draw(st.sampled_from(["dtype", "shape", "offsets", "drop key", "extra key",
-                                   "drop tensor", "rename tensor", "copy offsets", "swap offsets",
-                                   "metadata", "metadata value", "entry", "top level",
-                                   "duplicate key", "deep nesting", "extra data", "cut data"]))
+        op = draw(
+            st.sampled_from(
+                [
+                    "dtype",
+                    "shape",
+                    "offsets",
+                    "drop key",
+                    "extra key",
+                    "drop tensor",
+                    "rename tensor",
+                    "copy offsets",
+                    "swap offsets",
+                    "metadata",
+                    "metadata value",
+                    "entry",
+                    "top level",
+                    "duplicate key",
+                    "deep nesting",
+                    "extra data",
+                    "cut data",
+                ]
+            )
+        )
         name = draw(st.sampled_from(names))
         entry = header.get(name)
         if op == "dtype" and isinstance(entry, dict):
@@ -263,14 +346,19 @@ def header_edits(draw: Any) -> tuple[bytes, dict[str, Any]]:
         elif op == "swap offsets" and isinstance(entry, dict):
             other = header.get(draw(st.sampled_from(names)))
             if isinstance(other, dict) and "data_offsets" in other and "data_offsets" in entry:
-                entry["data_offsets"], other["data_offsets"] = (other["data_offsets"],
-                                                                entry["data_offsets"])
+                entry["data_offsets"], other["data_offsets"] = (
+                    other["data_offsets"],
+                    entry["data_offsets"],
+                )
         elif op == "metadata":
             header["__metadata__"] = draw(JSON_VALUES)
         elif op == "metadata value" and isinstance(header.get("__metadata__"), dict):
             meta = header["__metadata__"]
-            key = draw(st.one_of(st.sampled_from(sorted(meta)), st.text(max_size=8)) if meta
-                       else st.text(max_size=8))
+            key = draw(
+                st.one_of(st.sampled_from(sorted(meta)), st.text(max_size=8))
+                if meta
+                else st.text(max_size=8)
+            )
             meta[key] = draw(st.one_of(JSON_VALUES, JSON_VALUES.map(json.dumps)))
         elif op == "entry":
             header[name] = draw(JSON_VALUES)
@@ -281,15 +369,21 @@ def header_edits(draw: Any) -> tuple[bytes, dict[str, Any]]:
                 break
         elif op == "duplicate key":
             body = json.dumps(header, separators=(",", ":"))
-            text = (body[:-1] + "," + json.dumps(name) + ':{"dtype":"F64","shape":[],'
-                    '"data_offsets":[0,8]}}').encode() if body.endswith("}") else body.encode()
+            text = (
+                (
+                    body[:-1] + "," + json.dumps(name) + ':{"dtype":"F64","shape":[],'
+                    '"data_offsets":[0,8]}}'
+                ).encode()
+                if body.endswith("}")
+                else body.encode()
+            )
         elif op == "deep nesting":
             depth = draw(st.sampled_from([50, 3000]))
-            text = (b'{"__metadata__":{},"x":' + b"[" * depth + b"]" * depth + b"}")
+            text = b'{"__metadata__":{},"x":' + b"[" * depth + b"]" * depth + b"}"
         elif op == "extra data":
             data += draw(st.binary(min_size=1, max_size=24))
         elif op == "cut data" and data:
-            data = data[:draw(st.integers(0, len(data) - 1))]
+            data = data[: draw(st.integers(0, len(data) - 1))]
     _tame_sizes(header)
     return _join(header, data, text=text), original
 
@@ -313,11 +407,14 @@ def _resign(header: dict[str, Any], data: bytes) -> bytes:
 # Architecture values small enough to build in-process; sizes that overflow or need terabytes are
 # in test_huge_sizes_in_a_model_file_fail_fast (child process).
 META_EDITS = {
-    "bpcore.sizes": st.one_of(st.lists(st.integers(-2, 6), max_size=5),
-                              st.lists(st.integers(1, 300), min_size=2, max_size=3),
-                              JSON_VALUES).map(json.dumps),
-    "bpcore.activations": st.lists(st.sampled_from([*ACTIVATIONS, "swish", ""]),
-                                   max_size=4).map(json.dumps),
+    "bpcore.sizes": st.one_of(
+        st.lists(st.integers(-2, 6), max_size=5),
+        st.lists(st.integers(1, 300), min_size=2, max_size=3),
+        JSON_VALUES,
+    ).map(json.dumps),
+    "bpcore.activations": st.lists(st.sampled_from([*ACTIVATIONS, "swish", ""]), max_size=4).map(
+        json.dumps
+    ),
     "bpcore.loss": st.sampled_from([*LOSSES, "", "hinge"]),
     "bpcore.dtype": st.sampled_from(["float64", "float32", "float16", "int64", ""]),
     "bpcore.init": st.sampled_from([*INITS, "normal"]),
@@ -326,8 +423,13 @@ META_EDITS = {
     "bpcore.format": st.sampled_from(["bpcore-mlp", "other", ""]),
     "bpcore.format_version": st.sampled_from(["1", "2", "0", "-1", "1.0", "", "9" * 5000]),
     "bpcore.task": st.sampled_from(["classification", "regression", "clustering", ""]),
-    "bpcore.classes": st.one_of(JSON_VALUES.map(json.dumps), st.just("[0, 1]"), st.just("[1]"),
-                                st.just("[[]]"), st.just("[" * 3000 + "]" * 3000)),
+    "bpcore.classes": st.one_of(
+        JSON_VALUES.map(json.dumps),
+        st.just("[0, 1]"),
+        st.just("[1]"),
+        st.just("[[]]"),
+        st.just("[" * 3000 + "]" * 3000),
+    ),
     "bpcore.one_hot": st.sampled_from(["true", "false", "yes", ""]),
     "bpcore.feature_names": st.one_of(JSON_VALUES.map(json.dumps), st.just('["a", "b"]')),
     "bpcore.target": st.one_of(JSON_VALUES.map(json.dumps), st.just('"y"')),
@@ -340,8 +442,9 @@ def resigned_edits(draw: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
     header, data = _split(raw)
     meta = header["__metadata__"]
     edits = {}
-    for key in draw(st.lists(st.sampled_from(sorted(META_EDITS)), min_size=1, max_size=3,
-                             unique=True)):
+    for key in draw(
+        st.lists(st.sampled_from(sorted(META_EDITS)), min_size=1, max_size=3, unique=True)
+    ):
         if draw(st.integers(0, 9)) == 0:
             meta.pop(key, None)
             edits[key] = None
@@ -353,8 +456,9 @@ def resigned_edits(draw: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
 
 @settings(max_examples=EXAMPLES_RESIGNED, **SETTINGS)
 @given(case=resigned_edits())
-def test_fuzz_model_metadata_behind_the_checksum(case: tuple[bytes, dict[str, Any],
-                                                             dict[str, str]]) -> None:
+def test_fuzz_model_metadata_behind_the_checksum(
+    case: tuple[bytes, dict[str, Any], dict[str, str]],
+) -> None:
     """Metadata edits that keep the checksum valid: the deeper checks still refuse every
     inconsistency, and a file that loads gives a network that matches its metadata and tensors."""
     raw, original, edits = case
@@ -364,8 +468,9 @@ def test_fuzz_model_metadata_behind_the_checksum(case: tuple[bytes, dict[str, An
     except ModelFileError:
         return
     except Exception as exc:  # noqa: BLE001 - the property is about the exception type
-        raise AssertionError(f"{type(exc).__name__} instead of ModelFileError after editing "
-                             f"{edits}: {exc}") from None
+        raise AssertionError(
+            f"{type(exc).__name__} instead of ModelFileError after editing {edits}: {exc}"
+        ) from None
     meta = bpio.read_metadata(path)
     assert net.sizes == json.loads(meta["bpcore.sizes"])
     assert net.activations == json.loads(meta["bpcore.activations"])
@@ -377,12 +482,12 @@ def test_fuzz_model_metadata_behind_the_checksum(case: tuple[bytes, dict[str, An
 
 
 HUGE_SIZE_EDITS = [
-    [2, 2**62, 4],        # 2 · 2^62 overflows the core's 64-bit parameter count
-    [2**62, 4, 2],        # wraps to 0 parameters for W^[1]
+    [2, 2**62, 4],  # 2 · 2^62 overflows the core's 64-bit parameter count
+    [2**62, 4, 2],  # wraps to 0 parameters for W^[1]
     [2**32, 2**32, 2],
-    [10**6, 10**6, 2],    # 8 TB
+    [10**6, 10**6, 2],  # 8 TB
     [30_000, 30_000, 2],  # 7 GB: allocated and filled before the tensors are checked
-    [2**70, 2],           # beyond int64
+    [2**70, 2],  # beyond int64
 ]
 
 
@@ -423,8 +528,9 @@ def test_huge_sizes_in_a_model_file_fail_fast(sizes: list[int], resign: bool) ->
                     rss_mb = int(line.split()[1]) / 1024
         print(f"SECONDS {{seconds:.3f}} RSS_MB {{rss_mb:.0f}}")
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
     detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0, "the loader crashed or raised: " + detail
     assert "REFUSED" in proc.stdout, detail
@@ -435,20 +541,54 @@ def test_huge_sizes_in_a_model_file_fail_fast(sizes: list[int], resign: bool) ->
 
 
 # --------------------------------------------------------------------------- configurations
-_KNOWN_KEYS = {section: [f.name for f in dataclasses.fields(getattr(Config(), section))]
-               for section in ("network", "training", "data", "output")}
+_KNOWN_KEYS = {
+    section: [f.name for f in dataclasses.fields(getattr(Config(), section))]
+    for section in ("network", "training", "data", "output")
+}
 
 TOML_SCALARS = st.one_of(
-    st.booleans(), st.integers(-2**63, 2**63 - 1), st.sampled_from([0, 1, -1, 2, 10**6]),
-    st.floats(allow_nan=True), st.sampled_from([0.0, 0.5, 1.0, 1e-8, -0.1]),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, 1, -1, 2, 10**6]),
+    st.floats(allow_nan=True),
+    st.sampled_from([0.0, 0.5, 1.0, 1e-8, -0.1]),
     st.text(max_size=12),
-    st.sampled_from(["full", "auto", "iris", "xor", "moons", "sine", "sigmoid", "relu", "softmax",
-                     "mse", "cross_entropy", "adam", "sgd", "float32", "data.csv", "x.npz",
-                     "model.safetensors", "h.json", "", "../up.png", "a/b.toml"]),
-    st.dates(), st.datetimes(), st.times())
+    st.sampled_from(
+        [
+            "full",
+            "auto",
+            "iris",
+            "xor",
+            "moons",
+            "sine",
+            "sigmoid",
+            "relu",
+            "softmax",
+            "mse",
+            "cross_entropy",
+            "adam",
+            "sgd",
+            "float32",
+            "data.csv",
+            "x.npz",
+            "model.safetensors",
+            "h.json",
+            "",
+            "../up.png",
+            "a/b.toml",
+        ]
+    ),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
+)
+
+
 def _toml_containers(inner: st.SearchStrategy) -> st.SearchStrategy:
-    return st.one_of(st.lists(inner, max_size=4),
-                     st.dictionaries(st.text(min_size=1, max_size=6), inner, max_size=3))
+    return st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(min_size=1, max_size=6), inner, max_size=3),
+    )
 
 
 TOML_VALUES = st.recursive(TOML_SCALARS, _toml_containers, max_leaves=10)
@@ -466,8 +606,11 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value == math.inf else
-                                               "-inf" if value == -math.inf else repr(value))
+        return (
+            "nan"
+            if math.isnan(value)
+            else ("inf" if value == math.inf else "-inf" if value == -math.inf else repr(value))
+        )
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list):
@@ -482,13 +625,17 @@ def toml_documents(draw: Any) -> tuple[str, dict[str, dict[str, Any]]]:
     """A TOML text of sections (mostly the real ones) with keys (mostly real) and random values."""
     doc: dict[str, dict[str, Any]] = {}
     for _ in range(draw(st.integers(0, 4))):
-        section = draw(st.one_of(st.sampled_from(sorted(_KNOWN_KEYS)), st.text(min_size=1,
-                                                                               max_size=8)))
+        section = draw(
+            st.one_of(st.sampled_from(sorted(_KNOWN_KEYS)), st.text(min_size=1, max_size=8))
+        )
         keys = doc.setdefault(section, {})
         for _ in range(draw(st.integers(0, 5))):
             choices = _KNOWN_KEYS.get(section, [])
-            key = draw(st.sampled_from(choices) if choices and draw(st.integers(0, 4))
-                       else st.text(min_size=1, max_size=8))
+            key = draw(
+                st.sampled_from(choices)
+                if choices and draw(st.integers(0, 4))
+                else st.text(min_size=1, max_size=8)
+            )
             keys[key] = draw(TOML_VALUES)
     lines = []
     for section, keys in doc.items():
@@ -498,8 +645,9 @@ def toml_documents(draw: Any) -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def _config_outcome(text: str | bytes) -> Any:
-    path = _write(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text,
-                  suffix=".toml")
+    path = _write(
+        text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text, suffix=".toml"
+    )
     t0 = time.perf_counter()
     try:
         cfg = load_config(path)
@@ -526,36 +674,76 @@ def test_fuzz_random_toml_configurations(case: tuple[str, dict[str, dict[str, An
     for section, keys in doc.items():
         for key, value in keys.items():
             loaded = getattr(getattr(cfg, section), key)
-            if key == "source" and section == "data" and isinstance(value, str) and value.endswith(
-                    (".csv", ".npy", ".npz")):
+            if (
+                key == "source"
+                and section == "data"
+                and isinstance(value, str)
+                and value.endswith((".csv", ".npy", ".npz"))
+            ):
                 assert Path(loaded).name == Path(value).name
                 continue
             if isinstance(value, float) and math.isnan(value):
                 raise AssertionError(f"{section}.{key} accepted NaN")
             assert loaded == value or (isinstance(value, int) and loaded == float(value)), (
-                section, key, value, loaded)
+                section,
+                key,
+                value,
+                loaded,
+            )
 
 
-VALID_TOML = Config(training=dict(epochs=3, batch_size="full"),  # type: ignore[arg-type]
-                    data=dict(source="xor", n_samples=8)).to_toml()  # type: ignore[arg-type]
+VALID_TOML = Config(
+    training=dict(epochs=3, batch_size="full"),  # type: ignore[arg-type]
+    data=dict(source="xor", n_samples=8),
+).to_toml()  # type: ignore[arg-type]
 
 
 @st.composite
 def toml_edits(draw: Any) -> str:
     text = VALID_TOML
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["delete", "insert", "replace", "truncate", "duplicate line",
-                                   "swap lines", "bom", "nesting"]))
+        op = draw(
+            st.sampled_from(
+                [
+                    "delete",
+                    "insert",
+                    "replace",
+                    "truncate",
+                    "duplicate line",
+                    "swap lines",
+                    "bom",
+                    "nesting",
+                ]
+            )
+        )
         i = draw(st.integers(0, len(text)))
         if op == "delete":
-            text = text[:i] + text[i + draw(st.integers(1, 20)):]
+            text = text[:i] + text[i + draw(st.integers(1, 20)) :]
         elif op == "insert":
-            text = text[:i] + draw(st.one_of(st.text(max_size=8),
-                                             st.sampled_from(list('[]{}="\'#\n\\.,') + [
-                                                 "\x00", "\ufeff", "\ud800", "1e999", "nan",
-                                                 "[network]\n", "epochs = 5\n", "= ="]))) + text[i:]
+            text = (
+                text[:i]
+                + draw(
+                    st.one_of(
+                        st.text(max_size=8),
+                        st.sampled_from(
+                            list("[]{}=\"'#\n\\.,")
+                            + [
+                                "\x00",
+                                "\ufeff",
+                                "\ud800",
+                                "1e999",
+                                "nan",
+                                "[network]\n",
+                                "epochs = 5\n",
+                                "= =",
+                            ]
+                        ),
+                    )
+                )
+                + text[i:]
+            )
         elif op == "replace" and i < len(text):
-            text = text[:i] + draw(st.characters()) + text[i + 1:]
+            text = text[:i] + draw(st.characters()) + text[i + 1 :]
         elif op == "truncate":
             text = text[:i]
         elif op in ("duplicate line", "swap lines"):
@@ -589,5 +777,6 @@ def test_deeply_nested_inputs_give_the_documented_errors() -> None:
     with pytest.raises(ConfigError):
         load_config(_write(("a = " + "[" * 5000 + "]" * 5000 + "\n").encode(), suffix=".toml"))
     with pytest.raises(ConfigError):
-        load_config(_write(("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n").encode(),
-                           suffix=".toml"))
+        load_config(
+            _write(("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n").encode(), suffix=".toml")
+        )

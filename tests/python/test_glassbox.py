@@ -24,7 +24,8 @@ HIDDEN = HIDDEN_ACTIVATIONS
 # (output activation, loss): the valid pairings, from the loss table: a loss that needs an output
 # activation gets it, one that takes any gets every hidden activation
 OUTPUTS = tuple(
-    (out, loss) for loss, info in LOSS_INFO.items()
+    (out, loss)
+    for loss, info in LOSS_INFO.items()
     for out in ((info.output_activation,) if info.output_activation else HIDDEN_ACTIVATIONS)
 )
 CASES = [(None, out, loss, 0) for out, loss in OUTPUTS] + [
@@ -45,8 +46,14 @@ def make_case(case, n: int = 5, dtype: str = "float64", seed: int = 0):
     sizes = [3, *(4, 5)[:depth], q]
     for attempt in range(100):
         rng = np.random.default_rng(7919 * seed + 31 * n + attempt)
-        net = bpcore.Network(sizes, activation=hidden or "sigmoid", output_activation=out,
-                             loss=loss, dtype="float64", seed=seed)
+        net = bpcore.Network(
+            sizes,
+            activation=hidden or "sigmoid",
+            output_activation=out,
+            loss=loss,
+            dtype="float64",
+            seed=seed,
+        )
         net.parameters[...] = rng.normal(scale=0.7, size=net.n_params)
         for a in net.alphas.values():
             a[...] = rng.uniform(0.1, 0.5)
@@ -64,8 +71,14 @@ def make_case(case, n: int = 5, dtype: str = "float64", seed: int = 0):
     else:  # pragma: no cover
         raise AssertionError("no kink-free case found")
     if dtype == "float32":
-        net32 = bpcore.Network(sizes, activation=hidden or "sigmoid", output_activation=out,
-                               loss=loss, dtype="float32", seed=seed)
+        net32 = bpcore.Network(
+            sizes,
+            activation=hidden or "sigmoid",
+            output_activation=out,
+            loss=loss,
+            dtype="float32",
+            seed=seed,
+        )
         net32.parameters[...] = net.parameters.astype(np.float32)
         return net32, X, Y
     return net, X, Y
@@ -166,8 +179,9 @@ def test_trace_output_delta_rules():
     net, X, Y = make_case(("tanh", "sigmoid", "mse", 1))
     t = net.trace(X, Y, update=False)
     np.testing.assert_allclose(t[2].delta, t.E * t[2].f_prime, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(t[1].delta, (t[2].delta @ t[2].W_before.T) * t[1].f_prime,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        t[1].delta, (t[2].delta @ t[2].W_before.T) * t[1].f_prime, rtol=1e-12, atol=1e-15
+    )
     for out, loss in (("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")):
         net, X, Y = make_case(("tanh", out, loss, 1))
         t = net.trace(X, Y, update=False)
@@ -177,9 +191,16 @@ def test_trace_output_delta_rules():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("case", [("sigmoid", "sigmoid", "mse", 1), ("prelu", "softmax",
-                                  "cross_entropy", 2), ("relu", "identity", "mse", 2),
-                                  ("tanh", "sigmoid", "binary_cross_entropy", 1)], ids=_case_id)
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("sigmoid", "sigmoid", "mse", 1),
+        ("prelu", "softmax", "cross_entropy", 2),
+        ("relu", "identity", "mse", 2),
+        ("tanh", "sigmoid", "binary_cross_entropy", 1),
+    ],
+    ids=_case_id,
+)
 def test_trace_update_is_one_fit_step(case, dtype):
     net, X, Y = make_case(case, n=8, dtype=dtype)
     other = net.copy()
@@ -202,11 +223,22 @@ def test_trace_update_is_one_fit_step(case, dtype):
             assert np.all(np.abs(after.astype(np.float64) - got) <= bound)
         if layer.alpha_after is not None:
             assert layer.alpha_after == pytest.approx(float(other.alphas[l]), rel=2 * float(eps))
-    np.testing.assert_array_equal(net.parameters, np.concatenate(
-        [np.concatenate([layer.W_after.ravel(), layer.b_after]
-                        + ([np.array([layer.alpha_after], dtype=dtype)]
-                           if layer.alpha_after is not None else []))
-         for layer in t]))
+    np.testing.assert_array_equal(
+        net.parameters,
+        np.concatenate(
+            [
+                np.concatenate(
+                    [layer.W_after.ravel(), layer.b_after]
+                    + (
+                        [np.array([layer.alpha_after], dtype=dtype)]
+                        if layer.alpha_after is not None
+                        else []
+                    )
+                )
+                for layer in t
+            ]
+        ),
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -227,8 +259,9 @@ def test_trace_after_is_before_plus_update(dtype):
         np.testing.assert_array_equal(net.biases[l - 1], layer.b_after)
         if l < net.n_layers:  # prelu hidden layers
             assert float(net.alphas[l]) == layer.alpha_after
-            assert layer.alpha_after == pytest.approx(layer.alpha_before + layer.Delta_alpha,
-                                                      rel=1e-6)
+            assert layer.alpha_after == pytest.approx(
+                layer.alpha_before + layer.Delta_alpha, rel=1e-6
+            )
             assert layer.Delta_alpha == pytest.approx(-lr * layer.dJ_dalpha, rel=1e-6)
         else:
             assert layer.alpha_after is None and l not in net.alphas
@@ -238,8 +271,15 @@ def test_trace_after_is_before_plus_update(dtype):
     assert t.J_after == pytest.approx(net.loss(X, Y), rel=1e-12)
 
 
-@pytest.mark.parametrize("case", [("sigmoid", "sigmoid", "mse", 1), ("prelu", "prelu", "mse", 2),
-                                  ("relu", "softmax", "cross_entropy", 2)], ids=_case_id)
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("sigmoid", "sigmoid", "mse", 1),
+        ("prelu", "prelu", "mse", 2),
+        ("relu", "softmax", "cross_entropy", 2),
+    ],
+    ids=_case_id,
+)
 def test_trace_update_false_leaves_network_unchanged(case):
     net, X, Y = make_case(case)
     before = net.parameters.copy()
@@ -273,9 +313,12 @@ def test_trace_of_one_sample_as_in_the_notes():
     assert t.J_before == pytest.approx(0.5 * np.sum((y - t.Y_hat[0]) ** 2), rel=1e-14)
     # the notes' update, sign corrected: w_ij ← w_ij + α δ_j h_i
     for layer in t:
-        np.testing.assert_allclose(layer.W_after,
-                                   layer.W_before + 0.5 * np.outer(layer.H_prev[0], layer.delta[0]),
-                                   rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(
+            layer.W_after,
+            layer.W_before + 0.5 * np.outer(layer.H_prev[0], layer.delta[0]),
+            rtol=1e-14,
+            atol=1e-16,
+        )
     assert t.J_after < t.J_before
 
 
@@ -287,9 +330,28 @@ def test_trace_to_dict():
     assert d["n"] == X.shape[0] and d["J_before"] == t.J_before and d["J_after"] == t.J_after
     np.testing.assert_array_equal(d["E"], t.E)
     assert sorted(d["layers"]) == [1, 2, 3]
-    expected = {"l", "activation", "H_prev", "Z", "H", "f_prime", "delta", "delta_rule", "dJ_dW",
-                "dJ_db", "Delta_W", "Delta_b", "W_before", "W_after", "b_before", "b_after",
-                "alpha_before", "alpha_after", "dJ_dalpha", "Delta_alpha"}
+    expected = {
+        "l",
+        "activation",
+        "H_prev",
+        "Z",
+        "H",
+        "f_prime",
+        "delta",
+        "delta_rule",
+        "dJ_dW",
+        "dJ_db",
+        "Delta_W",
+        "Delta_b",
+        "W_before",
+        "W_after",
+        "b_before",
+        "b_after",
+        "alpha_before",
+        "alpha_after",
+        "dJ_dalpha",
+        "Delta_alpha",
+    }
     for l, layer in d["layers"].items():
         assert set(layer) == expected and layer["l"] == l
         for key in ("Z", "H", "delta", "dJ_dW", "W_before", "W_after"):
@@ -308,8 +370,18 @@ def test_trace_prints_every_layer():
     assert "J before" in text and "J after" in text and "E = Y − Ŷ" in text
     for l in (1, 2, 3):
         assert f"layer l = {l}" in text
-        for q in (f"Z^[{l}]", f"H^[{l - 1}]", f"δ^[{l}]", f"∂J/∂W^[{l}]", f"∂J/∂b^[{l}]",
-                  f"ΔW^[{l}]", f"Δb^[{l}]", f"W^[{l}] before", f"W^[{l}] after", f"b^[{l}] after"):
+        for q in (
+            f"Z^[{l}]",
+            f"H^[{l - 1}]",
+            f"δ^[{l}]",
+            f"∂J/∂W^[{l}]",
+            f"∂J/∂b^[{l}]",
+            f"ΔW^[{l}]",
+            f"Δb^[{l}]",
+            f"W^[{l}] before",
+            f"W^[{l}] after",
+            f"b^[{l}] after",
+        ):
             assert q in text, q
     assert "α^[1] before" in text and "∂J/∂α^[2]" in text and "α^[3]" not in text
     assert "f′(Z^[3]) : None" in text
@@ -427,8 +499,11 @@ def test_gradcheck_detects_one_scaled_entry(monkeypatch):
 def test_gradcheck_detects_a_wrong_alpha_gradient(monkeypatch):
     net, X, Y = make_case(("prelu", "identity", "mse", 2))
     right = type(net).alpha_gradients.fget
-    monkeypatch.setattr(type(net), "alpha_gradients",
-                        property(lambda self: {l: 2.0 * g for l, g in right(self).items()}))
+    monkeypatch.setattr(
+        type(net),
+        "alpha_gradients",
+        property(lambda self: {l: 2.0 * g for l, g in right(self).items()}),
+    )
     report = bpcore.gradcheck(net, X, Y)
     assert report.failed == ["alpha^[1]", "alpha^[2]"]
 
@@ -453,8 +528,9 @@ def test_gradcheck_restores_parameters_even_on_error(monkeypatch):
 
 def test_gradcheck_reports_relu_kinks():
     # zero biases and an all-zero input row put Z^[1] exactly on the kink of relu
-    net = bpcore.Network([3, 4, 2], activation="relu", output_activation="identity",
-                         init="xavier", seed=0)
+    net = bpcore.Network(
+        [3, 4, 2], activation="relu", output_activation="identity", init="xavier", seed=0
+    )
     X = np.array([[0.0, 0.0, 0.0], [0.5, -1.0, 2.0]])
     Y = np.array([[0.2, 0.1], [0.3, -0.4]])
     report = bpcore.gradcheck(net, X, Y)

@@ -37,10 +37,7 @@ D_IN = 3
 
 # depth 0 has no hidden activation: one case per output pair
 CASES = [(None, loss, out, 0) for loss, out in OUTPUTS] + [
-    (hidden, loss, out, depth)
-    for depth in (1, 2, 3)
-    for hidden in HIDDEN
-    for loss, out in OUTPUTS
+    (hidden, loss, out, depth) for depth in (1, 2, 3) for hidden in HIDDEN for loss, out in OUTPUTS
 ]
 
 
@@ -62,8 +59,14 @@ def make_case(case, n: int, dtype: str = "float64", weighted: bool = False, seed
     sizes = [D_IN, *HIDDEN_SIZES[:depth], _n_out(loss)]
     for attempt in range(200):
         rng = np.random.default_rng(1000 * seed + 17 * n + attempt)
-        net = bpcore.Network(sizes, activation=hidden or "sigmoid", output_activation=out,
-                             loss=loss, dtype="float64", seed=seed)
+        net = bpcore.Network(
+            sizes,
+            activation=hidden or "sigmoid",
+            output_activation=out,
+            loss=loss,
+            dtype="float64",
+            seed=seed,
+        )
         net.parameters[...] = rng.normal(scale=0.8, size=net.n_params)
         for a in net.alphas.values():
             a[...] = rng.uniform(0.1, 0.5)
@@ -88,8 +91,14 @@ def make_case(case, n: int, dtype: str = "float64", weighted: bool = False, seed
     else:  # pragma: no cover - the loop always finds a case
         raise AssertionError("no kink-free case found")
     if dtype == "float32":
-        net32 = bpcore.Network(sizes, activation=hidden or "sigmoid", output_activation=out,
-                               loss=loss, dtype="float32", seed=seed)
+        net32 = bpcore.Network(
+            sizes,
+            activation=hidden or "sigmoid",
+            output_activation=out,
+            loss=loss,
+            dtype="float32",
+            seed=seed,
+        )
         net32.parameters[...] = net.parameters.astype(np.float32)
         return net32, X, Y, w
     return net, X, Y, w
@@ -156,7 +165,8 @@ def _check_against_fd(net, X, Y, w=None) -> None:
         diff = np.linalg.norm(g - fd_t[name])
         scale = max(np.linalg.norm(g), np.linalg.norm(fd_t[name]))
         assert diff <= 1e-6 * scale or diff <= floor, (
-            f"{name}: relative error {diff / scale:.3g}\nanalytic {g}\nfinite diff {fd_t[name]}")
+            f"{name}: relative error {diff / scale:.3g}\nanalytic {g}\nfinite diff {fd_t[name]}"
+        )
     assert np.linalg.norm(analytic) > 1e-3
 
 

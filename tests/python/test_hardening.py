@@ -49,8 +49,13 @@ def _run_python(code: str, timeout: float = 120.0) -> subprocess.CompletedProces
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(bpcore.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _same_bits(actual: Any, expected: Any) -> None:
@@ -60,8 +65,9 @@ def _same_bits(actual: Any, expected: Any) -> None:
 
 def _assert_clean_exit(proc: subprocess.CompletedProcess, marker: str = "DONE") -> str:
     """The child exited normally (no signal, no sanitizer report) and printed ``marker``."""
-    detail = (f"exit status {proc.returncode}\nstdout:\n{proc.stdout}\n"
-              f"stderr:\n{proc.stderr[-4000:]}")
+    detail = (
+        f"exit status {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
+    )
     assert proc.returncode == 0, "the child process crashed or failed: " + detail
     assert "Sanitizer" not in proc.stderr, detail
     assert marker in proc.stdout, detail
@@ -90,10 +96,16 @@ BAD_NETWORK_ARGS = [
     (dict(sizes=[3, 2], loss="hinge"), ValueError, ", ".join(LOSSES)),
     (dict(sizes=[3, 2], output_activation="softmax", loss="mse"), ValueError, "cross_entropy"),
     (dict(sizes=[3, 2], output_activation="sigmoid", loss="cross_entropy"), ValueError, "softmax"),
-    (dict(sizes=[3, 1], output_activation="softmax", loss="cross_entropy"), ValueError,
-     "2 outputs"),
-    (dict(sizes=[3, 1], output_activation="tanh", loss="binary_cross_entropy"), ValueError,
-     "sigmoid"),
+    (
+        dict(sizes=[3, 1], output_activation="softmax", loss="cross_entropy"),
+        ValueError,
+        "2 outputs",
+    ),
+    (
+        dict(sizes=[3, 1], output_activation="tanh", loss="binary_cross_entropy"),
+        ValueError,
+        "sigmoid",
+    ),
     (dict(sizes=[3, 2], init="normal"), ValueError, ", ".join(INITS)),
     (dict(sizes=[3, 2], dtype="int32"), ValueError, "float32, float64"),
     (dict(sizes=[3, 2], dtype="float16"), ValueError, "float32, float64"),
@@ -111,8 +123,9 @@ BAD_NETWORK_ARGS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, exc, words", BAD_NETWORK_ARGS,
-                         ids=[repr(k)[:60] for k, _, _ in BAD_NETWORK_ARGS])
+@pytest.mark.parametrize(
+    "kwargs, exc, words", BAD_NETWORK_ARGS, ids=[repr(k)[:60] for k, _, _ in BAD_NETWORK_ARGS]
+)
 def test_bad_network_arguments(kwargs: dict, exc: type, words: str) -> None:
     with pytest.raises(exc) as info:
         bpcore.Network(**kwargs)
@@ -123,17 +136,19 @@ def test_bad_network_arguments(kwargs: dict, exc: type, words: str) -> None:
 # whose buffers cannot be allocated: a clear ValueError or MemoryError, never a crash and never a
 # network that silently has the wrong number of parameters.
 HUGE_SIZES = [
-    [2, 2**62, 4],          # 2 * 2^62 overflows int64
-    [2**62, 4],             # 2^62 * 4 wraps to 0: a 4-parameter "network"
+    [2, 2**62, 4],  # 2 * 2^62 overflows int64
+    [2**62, 4],  # 2^62 * 4 wraps to 0: a 4-parameter "network"
     [3, 2**62 + 1, 1],
     [2**32, 2**32, 1],
-    [10**6, 10**6],         # 8 TB of float64
+    [10**6, 10**6],  # 8 TB of float64
 ]
 
 
 @pytest.mark.parametrize("sizes", HUGE_SIZES, ids=[str(s) for s in HUGE_SIZES])
 def test_bad_huge_sizes_are_refused_without_crash(sizes: list[int]) -> None:
-    out = _assert_clean_exit(_run_python(f"""
+    out = _assert_clean_exit(
+        _run_python(
+            f"""
         import bpcore
         try:
             net = bpcore.Network({sizes!r})
@@ -142,7 +157,10 @@ def test_bad_huge_sizes_are_refused_without_crash(sizes: list[int]) -> None:
         else:
             print("BUILT", net.n_params)
         print("DONE")
-    """, timeout=60))
+    """,
+            timeout=60,
+        )
+    )
     assert "REFUSED" in out, f"Network({sizes}) was built: {out}"
 
 
@@ -175,8 +193,15 @@ def _gradcheck(net, X, Y, w):
     return bpcore.gradcheck(net, X, Y)
 
 
-X_ENTRY_POINTS = {"forward": _forward, "predict": _predict, "loss": _loss, "backward": _backward,
-                  "fit": _fit, "trace": _trace, "gradcheck": _gradcheck}
+X_ENTRY_POINTS = {
+    "forward": _forward,
+    "predict": _predict,
+    "loss": _loss,
+    "backward": _backward,
+    "fit": _fit,
+    "trace": _trace,
+    "gradcheck": _gradcheck,
+}
 Y_ENTRY_POINTS = {k: X_ENTRY_POINTS[k] for k in ("loss", "backward", "fit", "trace", "gradcheck")}
 W_ENTRY_POINTS = {k: X_ENTRY_POINTS[k] for k in ("loss", "backward", "fit")}
 
@@ -204,27 +229,42 @@ BAD_X: dict[str, tuple[Callable[[np.ndarray], Any], type, str]] = {
     "+inf": (lambda X: _with(X, (0, 2), np.inf), ValueError, "index (0, 2)"),
     "-inf": (lambda X: _with(X, (5, 0), -np.inf), ValueError, "index (5, 0)"),
     # the position is the sample and feature, whatever the memory order of the input
-    "NaN Fortran": (lambda X: np.asfortranarray(_with(X, (3, 2), np.nan)), ValueError,
-                    "index (3, 2)"),
-    "NaN strided": (lambda X: np.repeat(_with(X, (2, 1), np.nan), 2, axis=0)[::2], ValueError,
-                    "index (2, 1)"),
-    "NaN float32": (lambda X: _with(X, (1, 1), np.nan).astype(np.float32), ValueError,
-                    "index (1, 1)"),
+    "NaN Fortran": (
+        lambda X: np.asfortranarray(_with(X, (3, 2), np.nan)),
+        ValueError,
+        "index (3, 2)",
+    ),
+    "NaN strided": (
+        lambda X: np.repeat(_with(X, (2, 1), np.nan), 2, axis=0)[::2],
+        ValueError,
+        "index (2, 1)",
+    ),
+    "NaN float32": (
+        lambda X: _with(X, (1, 1), np.nan).astype(np.float32),
+        ValueError,
+        "index (1, 1)",
+    ),
     "complex": (lambda X: X + 1j, TypeError, "complex"),
     "object": (lambda X: X.astype(object), TypeError, "object"),
     "strings": (lambda X: X.astype(str), TypeError, "numeric"),
     "bytes": (lambda X: X.astype("S8"), TypeError, "numeric"),
     "datetime64": (lambda X: np.zeros((N, D), dtype="datetime64[s]"), TypeError, "numeric"),
     "timedelta64": (lambda X: np.zeros((N, D), dtype="timedelta64[s]"), TypeError, "numeric"),
-    "structured": (lambda X: np.zeros(N, dtype=[("a", "f8"), ("b", "f8"), ("c", "f8")]), TypeError,
-                   "numeric"),
+    "structured": (
+        lambda X: np.zeros(N, dtype=[("a", "f8"), ("b", "f8"), ("c", "f8")]),
+        TypeError,
+        "numeric",
+    ),
     "ragged list": (_ragged, ValueError, "X"),
     "None": (lambda X: None, TypeError, "X"),
     "dict": (lambda X: {"a": 1}, TypeError, "X"),
     "huge Python int": (lambda X: [[10**400, 0, 0]] * N, TypeError, "X"),
     # finite values that only become inf in the cast: say so, not "X contains inf"
-    "float128 beyond float64": (lambda X: np.full((N, D), np.longdouble(10) ** 400), ValueError,
-                                "range"),
+    "float128 beyond float64": (
+        lambda X: np.full((N, D), np.longdouble(10) ** 400),
+        ValueError,
+        "range",
+    ),
 }
 
 
@@ -373,8 +413,11 @@ BAD_FIT_ARGS = [
     (dict(validation_data=(np.ones((2, D + 1)), np.ones((2, Q)))), ValueError, "X_val"),
     (dict(validation_data=(np.ones((2, D)), np.ones((3, Q)))), ValueError, "Y_val"),
     (dict(validation_data=(np.full((2, D), np.nan), np.ones((2, Q)))), ValueError, "X_val"),
-    (dict(validation_data=(np.ones((2, D)), np.ones((2, Q))), validation_fraction=0.5),
-     ValueError, "validation_fraction"),
+    (
+        dict(validation_data=(np.ones((2, D)), np.ones((2, Q))), validation_fraction=0.5),
+        ValueError,
+        "validation_fraction",
+    ),
     (dict(early_stopping=True, patience=0), ValueError, "patience"),
     (dict(early_stopping=True, min_delta=-1.0), ValueError, "min_delta"),
     (dict(early_stopping=True, min_delta="x"), TypeError, "min_delta"),
@@ -385,8 +428,9 @@ BAD_FIT_ARGS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, exc, words", BAD_FIT_ARGS,
-                         ids=[repr(k)[:60] for k, _, _ in BAD_FIT_ARGS])
+@pytest.mark.parametrize(
+    "kwargs, exc, words", BAD_FIT_ARGS, ids=[repr(k)[:60] for k, _, _ in BAD_FIT_ARGS]
+)
 def test_bad_fit_arguments(kwargs: dict, exc: type, words: str) -> None:
     net = _net()
     X, Y = _data()
@@ -416,7 +460,9 @@ def test_bad_huge_n_threads_no_crash(n_threads: int) -> None:
 
     The core runs at most one thread per row block, so a large request must be capped (or
     refused); asking OpenMP for 100 000 threads aborts or crashes the process."""
-    out = _assert_clean_exit(_run_python(f"""
+    out = _assert_clean_exit(
+        _run_python(
+            f"""
         import numpy as np, bpcore
         rng = np.random.default_rng(0)
         net = bpcore.Network([30, 300, 30], seed=0)
@@ -434,7 +480,10 @@ def test_bad_huge_n_threads_no_crash(n_threads: int) -> None:
                 assert "n_threads" in str(exc), exc
                 print(call, "REFUSED")
         print("DONE")
-    """, timeout=120))
+    """,
+            timeout=120,
+        )
+    )
     assert "DIFFERENT" not in out
 
 
@@ -442,8 +491,12 @@ def test_bad_reinitialize_arguments_leave_the_network_unchanged() -> None:
     """A refused reinitialize() changes nothing: not the parameters, not ``init`` nor ``seed``."""
     net = _net()
     before = net.parameters.copy()
-    for kwargs in (dict(seed=-1), dict(init="normal"), dict(seed=-1, init="he"),
-                   dict(seed=3, init="bad")):
+    for kwargs in (
+        dict(seed=-1),
+        dict(init="normal"),
+        dict(seed=-1, init="he"),
+        dict(seed=3, init="bad"),
+    ):
         with pytest.raises(ValueError):
             net.reinitialize(**kwargs)
         assert (net.init, net.seed) == ("small_uniform", 7), kwargs
@@ -551,15 +604,22 @@ def _npy_mmap(a: np.ndarray, tmp: Any) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-LAYOUTS = {"fortran": _fortran, "strided": _strided, "negative strides": _reversed,
-           "read-only": _read_only, "memmap r": _memmap, "memmap Fortran w+": _memmap_fortran,
-           "np.load mmap_mode=r": _npy_mmap}
+LAYOUTS = {
+    "fortran": _fortran,
+    "strided": _strided,
+    "negative strides": _reversed,
+    "read-only": _read_only,
+    "memmap r": _memmap,
+    "memmap Fortran w+": _memmap_fortran,
+    "np.load mmap_mode=r": _npy_mmap,
+}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("layout", list(LAYOUTS), ids=list(LAYOUTS))
-def test_layouts_give_the_same_results_as_C_ordered_copies(layout: str, dtype: str,
-                                                           tmp_path: Any) -> None:
+def test_layouts_give_the_same_results_as_C_ordered_copies(
+    layout: str, dtype: str, tmp_path: Any
+) -> None:
     make = LAYOUTS[layout]
     X, Y = _data(300, seed=3)  # enough rows for several row blocks
     w = np.linspace(0.1, 2.0, 300)
@@ -584,7 +644,7 @@ def _at_offset(a: np.ndarray, offset: int) -> np.ndarray:
     """A C-ordered copy of ``a`` whose data starts ``offset`` bytes past a 64-byte boundary."""
     buf = np.empty(a.nbytes + 128, dtype=np.uint8)
     start = (-buf.ctypes.data) % 64 + offset
-    out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out = buf[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
     out[...] = a
     return out
 
@@ -607,8 +667,15 @@ def test_same_input_gives_the_same_bits_wherever_buffers_land(case: tuple, dtype
     aligned address, and the scalar path rounds exp, tanh and multiply-adds differently.)"""
     sizes, hidden, output, loss, rows = case
     rng = np.random.default_rng(11)
-    net = bpcore.Network(sizes, activation=hidden, output_activation=output, loss=loss, seed=2,
-                         init="xavier", dtype=dtype)
+    net = bpcore.Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        loss=loss,
+        seed=2,
+        init="xavier",
+        dtype=dtype,
+    )
     X = rng.normal(size=(rows, sizes[0])).astype(dtype)
     Y = rng.uniform(size=(rows, sizes[-1])).astype(dtype)
     ref_pred, ref_loss, ref_fwd = net.predict(X), net.loss(X, Y), net.forward(X)
@@ -627,11 +694,14 @@ def test_same_input_gives_the_same_bits_wherever_buffers_land(case: tuple, dtype
         if not np.array_equal(keep[-1], ref_fwd):
             mismatches.append(f"forward, call {i}")
         J, g = net.backward(Xi, Y)
-        if J != ref_J or not all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-                                 for a, b in zip(g, ref_g)):
+        if J != ref_J or not all(
+            np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(g, ref_g)
+        ):
             mismatches.append(f"backward, call {i}")
-    assert not mismatches, (f"{net!r} on the {bpcore.simd} core: {mismatches[:6]} "
-                            f"({len(mismatches)} of 256 calls differ)")
+    assert not mismatches, (
+        f"{net!r} on the {bpcore.simd} core: {mismatches[:6]} "
+        f"({len(mismatches)} of 256 calls differ)"
+    )
 
 
 # ================================================================ 1c. the private core: C++ errors
@@ -654,35 +724,49 @@ CORE_CALLS: dict[str, tuple[Callable[[], Any], type]] = {
     "Network64 one size": (lambda: core.Network64([3], [], "mse"), ValueError),
     "Network64 zero size": (lambda: core.Network64([3, 0], ["sigmoid"], "mse"), ValueError),
     "Network64 negative size": (lambda: core.Network64([3, -2], ["sigmoid"], "mse"), ValueError),
-    "Network64 too many activations": (lambda: core.Network64([3, 2], ["tanh", "tanh"], "mse"),
-                                       ValueError),
-    "Network64 too few activations": (lambda: core.Network64([3, 4, 2], ["tanh"], "mse"),
-                                      ValueError),
-    "Network64 hidden softmax": (lambda: core.Network64([3, 4, 2], ["softmax", "softmax"],
-                                                        "cross_entropy"), ValueError),
+    "Network64 too many activations": (
+        lambda: core.Network64([3, 2], ["tanh", "tanh"], "mse"),
+        ValueError,
+    ),
+    "Network64 too few activations": (
+        lambda: core.Network64([3, 4, 2], ["tanh"], "mse"),
+        ValueError,
+    ),
+    "Network64 hidden softmax": (
+        lambda: core.Network64([3, 4, 2], ["softmax", "softmax"], "cross_entropy"),
+        ValueError,
+    ),
     "Network64 unknown activation": (lambda: core.Network64([3, 2], ["swish"], "mse"), ValueError),
     "Network64 unknown loss": (lambda: core.Network64([3, 2], ["sigmoid"], "hinge"), ValueError),
     "Network64 softmax + mse": (lambda: core.Network64([3, 2], ["softmax"], "mse"), ValueError),
-    "Network32 1-output softmax": (lambda: core.Network32([3, 1], ["softmax"], "cross_entropy"),
-                                   ValueError),
+    "Network32 1-output softmax": (
+        lambda: core.Network32([3, 1], ["softmax"], "cross_entropy"),
+        ValueError,
+    ),
     "forward wrong columns": (lambda: _core_net().forward(np.ones((2, D + 1))), ValueError),
     "forward 1-D": (lambda: _core_net().forward(np.ones(D)), ValueError),
     "forward 3-D": (lambda: _core_net().forward(np.ones((2, D, 1))), ValueError),
     "forward no rows": (lambda: _core_net().forward(np.ones((0, D))), ValueError),
-    "forward float32 into Network64": (lambda: _core_net().forward(np.ones((2, D), np.float32)),
-                                       TypeError),
+    "forward float32 into Network64": (
+        lambda: _core_net().forward(np.ones((2, D), np.float32)),
+        TypeError,
+    ),
     "forward Fortran": (lambda: _core_net().forward(np.asfortranarray(np.ones((4, D)))), TypeError),
     "forward list": (lambda: _core_net().forward([[1.0, 2.0, 3.0]]), TypeError),
     "predict wrong columns": (lambda: _core_net().predict(np.ones((2, 1))), ValueError),
     "backward Y rows": (lambda: _core_net().backward(X_OK, Y_OK[:-1]), ValueError),
     "backward Y columns": (lambda: _core_net().backward(X_OK, np.ones((N, Q + 1))), ValueError),
-    "backward no rows": (lambda: _core_net().backward(np.ones((0, D)), np.ones((0, Q))),
-                         ValueError),
+    "backward no rows": (
+        lambda: _core_net().backward(np.ones((0, D)), np.ones((0, Q))),
+        ValueError,
+    ),
     "backward weight shape": (lambda: _core_net().backward(X_OK, Y_OK, np.ones(N + 1)), ValueError),
     "backward negative weight": (lambda: _core_net().backward(X_OK, Y_OK, -np.ones(N)), ValueError),
     "backward zero weights": (lambda: _core_net().backward(X_OK, Y_OK, np.zeros(N)), ValueError),
-    "backward NaN weight": (lambda: _core_net().backward(X_OK, Y_OK, np.full(N, np.nan)),
-                            ValueError),
+    "backward NaN weight": (
+        lambda: _core_net().backward(X_OK, Y_OK, np.full(N, np.nan)),
+        ValueError,
+    ),
     "loss Y rows": (lambda: _core_net().loss(X_OK, Y_OK[:2]), ValueError),
     "loss weight 2-D": (lambda: _core_net().loss(X_OK, Y_OK, np.ones((N, 1))), ValueError),
     "loss inf weight": (lambda: _core_net().loss(X_OK, Y_OK, np.full(N, np.inf)), ValueError),
@@ -695,8 +779,10 @@ CORE_CALLS: dict[str, tuple[Callable[[], Any], type]] = {
     "cached_H before forward": (lambda: _core_net().cached_H(0), ValueError),
     "cached_delta before backward": (lambda: _core_net().cached_delta(0), ValueError),
     "initialize unknown init": (lambda: _core_net().initialize("normal", 0, 0.1), ValueError),
-    "initialize NaN scale": (lambda: _core_net().initialize("small_uniform", 0, float("nan")),
-                             ValueError),
+    "initialize NaN scale": (
+        lambda: _core_net().initialize("small_uniform", 0, float("nan")),
+        ValueError,
+    ),
     "initialize zero scale": (lambda: _core_net().initialize("small_uniform", 0, 0.0), ValueError),
     "initialize negative seed": (lambda: _core_net().initialize("he", -1, 0.1), TypeError),
     "OptimizerConfig unknown kind": (lambda: core.OptimizerConfig(kind="rmsprop"), ValueError),
@@ -711,24 +797,43 @@ CORE_CALLS: dict[str, tuple[Callable[[], Any], type]] = {
     "Optimizer64 no parameters": (lambda: core.Optimizer64(core.OptimizerConfig(), 0), ValueError),
     "Optimizer64 negative size": (lambda: core.Optimizer64(core.OptimizerConfig(), -5), ValueError),
     "Optimizer step other network": (
-        lambda: core.Optimizer64(core.OptimizerConfig(), 3).step(_core_net(), 0.1), ValueError),
+        lambda: core.Optimizer64(core.OptimizerConfig(), 3).step(_core_net(), 0.1),
+        ValueError,
+    ),
     "Optimizer32 step Network64": (
-        lambda: core.Optimizer32(core.OptimizerConfig(), 26).step(_core_net(), 0.1), TypeError),
+        lambda: core.Optimizer32(core.OptimizerConfig(), 26).step(_core_net(), 0.1),
+        TypeError,
+    ),
     "train_epoch X columns": (lambda: _trained_epoch(X=np.ones((N, D + 2))), ValueError),
     "train_epoch Y rows": (lambda: _trained_epoch(Y=Y_OK[:3]), ValueError),
-    "train_epoch no rows": (lambda: _trained_epoch(X=np.ones((0, D)), Y=np.ones((0, Q))),
-                            ValueError),
+    "train_epoch no rows": (
+        lambda: _trained_epoch(X=np.ones((0, D)), Y=np.ones((0, Q))),
+        ValueError,
+    ),
     "train_epoch weight shape": (lambda: _trained_epoch(sample_weight=np.ones(2)), ValueError),
     "train_epoch negative batch": (
-        lambda: _trained_epoch(options=core.EpochOptions(batch_size=-1)), ValueError),
+        lambda: _trained_epoch(options=core.EpochOptions(batch_size=-1)),
+        ValueError,
+    ),
     "train_epoch negative epoch": (
-        lambda: _trained_epoch(options=core.EpochOptions(epoch=-1)), ValueError),
+        lambda: _trained_epoch(options=core.EpochOptions(epoch=-1)),
+        ValueError,
+    ),
     "train_epoch optimizer size": (
-        lambda: _trained_epoch(optimizer=core.Optimizer64(core.OptimizerConfig(), 3)), ValueError),
+        lambda: _trained_epoch(optimizer=core.Optimizer64(core.OptimizerConfig(), 3)),
+        ValueError,
+    ),
     "train_epoch32 Network64": (
-        lambda: core.train_epoch32(_core_net(), core.Optimizer32(core.OptimizerConfig(), 26),
-                                   X_OK.astype(np.float32), Y_OK.astype(np.float32), None,
-                                   core.EpochOptions()), TypeError),
+        lambda: core.train_epoch32(
+            _core_net(),
+            core.Optimizer32(core.OptimizerConfig(), 26),
+            X_OK.astype(np.float32),
+            Y_OK.astype(np.float32),
+            None,
+            core.EpochOptions(),
+        ),
+        TypeError,
+    ),
     "activate unknown": (lambda: core.activate("swish", np.ones(3)), ValueError),
     "activate softmax 1-D": (lambda: core.activate("softmax", np.ones(3)), ValueError),
     "activate int array": (lambda: core.activate("relu", np.ones(3, dtype=np.int64)), TypeError),
@@ -737,8 +842,10 @@ CORE_CALLS: dict[str, tuple[Callable[[], Any], type]] = {
     "first_nonfinite int": (lambda: core.first_nonfinite(np.ones(3, dtype=np.int32)), TypeError),
     "epoch_permutation negative n": (lambda: core.epoch_permutation(-1, 0, 0), ValueError),
     "epoch_permutation negative epoch": (lambda: core.epoch_permutation(5, 0, -1), ValueError),
-    "epoch_permutation too large": (lambda: core.epoch_permutation(2**62, 0, 0),
-                                    (ValueError, MemoryError)),
+    "epoch_permutation too large": (
+        lambda: core.epoch_permutation(2**62, 0, 0),
+        (ValueError, MemoryError),
+    ),
 }
 
 
@@ -773,7 +880,8 @@ def test_views_have_the_network_as_base() -> None:
 
 def test_views_outlive_their_network() -> None:
     """A view kept after ``del net`` still reads and writes the (kept alive) parameters."""
-    _assert_clean_exit(_run_python("""
+    _assert_clean_exit(
+        _run_python("""
         import gc, numpy as np, bpcore
         net = bpcore.Network([3, 4, 2], activation="prelu", output_activation="sigmoid", seed=1)
         X, Y = np.ones((5, 3)), np.zeros((5, 2))
@@ -794,7 +902,8 @@ def test_views_outlive_their_network() -> None:
         assert theta[0] == 7.0
         theta[...] = -1.0
         print("DONE", float(theta.sum()))
-    """))
+    """)
+    )
 
 
 def test_network_is_collected_once_its_views_are_gone() -> None:
@@ -877,8 +986,9 @@ def test_forward_and_predict_from_many_threads_match_serial_results() -> None:
                 errors.append(f"loss thread {k} iteration {it}")
             J, grads = net.backward(X, Y)
             if J != serial_back[i][0] or not all(
-                    np.array_equal(g[0], s[0]) and np.array_equal(g[1], s[1])
-                    for g, s in zip(grads, serial_back[i][1])):
+                np.array_equal(g[0], s[0]) and np.array_equal(g[1], s[1])
+                for g, s in zip(grads, serial_back[i][1])
+            ):
                 errors.append(f"backward thread {k} iteration {it}")
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -908,8 +1018,9 @@ def test_second_fit_from_another_thread_raises() -> None:
     X, Y = _data(40)
     gate = _Gate()
     result: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: result.setdefault(
-        "hist", net.fit(X, Y, epochs=2, callbacks=[gate])))
+    t = threading.Thread(
+        target=lambda: result.setdefault("hist", net.fit(X, Y, epochs=2, callbacks=[gate]))
+    )
     t.start()
     try:
         assert gate.entered.wait(60)
@@ -1000,8 +1111,9 @@ def _pool_predict(X: np.ndarray) -> np.ndarray:
 _FORK_NET: bpcore.Network | None = None
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
-                    reason="the platform has no fork()")
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="the platform has no fork()"
+)
 def test_forked_child_after_training_does_not_hang() -> None:
     """Training starts OpenMP threads in the parent; a forked child (multiprocessing "fork",
     as joblib and Dask may use) must still run bpcore, on one thread, with the same results."""
@@ -1131,8 +1243,9 @@ BAD_ESTIMATOR_PARAMS = [
 
 @pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # max_iter=2 does not converge
 @pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
-@pytest.mark.parametrize("params, exc", BAD_ESTIMATOR_PARAMS,
-                         ids=[repr(p) for p, _ in BAD_ESTIMATOR_PARAMS])
+@pytest.mark.parametrize(
+    "params, exc", BAD_ESTIMATOR_PARAMS, ids=[repr(p) for p, _ in BAD_ESTIMATOR_PARAMS]
+)
 def test_bad_estimator_parameters(kind: str, params: dict, exc: type) -> None:
     X, Y = _data(20)
     y = (Y[:, 0] > 0.5).astype(int) if kind == "MLPClassifier" else Y[:, 0]
@@ -1148,9 +1261,14 @@ def test_bad_estimator_parameters(kind: str, params: dict, exc: type) -> None:
 def test_bad_estimator_data(kind: str, bad: str) -> None:
     X, Y = _data(20)
     y = (Y[:, 0] > 0.5).astype(int) if kind == "MLPClassifier" else Y[:, 0]
-    Xb = {"NaN": _with(X, (1, 1), np.nan), "inf": _with(X, (2, 2), np.inf), "complex": X + 1j,
-          "3-D": X.reshape(20, D, 1), "no samples": X[:0],
-          "strings": np.full(X.shape, "abc", dtype=object)}[bad]
+    Xb = {
+        "NaN": _with(X, (1, 1), np.nan),
+        "inf": _with(X, (2, 2), np.inf),
+        "complex": X + 1j,
+        "3-D": X.reshape(20, D, 1),
+        "no samples": X[:0],
+        "strings": np.full(X.shape, "abc", dtype=object),
+    }[bad]
     yb = y[:0] if bad == "no samples" else y
     est = getattr(bpcore, kind)(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     with pytest.raises((ValueError, TypeError)):
@@ -1230,13 +1348,16 @@ def test_cli_reports_bad_input_in_one_line(tmp_path: Any, capsys: Any) -> None:
 def test_cli_huge_hidden_layer_fails_cleanly(tmp_path: Any) -> None:
     """``bpcore train --set network.hidden=[2**62]`` ends with exit status 1 and a message."""
     out = tmp_path / "o"
-    proc = _run_python(f"""
+    proc = _run_python(
+        f"""
         import sys
         from bpcore.cli import main
         code = main(["train", "-q", "--set", "network.hidden=[{2**62}]", "--set",
                      "training.epochs=1", "--out", {str(out)!r}])
         print("DONE", code)
         sys.exit(0 if code == 1 else 3)
-    """, timeout=60)
+    """,
+        timeout=60,
+    )
     _assert_clean_exit(proc)
     assert "error" in proc.stderr

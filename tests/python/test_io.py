@@ -14,14 +14,26 @@ from bpcore.dataio import load_table
 from bpcore.preprocessing import Preprocessing
 
 PAIRS = [  # (output activation, loss) — every pairing the core accepts
-    ("sigmoid", "mse"), ("identity", "mse"), ("tanh", "mse"), ("relu", "mse"), ("prelu", "mse"),
-    ("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"),
+    ("sigmoid", "mse"),
+    ("identity", "mse"),
+    ("tanh", "mse"),
+    ("relu", "mse"),
+    ("prelu", "mse"),
+    ("softmax", "cross_entropy"),
+    ("sigmoid", "binary_cross_entropy"),
 ]
 
 
 def _random_net(hidden_act, out_act, loss, dtype, seed=0, sizes=(3, 4, 5, 2)):
-    net = bpcore.Network(list(sizes), activation=hidden_act, output_activation=out_act, loss=loss,
-                         dtype=dtype, init="xavier", seed=seed)
+    net = bpcore.Network(
+        list(sizes),
+        activation=hidden_act,
+        output_activation=out_act,
+        loss=loss,
+        dtype=dtype,
+        init="xavier",
+        seed=seed,
+    )
     rng = np.random.default_rng(seed + 100)
     net.parameters[...] = rng.normal(scale=0.7, size=net.n_params)
     for a in net.alphas.values():  # prelu slopes away from their initial 0.25
@@ -32,7 +44,7 @@ def _random_net(hidden_act, out_act, loss, dtype, seed=0, sizes=(3, 4, 5, 2)):
 def _split(path):
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
 
 
 def _join(path, header, data, pad=True):
@@ -68,7 +80,9 @@ def test_save_load_identical(tmp_path, hidden_act, out_act, loss, dtype):
     assert back.init == net.init and back.seed == net.seed
     assert back.parameters.dtype == net.parameters.dtype
     assert np.array_equal(back.parameters, net.parameters)
-    assert {l: float(a) for l, a in back.alphas.items()} == {l: float(a) for l, a in net.alphas.items()}
+    assert {l: float(a) for l, a in back.alphas.items()} == {
+        l: float(a) for l, a in net.alphas.items()
+    }
     X = np.random.default_rng(1).normal(size=(37, 3))
     assert np.array_equal(back.forward(X), net.forward(X))
     tol = 1e-12 if dtype == "float64" else 1e-5
@@ -119,7 +133,9 @@ def test_regression_target_statistics_round_trip(tmp_path):
     net.save(tmp_path / "r.safetensors", preprocessing=prep)
     back = bpcore.load(tmp_path / "r.safetensors")
     assert back.preprocessing == prep
-    np.testing.assert_allclose(back.preprocessing.predict(back, X), prep.predict(net, X), rtol=1e-12)
+    np.testing.assert_allclose(
+        back.preprocessing.predict(back, X), prep.predict(net, X), rtol=1e-12
+    )
     assert abs(back.preprocessing.predict(back, X).mean() - 100) < 30
 
 
@@ -134,12 +150,21 @@ def test_file_layout_is_plain_safetensors(iris_model):
     begin, end = W1["data_offsets"]
     W = np.frombuffer(data[begin:end], dtype="<f8").reshape(4, 5)
     assert np.array_equal(W, bpcore.load(path).weights[0])
-    assert set(header) == {"__metadata__", "W1", "b1", "W2", "b2", "preprocessing.mean",
-                           "preprocessing.scale"}
+    assert set(header) == {
+        "__metadata__",
+        "W1",
+        "b1",
+        "W2",
+        "b2",
+        "preprocessing.mean",
+        "preprocessing.scale",
+    }
 
 
 def test_safetensors_library_reads_our_files_and_we_read_its(iris_model, tmp_path):
-    st_numpy = pytest.importorskip("safetensors.numpy", reason="the safetensors package is a test peer")
+    st_numpy = pytest.importorskip(
+        "safetensors.numpy", reason="the safetensors package is a test peer"
+    )
     from safetensors import safe_open
 
     net, _, t, path = iris_model
@@ -153,18 +178,28 @@ def test_safetensors_library_reads_our_files_and_we_read_its(iris_model, tmp_pat
     st_numpy.save_file(arrays, str(other), metadata=meta)
     back = bpcore.load(other)
     assert np.array_equal(back.parameters, net.parameters)
-    assert np.array_equal(back.preprocessing.predict(back, t.X), bpcore.load(path).preprocessing.predict(net, t.X))
+    assert np.array_equal(
+        back.preprocessing.predict(back, t.X), bpcore.load(path).preprocessing.predict(net, t.X)
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("hidden_act,out_act,loss", [
-    ("sigmoid", "sigmoid", "mse"), ("tanh", "softmax", "cross_entropy"),
-    ("relu", "identity", "mse"), ("prelu", "prelu", "mse"), ("identity", "tanh", "mse"),
-    ("prelu", "sigmoid", "binary_cross_entropy"),
-])
+@pytest.mark.parametrize(
+    "hidden_act,out_act,loss",
+    [
+        ("sigmoid", "sigmoid", "mse"),
+        ("tanh", "softmax", "cross_entropy"),
+        ("relu", "identity", "mse"),
+        ("prelu", "prelu", "mse"),
+        ("identity", "tanh", "mse"),
+        ("prelu", "sigmoid", "binary_cross_entropy"),
+    ],
+)
 def test_torch_rebuilds_the_same_predictions(tmp_path, hidden_act, out_act, loss, dtype):
     torch = pytest.importorskip("torch", reason="PyTorch is an optional test peer")
-    st_torch = pytest.importorskip("safetensors.torch", reason="safetensors is an optional test peer")
+    st_torch = pytest.importorskip(
+        "safetensors.torch", reason="safetensors is an optional test peer"
+    )
     net = _random_net(hidden_act, out_act, loss, dtype, seed=3)
     Xraw = np.random.default_rng(2).normal(loc=5, scale=3, size=(25, 3))
     prep = Preprocessing.fit(Xraw, np.random.default_rng(3).normal(size=(25, 2)), task="regression")
@@ -209,11 +244,15 @@ def test_save_rejects_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         net.save(tmp_path / "x.safetensors", thing=object())
     with pytest.raises(ValueError, match="features"):
-        net.save(tmp_path / "x.safetensors",
-                 preprocessing=Preprocessing.fit(np.ones((4, 3)), [0, 1, 0, 1]))
+        net.save(
+            tmp_path / "x.safetensors",
+            preprocessing=Preprocessing.fit(np.ones((4, 3)), [0, 1, 0, 1]),
+        )
     with pytest.raises(ValueError, match="outputs"):
-        net.save(tmp_path / "x.safetensors",
-                 preprocessing=Preprocessing.fit(np.ones((3, 2)), ["a", "b", "c"]))
+        net.save(
+            tmp_path / "x.safetensors",
+            preprocessing=Preprocessing.fit(np.ones((3, 2)), ["a", "b", "c"]),
+        )
     with pytest.raises(FileNotFoundError, match="does not exist"):
         net.save(tmp_path / "missing-dir" / "x.safetensors")
     assert list(tmp_path.iterdir()) == []
@@ -279,7 +318,7 @@ def _expect_error(path, pattern):
 def test_truncated_files(iris_model, keep):
     _, _, _, path = iris_model
     raw = path.read_bytes()
-    path.write_bytes(raw[:keep] if keep >= 0 else raw[:len(raw) + keep])
+    path.write_bytes(raw[:keep] if keep >= 0 else raw[: len(raw) + keep])
     _expect_error(path, "truncated|too short|runs past|cover")
 
 
@@ -316,7 +355,7 @@ def test_header_not_an_object(iris_model):
     _, _, _, path = iris_model
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    path.write_bytes(raw[:8] + b"[" + raw[9:8 + n] + raw[8 + n:])
+    path.write_bytes(raw[:8] + b"[" + raw[9 : 8 + n] + raw[8 + n :])
     _expect_error(path, "start with")
 
 
@@ -483,9 +522,13 @@ def test_missing_file_and_bad_path_type(tmp_path):
 
 
 def test_generic_tensors_round_trip(tmp_path):
-    arrays = {"a": np.arange(6, dtype=np.int32).reshape(2, 3), "b": np.array(2.5, dtype=np.float32),
-              "c": np.array([True, False]), "empty": np.zeros((0, 4)),
-              "big_endian": np.arange(3, dtype=">f8")}
+    arrays = {
+        "a": np.arange(6, dtype=np.int32).reshape(2, 3),
+        "b": np.array(2.5, dtype=np.float32),
+        "c": np.array([True, False]),
+        "empty": np.zeros((0, 4)),
+        "big_endian": np.arange(3, dtype=">f8"),
+    }
     bio.save_tensors(tmp_path / "g.safetensors", arrays, {"k": "v"})
     back, meta = bio.load_tensors(tmp_path / "g.safetensors")
     assert meta == {"k": "v"}

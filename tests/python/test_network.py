@@ -17,16 +17,29 @@ from reference import ReferenceMLP
 
 def notes_network(**kwargs) -> bpcore.Network:
     """The notes' 4-5-3 network, exactly as the issue writes it."""
-    args = dict(activation="sigmoid", output_activation="sigmoid", loss="mse", dtype="float64",
-                init="small_uniform", seed=0)
+    args = dict(
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        dtype="float64",
+        init="small_uniform",
+        seed=0,
+    )
     args.update(kwargs)
     return bpcore.Network([4, 5, 3], **args)
 
 
 # ------------------------------------------------------------------------- the fixed API
 def test_api_as_written(iris):
-    net = bpcore.Network([4, 5, 3], activation="sigmoid", output_activation="sigmoid", loss="mse",
-                         dtype="float64", init="small_uniform", seed=0)
+    net = bpcore.Network(
+        [4, 5, 3],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        dtype="float64",
+        init="small_uniform",
+        seed=0,
+    )
     assert net.sizes == [4, 5, 3]
     assert net.activations == ["sigmoid", "sigmoid"]
     assert net.loss_name == "mse"
@@ -74,8 +87,15 @@ def test_parameters_are_views_of_one_buffer():
     assert set(net.alphas) == {1}
     assert np.shares_memory(net.alphas[1], flat)
     # the layout: per layer W row by row, b, α
-    expected = np.concatenate([net.weights[0].ravel(), net.biases[0], [net.alphas[1]],
-                               net.weights[1].ravel(), net.biases[1]])
+    expected = np.concatenate(
+        [
+            net.weights[0].ravel(),
+            net.biases[0],
+            [net.alphas[1]],
+            net.weights[1].ravel(),
+            net.biases[1],
+        ]
+    )
     np.testing.assert_array_equal(flat, expected)
     # a view seen through another view
     net.parameters[0] = 42.0
@@ -168,8 +188,14 @@ def test_gradient_descent_lowers_J_and_the_printed_sign_raises_it(iris, batch):
 
 def test_gradient_is_minus_mean_H_transpose_delta(iris):
     """∂J/∂W^[l] = -(1/n) H^[l-1]ᵀ δ^[l] and ∂J/∂b^[l] = -(1/n) Σ δ^[l] from the cached H and δ."""
-    net = bpcore.Network([4, 6, 5, 3], activation=["tanh", "relu"], output_activation="softmax",
-                         loss="cross_entropy", init="xavier", seed=2)
+    net = bpcore.Network(
+        [4, 6, 5, 3],
+        activation=["tanh", "relu"],
+        output_activation="softmax",
+        loss="cross_entropy",
+        init="xavier",
+        seed=2,
+    )
     X, Y = iris.X[::7], iris.Y[::7]
     _, grads = net.backward(X, Y)
     n = X.shape[0]
@@ -185,8 +211,17 @@ def _J_i_from_Z(ref: ReferenceMLP, l: int, Z: np.ndarray, Y: np.ndarray) -> np.n
     """Per-sample J_i as a function of Z^[l] (rows), by running layers l … L of the reference."""
     from reference import activate
 
-    tail = ReferenceMLP(ref.W[l:], ref.b[l:], ref.activations[l:], ref.loss_name,
-                        {k - l: a for k, a in ref.alphas.items() if k > l}) if l < ref.L else None
+    tail = (
+        ReferenceMLP(
+            ref.W[l:],
+            ref.b[l:],
+            ref.activations[l:],
+            ref.loss_name,
+            {k - l: a for k, a in ref.alphas.items() if k > l},
+        )
+        if l < ref.L
+        else None
+    )
     H = activate(ref.activations[l - 1], Z, ref.alphas.get(l, 0.25))
     if tail is None:
         if ref.loss_name == "mse":
@@ -208,8 +243,9 @@ def _J_i_from_Z(ref: ReferenceMLP, l: int, Z: np.ndarray, Y: np.ndarray) -> np.n
 )
 def test_cache_matches_reference_and_delta_is_minus_dJi_dZ(iris, acts, out, loss):
     sizes = [4, *([5, 4][: len(acts)]), 3]
-    net = bpcore.Network(sizes, activation=acts, output_activation=out, loss=loss,
-                         init="xavier", seed=4)
+    net = bpcore.Network(
+        sizes, activation=acts, output_activation=out, loss=loss, init="xavier", seed=4
+    )
     net.parameters[...] += np.random.default_rng(0).normal(scale=0.3, size=net.n_params)
     X, Y = iris.X[::15], iris.Y[::15]
     with pytest.raises(RuntimeError, match="forward"):
@@ -313,8 +349,9 @@ def _variants(X: np.ndarray):
 
 @pytest.mark.parametrize("kind", ["float32", "int", "fortran", "strided", "read_only", "list"])
 def test_other_inputs_give_the_results_of_a_c_ordered_copy(iris, kind):
-    net = bpcore.Network([4, 5, 3], activation="tanh", output_activation="softmax",
-                         loss="cross_entropy", seed=5)
+    net = bpcore.Network(
+        [4, 5, 3], activation="tanh", output_activation="softmax", loss="cross_entropy", seed=5
+    )
     X0, Y0 = iris.X[::10], iris.Y[::10]
     X = _variants(X0)[kind]
     Y = _variants(Y0)[kind] if kind not in ("int",) else Y0.astype(np.int64)
@@ -348,10 +385,24 @@ def test_float32_network_takes_float64_input(iris):
 
 # ------------------------------------------------------------------------- repr
 def test_repr_shows_the_architecture():
-    text = repr(bpcore.Network([4, 6, 5, 3], activation=["relu", "tanh"],
-                               output_activation="softmax", loss="cross_entropy", dtype="float32"))
-    for part in ("[4, 6, 5, 3]", "relu", "tanh", "softmax", "cross_entropy", "float32",
-                 f"n_params={4 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3}"):
+    text = repr(
+        bpcore.Network(
+            [4, 6, 5, 3],
+            activation=["relu", "tanh"],
+            output_activation="softmax",
+            loss="cross_entropy",
+            dtype="float32",
+        )
+    )
+    for part in (
+        "[4, 6, 5, 3]",
+        "relu",
+        "tanh",
+        "softmax",
+        "cross_entropy",
+        "float32",
+        f"n_params={4 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3}",
+    ):
         assert part in text
     assert repr(notes_network()).startswith("Network([4, 5, 3]")
 
@@ -421,20 +472,34 @@ def test_reinitialize_redraws_in_place():
         (dict(sizes=[4, True]), TypeError, ["sizes[1]"]),
         (dict(sizes="453"), TypeError, ["sizes"]),
         (dict(sizes=4), TypeError, ["sizes"]),
-        (dict(sizes=[4, 5, 3], activation="swish"), ValueError,
-         ["activation", *HIDDEN_ACTIVATIONS, "swish"]),
+        (
+            dict(sizes=[4, 5, 3], activation="swish"),
+            ValueError,
+            ["activation", *HIDDEN_ACTIVATIONS, "swish"],
+        ),
         (dict(sizes=[4, 5, 3], activation="softmax"), ValueError, ["activation", "prelu"]),
         (dict(sizes=[4, 5, 6, 3], activation=["relu"]), ValueError, ["activation", "2"]),
-        (dict(sizes=[4, 3], output_activation="maxout"), ValueError,
-         ["output_activation", *ACTIVATIONS, "maxout"]),
-        (dict(sizes=[4, 3], loss="mae"), ValueError,
-         ["loss", *LOSSES]),
-        (dict(sizes=[4, 3], output_activation="softmax", loss="mse"), ValueError,
-         ["softmax", "loss", "cross_entropy", "mse"]),
-        (dict(sizes=[4, 3], output_activation="sigmoid", loss="cross_entropy"), ValueError,
-         ["cross_entropy", "softmax"]),
-        (dict(sizes=[4, 3], output_activation="identity", loss="binary_cross_entropy"), ValueError,
-         ["binary_cross_entropy", "sigmoid"]),
+        (
+            dict(sizes=[4, 3], output_activation="maxout"),
+            ValueError,
+            ["output_activation", *ACTIVATIONS, "maxout"],
+        ),
+        (dict(sizes=[4, 3], loss="mae"), ValueError, ["loss", *LOSSES]),
+        (
+            dict(sizes=[4, 3], output_activation="softmax", loss="mse"),
+            ValueError,
+            ["softmax", "loss", "cross_entropy", "mse"],
+        ),
+        (
+            dict(sizes=[4, 3], output_activation="sigmoid", loss="cross_entropy"),
+            ValueError,
+            ["cross_entropy", "softmax"],
+        ),
+        (
+            dict(sizes=[4, 3], output_activation="identity", loss="binary_cross_entropy"),
+            ValueError,
+            ["binary_cross_entropy", "sigmoid"],
+        ),
         (dict(sizes=[4, 3], init="zeros"), ValueError, ["init", "small_uniform", "xavier", "he"]),
         (dict(sizes=[4, 3], dtype="float16"), ValueError, ["dtype", "float32", "float64"]),
         (dict(sizes=[4, 3], seed=-1), ValueError, ["seed"]),
@@ -506,8 +571,15 @@ def test_non_numeric_inputs_raise_type_errors(iris):
 # ------------------------------------------------------------------------- copies and pickling
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_pickle_and_copy_give_identical_predictions(iris, dtype):
-    net = bpcore.Network([4, 6, 3], activation="prelu", output_activation="softmax",
-                         loss="cross_entropy", dtype=dtype, init="he", seed=8)
+    net = bpcore.Network(
+        [4, 6, 3],
+        activation="prelu",
+        output_activation="softmax",
+        loss="cross_entropy",
+        dtype=dtype,
+        init="he",
+        seed=8,
+    )
     net.alphas[1][...] = 0.1
     net.fit(iris.X, iris.Y, epochs=2, batch_size=16, lr=0.05, seed=1)
     X = iris.X
@@ -515,7 +587,11 @@ def test_pickle_and_copy_give_identical_predictions(iris, dtype):
         assert other is not net
         assert repr(other) == repr(net)
         assert (other.init, other.seed, other.init_scale, other.dtype) == (
-            net.init, net.seed, net.init_scale, net.dtype)
+            net.init,
+            net.seed,
+            net.init_scale,
+            net.dtype,
+        )
         np.testing.assert_array_equal(other.parameters, net.parameters)
         np.testing.assert_array_equal(other.predict(X), net.predict(X))
         np.testing.assert_array_equal(other.forward(X), net.forward(X))

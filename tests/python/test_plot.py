@@ -51,10 +51,12 @@ def test_plot_activations_draws_the_cores_values(tmp_path):
         f_line, d_line = a.get_lines()[:2]
         assert np.array_equal(f_line.get_xdata(), x)
         # the SIMD builds of the core can differ by one ulp between calls on the same input
-        np.testing.assert_allclose(f_line.get_ydata(), core.activate(name, x, 0.25),
-                                   rtol=1e-14, atol=1e-300)
-        np.testing.assert_allclose(d_line.get_ydata(), core.derivative(name, x, 0.25),
-                                   rtol=1e-14, atol=1e-300)
+        np.testing.assert_allclose(
+            f_line.get_ydata(), core.activate(name, x, 0.25), rtol=1e-14, atol=1e-300
+        )
+        np.testing.assert_allclose(
+            d_line.get_ydata(), core.derivative(name, x, 0.25), rtol=1e-14, atol=1e-300
+        )
     # the notes' formulas, as an independent check of what is drawn
     sig = axes[1].get_lines()[0].get_ydata()
     np.testing.assert_allclose(sig, 1 / (1 + np.exp(-x)), rtol=1e-12)
@@ -75,8 +77,9 @@ def test_plotted_derivative_matches_finite_differences(name):
 
 
 def test_all_five_with_prelu_alpha_and_one_axes(tmp_path):
-    fig = plot.plot_activations(("relu", "sigmoid", "tanh", "prelu", "identity"),
-                                out=tmp_path / "all.png")
+    fig = plot.plot_activations(
+        ("relu", "sigmoid", "tanh", "prelu", "identity"), out=tmp_path / "all.png"
+    )
     titles = [a.get_title() for a in fig.axes if a.get_visible()]
     assert titles == ["relu", "sigmoid", "tanh", "prelu (α = 0.25)", "identity"]
     prelu = fig.axes[3].get_lines()[0]
@@ -99,22 +102,27 @@ def test_every_hidden_activation_in_one_figure(tmp_path):
     x = np.arange(-8, 8, 0.1)
     for a, name in zip([a for a in fig.axes if a.get_visible()], bpcore.HIDDEN_ACTIVATIONS):
         f_line, d_line = a.get_lines()[:2]
-        np.testing.assert_allclose(f_line.get_ydata(), bpcore.activate(name, x),
-                                   rtol=1e-14, atol=1e-300)
-        np.testing.assert_allclose(d_line.get_ydata(), bpcore.derivative(name, x),
-                                   rtol=1e-14, atol=1e-300)
+        np.testing.assert_allclose(
+            f_line.get_ydata(), bpcore.activate(name, x), rtol=1e-14, atol=1e-300
+        )
+        np.testing.assert_allclose(
+            d_line.get_ydata(), bpcore.derivative(name, x), rtol=1e-14, atol=1e-300
+        )
     check_png(tmp_path / "hidden.png")
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"names": ["softmax"]}, ValueError, "softmax acts on whole rows"),
-    ({"names": ["swish"]}, ValueError, "names must be among"),
-    ({"names": []}, ValueError, "at least one"),
-    ({"x": [1.0]}, ValueError, "at least two"),
-    ({"x": [0.0, np.nan]}, ValueError, "finite"),
-    ({"ax": "not axes"}, TypeError, "ax must be"),
-    ({"out": "/tmp/act.gif"}, ValueError, "out must end in"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"names": ["softmax"]}, ValueError, "softmax acts on whole rows"),
+        ({"names": ["swish"]}, ValueError, "names must be among"),
+        ({"names": []}, ValueError, "at least one"),
+        ({"x": [1.0]}, ValueError, "at least two"),
+        ({"x": [0.0, np.nan]}, ValueError, "finite"),
+        ({"ax": "not axes"}, TypeError, "ax must be"),
+        ({"out": "/tmp/act.gif"}, ValueError, "out must end in"),
+    ],
+)
 def test_plot_activations_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         plot.plot_activations(**kwargs)
@@ -124,8 +132,9 @@ def test_plot_history_from_history_and_dict(tmp_path):
     X = np.random.default_rng(0).normal(size=(40, 2))
     Y = (X[:, :1] > 0).astype(float)
     net = bpcore.Network([2, 4, 1], seed=0)
-    hist = net.fit(X, Y, epochs=15, lr=0.5, validation_fraction=0.25, early_stopping=True,
-                   patience=50)
+    hist = net.fit(
+        X, Y, epochs=15, lr=0.5, validation_fraction=0.25, early_stopping=True, patience=50
+    )
     fig = plot.plot_history(hist, out=tmp_path / "h.png")
     ax = fig.axes[0]
     train_line, val_line = ax.get_lines()[:2]
@@ -146,10 +155,22 @@ def test_plot_history_from_history_and_dict(tmp_path):
 def test_plot_decision_regions(tmp_path):
     ds = bpcore.datasets.make_moons(120, noise=0.1, seed=0)
     prep = Preprocessing.fit(ds.X, ds.y)
-    net = bpcore.Network([2, 12, 2], activation="tanh", output_activation="softmax",
-                         loss="cross_entropy", init="xavier", seed=0)
-    net.fit(prep.transform(ds.X), prep.encode(ds.y), epochs=60, batch_size=8, lr=0.2,
-            optimizer="momentum")
+    net = bpcore.Network(
+        [2, 12, 2],
+        activation="tanh",
+        output_activation="softmax",
+        loss="cross_entropy",
+        init="xavier",
+        seed=0,
+    )
+    net.fit(
+        prep.transform(ds.X),
+        prep.encode(ds.y),
+        epochs=60,
+        batch_size=8,
+        lr=0.2,
+        optimizer="momentum",
+    )
     net.preprocessing = prep
     fig = plot.plot_decision_regions(net, ds.X, ds.y, out=tmp_path / "r.png", resolution=50)
     ax = fig.axes[0]

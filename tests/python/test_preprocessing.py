@@ -22,7 +22,9 @@ def test_standardization_statistics_match_numpy_and_guard_constant_columns():
     np.testing.assert_allclose(mean, X.mean(axis=0))
     np.testing.assert_allclose(scale[:2], X[:, :2].std(axis=0))
     assert scale[2] == 1.0
-    Z = Preprocessing.fit(X, np.zeros((50, 1)) + rng.normal(size=(50, 1)), task="regression").transform(X)
+    Z = Preprocessing.fit(
+        X, np.zeros((50, 1)) + rng.normal(size=(50, 1)), task="regression"
+    ).transform(X)
     np.testing.assert_allclose(Z[:, :2].mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(Z[:, :2].std(axis=0), 1, atol=1e-12)
     assert np.all(Z[:, 2] == 0)
@@ -141,18 +143,24 @@ def test_regression_evaluate_reports_rmse_in_target_units():
     np.testing.assert_allclose(p.predict(net, X), np.full((40, 1), y.mean()))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"task": "clustering"}, "task must be one of"),
-    ({"task": "classification"}, "needs the list of classes"),
-    ({"task": "classification", "classes": ["a", "b", "c"], "one_hot": False}, "exactly two"),
-    ({"task": "regression", "classes": ["a"]}, "classification only"),
-    ({"task": "regression", "mean": [0.0]}, "go together"),
-    ({"task": "regression", "mean": [0.0], "scale": [0.0]}, "scale must be positive"),
-    ({"task": "regression", "mean": [0.0, 1.0], "scale": [1.0]}, "same shape"),
-    ({"task": "regression", "target_mean": [0.0], "target_scale": [-1.0]}, "positive"),
-    ({"task": "regression", "mean": [np.nan], "scale": [1.0]}, "finite"),
-    ({"task": "regression", "mean": [0.0], "scale": [1.0], "feature_names": ["a", "b"]}, "2 names"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"task": "clustering"}, "task must be one of"),
+        ({"task": "classification"}, "needs the list of classes"),
+        ({"task": "classification", "classes": ["a", "b", "c"], "one_hot": False}, "exactly two"),
+        ({"task": "regression", "classes": ["a"]}, "classification only"),
+        ({"task": "regression", "mean": [0.0]}, "go together"),
+        ({"task": "regression", "mean": [0.0], "scale": [0.0]}, "scale must be positive"),
+        ({"task": "regression", "mean": [0.0, 1.0], "scale": [1.0]}, "same shape"),
+        ({"task": "regression", "target_mean": [0.0], "target_scale": [-1.0]}, "positive"),
+        ({"task": "regression", "mean": [np.nan], "scale": [1.0]}, "finite"),
+        (
+            {"task": "regression", "mean": [0.0], "scale": [1.0], "feature_names": ["a", "b"]},
+            "2 names",
+        ),
+    ],
+)
 def test_preprocessing_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Preprocessing(**kwargs)

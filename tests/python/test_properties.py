@@ -23,12 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import ReferenceMLP
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-EXAMPLES_ORACLE = 600   # forward/predict/loss/backward against the reference
-EXAMPLES_LAYOUT = 300   # memory layouts
-EXAMPLES_BAD = 400      # bad values and shapes
-EXAMPLES_FIT = 250      # one SGD step of fit, and random training runs
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+EXAMPLES_ORACLE = 600  # forward/predict/loss/backward against the reference
+EXAMPLES_LAYOUT = 300  # memory layouts
+EXAMPLES_BAD = 400  # bad values and shapes
+EXAMPLES_FIT = 250  # one SGD step of fit, and random training runs
 EXAMPLES_EXTREME = 200  # huge and tiny magnitudes
 
 # Tolerances of a network's results against the float64 oracle.
@@ -46,11 +50,16 @@ def architectures(draw: Any) -> dict[str, Any]:
     info = LOSS_INFO[loss]
     q = draw(st.integers(*_OUTPUTS[info.task]))
     out = info.output_activation or draw(st.sampled_from(HIDDEN_ACTIVATIONS))
-    return dict(sizes=[d, *hidden, q], activation=acts if hidden else "sigmoid",
-                output_activation=out, loss=loss,
-                dtype=draw(st.sampled_from(["float64", "float32"])),
-                init=draw(st.sampled_from(INITS)), seed=draw(st.integers(0, 2**32)),
-                init_scale=draw(st.sampled_from([0.1, 0.5, 1.0])))
+    return dict(
+        sizes=[d, *hidden, q],
+        activation=acts if hidden else "sigmoid",
+        output_activation=out,
+        loss=loss,
+        dtype=draw(st.sampled_from(["float64", "float32"])),
+        init=draw(st.sampled_from(INITS)),
+        seed=draw(st.integers(0, 2**32)),
+        init_scale=draw(st.sampled_from([0.1, 0.5, 1.0])),
+    )
 
 
 # outputs q drawn for a loss's task: exclusive classes need at least two
@@ -98,8 +107,9 @@ def _as_net_dtype(a: np.ndarray | None, net: bpcore.Network) -> np.ndarray | Non
 def _near_kink(ref: ReferenceMLP, X: np.ndarray, band: float) -> bool:
     """Some relu/prelu Z^[l] within ``band`` of 0, where a float32 Z may fall on the other side."""
     Zs = ref.forward(X)["Z"]
-    return any(np.any(np.abs(Zs[l]) < band) for l in Zs
-               if ref.activations[l - 1] in ("relu", "prelu"))
+    return any(
+        np.any(np.abs(Zs[l]) < band) for l in Zs if ref.activations[l - 1] in ("relu", "prelu")
+    )
 
 
 # ------------------------------------------------------------------------------------ properties
@@ -121,8 +131,9 @@ def test_results_match_the_reference(case: dict[str, Any]) -> None:
         np.testing.assert_allclose(net.H[l], expected["H"][l], **tol)
     np.testing.assert_allclose(net.predict(X), expected["H"][L], **tol)
     J_ref = ref.loss(Xr, Yr, wr)
-    assert net.loss(X, Y, sample_weight=w) == pytest.approx(J_ref, rel=tol["rtol"] * 10,
-                                                            abs=tol["atol"] * 10)
+    assert net.loss(X, Y, sample_weight=w) == pytest.approx(
+        J_ref, rel=tol["rtol"] * 10, abs=tol["atol"] * 10
+    )
 
     J, grads = net.backward(X, Y, sample_weight=w)
     J_b, grads_ref, alpha_ref, cache = ref.backward(Xr, Yr, wr)
@@ -134,12 +145,17 @@ def test_results_match_the_reference(case: dict[str, Any]) -> None:
         np.testing.assert_allclose(gW, gW_ref, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * scale)
         np.testing.assert_allclose(gb, gb_ref, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * scale)
     for l, g in alpha_ref.items():
-        assert net.alpha_gradients[l] == pytest.approx(g, rel=tol["rtol"] * 10,
-                                                       abs=tol["atol"] * 10 * scale)
+        assert net.alpha_gradients[l] == pytest.approx(
+            g, rel=tol["rtol"] * 10, abs=tol["atol"] * 10 * scale
+        )
     if w is None:  # δ^[l] per sample (the core scales the rows of δ by n w_i / Σw when weighted)
         for l in range(1, L + 1):
-            np.testing.assert_allclose(net.delta[l], cache["delta"][l], rtol=tol["rtol"] * 10,
-                                       atol=tol["atol"] * 10 * scale)
+            np.testing.assert_allclose(
+                net.delta[l],
+                cache["delta"][l],
+                rtol=tol["rtol"] * 10,
+                atol=tol["atol"] * 10 * scale,
+            )
 
 
 def _layout(a: np.ndarray, kind: str) -> np.ndarray:
@@ -169,10 +185,15 @@ LAYOUT_KINDS = ["F", "strided", "reversed", "read-only", "float32 input", "big-e
 
 
 @settings(max_examples=EXAMPLES_LAYOUT, **SETTINGS)
-@given(case=cases(max_n=100), kind_X=st.sampled_from(LAYOUT_KINDS),
-       kind_Y=st.sampled_from(["C", *LAYOUT_KINDS]), kind_w=st.sampled_from(["C", *LAYOUT_KINDS]))
-def test_memory_layouts_give_the_result_of_a_C_copy(case: dict[str, Any], kind_X: str,
-                                                     kind_Y: str, kind_w: str) -> None:
+@given(
+    case=cases(max_n=100),
+    kind_X=st.sampled_from(LAYOUT_KINDS),
+    kind_Y=st.sampled_from(["C", *LAYOUT_KINDS]),
+    kind_w=st.sampled_from(["C", *LAYOUT_KINDS]),
+)
+def test_memory_layouts_give_the_result_of_a_C_copy(
+    case: dict[str, Any], kind_X: str, kind_Y: str, kind_w: str
+) -> None:
     net = _network(case["arch"])
     dt = net.dtype
     X, Y, w = case["X"], case["Y"], case["w"]
@@ -183,8 +204,9 @@ def test_memory_layouts_give_the_result_of_a_C_copy(case: dict[str, Any], kind_X
     same = dict(rtol=0, atol=0)
     np.testing.assert_array_equal(net.forward(Xl), net.forward(Xc))
     np.testing.assert_allclose(net.predict(Xl), net.predict(Xc), **same)
-    np.testing.assert_allclose(net.loss(Xl, Yl, sample_weight=wl),
-                               net.loss(Xc, Yc, sample_weight=wc), **same)
+    np.testing.assert_allclose(
+        net.loss(Xl, Yl, sample_weight=wl), net.loss(Xc, Yc, sample_weight=wc), **same
+    )
     J1, g1 = net.backward(Xl, Yl, sample_weight=wl)
     J2, g2 = net.backward(Xc, Yc, sample_weight=wc)
     assert J1 == J2
@@ -194,17 +216,30 @@ def test_memory_layouts_give_the_result_of_a_C_copy(case: dict[str, Any], kind_X
     assert not (kind_X == "read-only" and Xl.flags.writeable)  # the input stayed as it was
 
 
-BAD_KINDS = ["nan", "inf", "-inf", "float32 overflow", "extra column", "missing column",
-             "extra row", "3-D", "empty"]
+BAD_KINDS = [
+    "nan",
+    "inf",
+    "-inf",
+    "float32 overflow",
+    "extra column",
+    "missing column",
+    "extra row",
+    "3-D",
+    "empty",
+]
 
 
 @settings(max_examples=EXAMPLES_BAD, **SETTINGS)
-@given(case=cases(max_n=40), target=st.sampled_from(["X", "Y", "sample_weight"]),
-       bad=st.sampled_from(BAD_KINDS), entry=st.sampled_from(["forward", "predict", "loss",
-                                                               "backward", "fit"]),
-       where=st.integers(0, 10**6))
-def test_bad_values_and_shapes_raise_a_clear_error(case: dict[str, Any], target: str, bad: str,
-                                                   entry: str, where: int) -> None:
+@given(
+    case=cases(max_n=40),
+    target=st.sampled_from(["X", "Y", "sample_weight"]),
+    bad=st.sampled_from(BAD_KINDS),
+    entry=st.sampled_from(["forward", "predict", "loss", "backward", "fit"]),
+    where=st.integers(0, 10**6),
+)
+def test_bad_values_and_shapes_raise_a_clear_error(
+    case: dict[str, Any], target: str, bad: str, entry: str, where: int
+) -> None:
     net = _network(case["arch"])
     before = net.parameters.copy()
     X, Y = case["X"].copy(), case["Y"].copy()
@@ -265,8 +300,9 @@ def test_bad_values_and_shapes_raise_a_clear_error(case: dict[str, Any], target:
 
 @settings(max_examples=EXAMPLES_FIT, **SETTINGS)
 @given(case=cases(max_n=80), lr=st.sampled_from([0.01, 0.1, 0.5]))
-def test_one_full_batch_sgd_step_of_fit_is_the_reference_step(case: dict[str, Any],
-                                                             lr: float) -> None:
+def test_one_full_batch_sgd_step_of_fit_is_the_reference_step(
+    case: dict[str, Any], lr: float
+) -> None:
     """fit(epochs=1, batch_size=None, shuffle=False) is θ ← θ − lr ∂J/∂θ of the whole batch."""
     net = _network(case["arch"])
     tol = TOL[net.dtype.name]
@@ -276,27 +312,57 @@ def test_one_full_batch_sgd_step_of_fit_is_the_reference_step(case: dict[str, An
         return
     _, grads, alpha_grads, _ = ref.backward(Xr, Yr, wr)
     ref.sgd_step(grads, lr, alpha_grads)
-    hist = net.fit(case["X"], case["Y"], epochs=1, batch_size=None, shuffle=False, lr=lr,
-                   sample_weight=case["w"])
+    hist = net.fit(
+        case["X"],
+        case["Y"],
+        epochs=1,
+        batch_size=None,
+        shuffle=False,
+        lr=lr,
+        sample_weight=case["w"],
+    )
     assert hist.epochs == 1 and np.isfinite(hist.loss[0])
-    np.testing.assert_allclose(net.parameters, ref.flat_parameters(), rtol=tol["rtol"] * 10,
-                               atol=tol["atol"] * 10 * max(1.0, lr * 10))
+    np.testing.assert_allclose(
+        net.parameters,
+        ref.flat_parameters(),
+        rtol=tol["rtol"] * 10,
+        atol=tol["atol"] * 10 * max(1.0, lr * 10),
+    )
 
 
 @settings(max_examples=EXAMPLES_FIT, **SETTINGS)
-@given(case=cases(max_n=60), epochs=st.integers(1, 3), optimizer=st.sampled_from(OPTIMIZERS),
-       lr=st.sampled_from([1e-3, 0.1, 1.0, 50.0]), batch=st.integers(1, 60),
-       drop_last=st.booleans(), n_threads=st.sampled_from([None, 1, 2]))
-def test_training_ends_in_a_history_or_a_clear_divergence(case: dict[str, Any], epochs: int,
-                                                          optimizer: str, lr: float, batch: int,
-                                                          drop_last: bool, n_threads: Any) -> None:
+@given(
+    case=cases(max_n=60),
+    epochs=st.integers(1, 3),
+    optimizer=st.sampled_from(OPTIMIZERS),
+    lr=st.sampled_from([1e-3, 0.1, 1.0, 50.0]),
+    batch=st.integers(1, 60),
+    drop_last=st.booleans(),
+    n_threads=st.sampled_from([None, 1, 2]),
+)
+def test_training_ends_in_a_history_or_a_clear_divergence(
+    case: dict[str, Any],
+    epochs: int,
+    optimizer: str,
+    lr: float,
+    batch: int,
+    drop_last: bool,
+    n_threads: Any,
+) -> None:
     """Any valid fit() returns a History with finite parameters, or raises TrainingDivergedError
     and keeps the (finite) parameters of the last finite epoch; n_threads never changes a bit."""
     net = _network(case["arch"])
     twin = net.copy()
     n = case["X"].shape[0]
-    kwargs = dict(epochs=epochs, optimizer=optimizer, lr=lr, batch_size=min(batch, n),
-                  drop_last=drop_last, sample_weight=case["w"], seed=3)
+    kwargs = dict(
+        epochs=epochs,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=min(batch, n),
+        drop_last=drop_last,
+        sample_weight=case["w"],
+        seed=3,
+    )
     outcome = []
     for network, threads in ((net, n_threads), (twin, 1)):
         try:
@@ -312,16 +378,21 @@ def test_training_ends_in_a_history_or_a_clear_divergence(case: dict[str, Any], 
 
 
 @settings(max_examples=EXAMPLES_EXTREME, **SETTINGS)
-@given(arch=architectures(), exponent=st.sampled_from([-300, -150, -30, 30, 150, 300]),
-       n=st.integers(1, 20), seed=st.integers(0, 2**32))
+@given(
+    arch=architectures(),
+    exponent=st.sampled_from([-300, -150, -30, 30, 150, 300]),
+    n=st.integers(1, 20),
+    seed=st.integers(0, 2**32),
+)
 def test_extreme_magnitudes_give_the_reference_result_or_a_clear_error(
-        arch: dict[str, Any], exponent: int, n: int, seed: int) -> None:
+    arch: dict[str, Any], exponent: int, n: int, seed: int
+) -> None:
     """Finite inputs of any magnitude: the float64 oracle's outputs wherever those are finite; a
     float32 network refuses what it cannot represent; fit ends in a History or a clear
     TrainingDivergedError."""
     net = _network(arch)
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, arch["sizes"][0])) * 10.0 ** exponent
+    X = rng.normal(size=(n, arch["sizes"][0])) * 10.0**exponent
     Y = _targets(rng, arch["loss"], n, arch["sizes"][-1])
     if net.dtype == np.float32 and np.abs(X).max() > np.finfo(np.float32).max:
         with pytest.raises(ValueError, match="float32"):
@@ -333,8 +404,9 @@ def test_extreme_magnitudes_give_the_reference_result_or_a_clear_error(
     assert Y_hat.shape == expected.shape and Y_hat.dtype == net.dtype
     finite = np.isfinite(expected)
     tol = TOL[net.dtype.name]
-    np.testing.assert_allclose(Y_hat[finite], expected[finite], rtol=tol["rtol"] * 100,
-                               atol=tol["atol"] * 100)
+    np.testing.assert_allclose(
+        Y_hat[finite], expected[finite], rtol=tol["rtol"] * 100, atol=tol["atol"] * 100
+    )
     try:
         net.fit(X, Y, epochs=2, batch_size=None, lr=0.1)
     except bpcore.TrainingDivergedError:

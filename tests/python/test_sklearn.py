@@ -62,8 +62,9 @@ def _split(name: str):
     """Held-out split (25 %), inputs standardised on the training part; regression targets too."""
     X, y = _LOADERS[name]()
     regression = name in ("diabetes", "sine")
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0,
-                                              stratify=None if regression else y)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=None if regression else y
+    )
     scaler = StandardScaler().fit(X_tr)
     X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
     if regression:
@@ -80,8 +81,10 @@ def iris_std():
 
 # ------------------------------------------------------------------------ import
 def test_import_bpcore_does_not_import_sklearn():
-    code = ("import sys, bpcore; assert 'sklearn' not in sys.modules; "
-            "bpcore.MLPClassifier; assert 'sklearn' in sys.modules")
+    code = (
+        "import sys, bpcore; assert 'sklearn' not in sys.modules; "
+        "bpcore.MLPClassifier; assert 'sklearn' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, env=_child_env())
 
 
@@ -91,8 +94,10 @@ QUALITY = [
     ("digits", dict(hidden_layer_sizes=(64,), max_iter=100)),
     ("breast_cancer", dict(hidden_layer_sizes=(32,), max_iter=150)),
     ("diabetes", dict(hidden_layer_sizes=(32,), learning_rate_init=0.003, max_iter=150)),
-    ("sine", dict(hidden_layer_sizes=(32, 32), activation="tanh", learning_rate_init=0.01,
-                  max_iter=300)),
+    (
+        "sine",
+        dict(hidden_layer_sizes=(32, 32), activation="tanh", learning_rate_init=0.01, max_iter=300),
+    ),
 ]
 FLOOR = {"iris": 0.95, "digits": 0.95, "breast_cancer": 0.93, "diabetes": 0.2, "sine": 0.9}
 
@@ -101,16 +106,18 @@ FLOOR = {"iris": 0.95, "digits": 0.95, "breast_cancer": 0.93, "diabetes": 0.2, "
 def test_held_out_score_within_2_points_of_sklearn(name, params):
     X_tr, X_te, y_tr, y_te = _split(name)
     regression = name in ("diabetes", "sine")
-    ours_cls, theirs_cls = (MLPRegressor, skl.MLPRegressor) if regression else \
-        (MLPClassifier, skl.MLPClassifier)
+    ours_cls, theirs_cls = (
+        (MLPRegressor, skl.MLPRegressor) if regression else (MLPClassifier, skl.MLPClassifier)
+    )
     # The mean over seeds: both draw the same initial weights from a seed, but the order of
     # the mini-batches comes from different generators. One thread keeps the test quick on a
     # busy machine; the thread count does not change bpcore's results (tested below).
     seeds = range(3) if name == "digits" else range(5)
-    ours = [ours_cls(random_state=s, n_threads=1, **params).fit(X_tr, y_tr).score(X_te, y_te)
-            for s in seeds]
-    theirs = [theirs_cls(random_state=s, **params).fit(X_tr, y_tr).score(X_te, y_te)
-              for s in seeds]
+    ours = [
+        ours_cls(random_state=s, n_threads=1, **params).fit(X_tr, y_tr).score(X_te, y_te)
+        for s in seeds
+    ]
+    theirs = [theirs_cls(random_state=s, **params).fit(X_tr, y_tr).score(X_te, y_te) for s in seeds]
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.02, (ours, theirs)
     assert np.mean(ours) > FLOOR[name]
 
@@ -134,17 +141,37 @@ def _regression_data():
 
 PATHS = [
     ("sgd-nesterov", dict(solver="sgd", learning_rate_init=0.1)),
-    ("sgd-momentum-alpha", dict(solver="sgd", nesterovs_momentum=False, learning_rate_init=0.05,
-                                alpha=0.1)),
+    (
+        "sgd-momentum-alpha",
+        dict(solver="sgd", nesterovs_momentum=False, learning_rate_init=0.05, alpha=0.1),
+    ),
     ("sgd-plain", dict(solver="sgd", momentum=0.0, learning_rate_init=0.1)),
-    ("sgd-invscaling", dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5,
-                            power_t=0.3)),
-    ("sgd-adaptive", dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.2, tol=1e-2,
-                          n_iter_no_change=2)),
+    (
+        "sgd-invscaling",
+        dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5, power_t=0.3),
+    ),
+    (
+        "sgd-adaptive",
+        dict(
+            solver="sgd",
+            learning_rate="adaptive",
+            learning_rate_init=0.2,
+            tol=1e-2,
+            n_iter_no_change=2,
+        ),
+    ),
     ("adam-alpha", dict(solver="adam", alpha=0.05)),
     ("adam-logistic", dict(solver="adam", activation="logistic", learning_rate_init=0.01)),
-    ("adam-early-stopping", dict(solver="adam", learning_rate_init=0.01, early_stopping=True,
-                                 validation_fraction=0.2, n_iter_no_change=5)),
+    (
+        "adam-early-stopping",
+        dict(
+            solver="adam",
+            learning_rate_init=0.01,
+            early_stopping=True,
+            validation_fraction=0.2,
+            n_iter_no_change=5,
+        ),
+    ),
     ("sgd-no-hidden-layer", dict(solver="sgd", learning_rate_init=0.1, hidden_layer_sizes=())),
 ]
 
@@ -161,8 +188,11 @@ def test_full_batch_training_path_equals_sklearn(label, params, target, iris_std
         y = np.c_[y == 0, y == 1, X[:, 0] > 0].astype(int)
     kw = dict(hidden_layer_sizes=(10,), random_state=1, max_iter=60)
     kw.update(params)
-    ours_cls, theirs_cls = (MLPRegressor, skl.MLPRegressor) if target == "multioutput" else \
-        (MLPClassifier, skl.MLPClassifier)
+    ours_cls, theirs_cls = (
+        (MLPRegressor, skl.MLPRegressor)
+        if target == "multioutput"
+        else (MLPClassifier, skl.MLPClassifier)
+    )
     ours = ours_cls(**kw).fit(X, y)
     theirs = theirs_cls(**kw).fit(X, y)
     # sgd runs the same arithmetic; adam differs only in where ε enters (see README)
@@ -175,8 +205,7 @@ def test_full_batch_training_path_equals_sklearn(label, params, target, iris_std
         np.testing.assert_allclose(W_ours, W_theirs, rtol=rtol, atol=atol)
     if kw.get("early_stopping"):
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, atol=1e-4)
-        assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_,
-                                                            abs=1e-4)
+        assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_, abs=1e-4)
         assert ours.best_loss_ is None
     else:
         assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=rtol)
@@ -191,8 +220,16 @@ def test_full_batch_training_path_equals_sklearn(label, params, target, iris_std
 
 def test_mini_batches_without_shuffle_equal_sklearn(iris_std):
     X, y = iris_std
-    kw = dict(hidden_layer_sizes=(8,), random_state=3, solver="sgd", learning_rate_init=0.05,
-              max_iter=50, batch_size=50, shuffle=False, alpha=0.01)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        random_state=3,
+        solver="sgd",
+        learning_rate_init=0.05,
+        max_iter=50,
+        batch_size=50,
+        shuffle=False,
+        alpha=0.01,
+    )
     ours, theirs = MLPClassifier(**kw).fit(X, y), skl.MLPClassifier(**kw).fit(X, y)
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-12)
     # scikit-learn adds the L2 term of each batch's weights to the loss; bpcore that of the
@@ -202,8 +239,14 @@ def test_mini_batches_without_shuffle_equal_sklearn(iris_std):
 
 def test_warm_start_and_partial_fit_paths_equal_sklearn(iris_std):
     X, y = iris_std
-    kw = dict(hidden_layer_sizes=(8,), random_state=3, max_iter=20, solver="sgd",
-              learning_rate_init=0.05, warm_start=True)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        random_state=3,
+        max_iter=20,
+        solver="sgd",
+        learning_rate_init=0.05,
+        warm_start=True,
+    )
     ours, theirs = MLPClassifier(**kw), skl.MLPClassifier(**kw)
     for _ in range(3):
         ours.fit(X, y)
@@ -224,9 +267,12 @@ def test_warm_start_and_partial_fit_paths_equal_sklearn(iris_std):
 def test_pipeline(iris_std):
     X, y = load_iris(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,),
-                                                         learning_rate_init=0.01, max_iter=300,
-                                                         random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(),
+        MLPClassifier(
+            hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300, random_state=0
+        ),
+    )
     assert pipe.fit(X_tr, y_tr).score(X_te, y_te) > 0.9
     assert pipe.predict_proba(X_te).shape == (len(y_te), 3)
 
@@ -234,8 +280,12 @@ def test_pipeline(iris_std):
 def test_grid_search_with_two_worker_processes(iris_std):
     X, y = iris_std
     est = MLPClassifier(max_iter=150, random_state=0, n_threads=1)
-    grid = GridSearchCV(est, {"hidden_layer_sizes": [(4,), (16,)],
-                              "learning_rate_init": [0.001, 0.01]}, cv=3, n_jobs=2)
+    grid = GridSearchCV(
+        est,
+        {"hidden_layer_sizes": [(4,), (16,)], "learning_rate_init": [0.001, 0.01]},
+        cv=3,
+        n_jobs=2,
+    )
     grid.fit(X, y)
     assert grid.best_params_ == {"hidden_layer_sizes": (16,), "learning_rate_init": 0.01}
     assert grid.best_score_ > 0.9
@@ -267,16 +317,23 @@ with open(sys.argv[2], "wb") as f:
 def test_pickled_model_predicts_the_same_in_a_fresh_process(kind, tmp_path, iris_std):
     X, y = iris_std
     if kind == "classifier":
-        model = MLPClassifier(hidden_layer_sizes=(8, 4), activation=["tanh", "prelu"],
-                              learning_rate_init=0.01, max_iter=50, random_state=0).fit(X, y)
+        model = MLPClassifier(
+            hidden_layer_sizes=(8, 4),
+            activation=["tanh", "prelu"],
+            learning_rate_init=0.01,
+            max_iter=50,
+            random_state=0,
+        ).fit(X, y)
     else:
-        model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=50, random_state=0,
-                             dtype="float32").fit(X[:, :3], X[:, 3])
+        model = MLPRegressor(
+            hidden_layer_sizes=(8,), max_iter=50, random_state=0, dtype="float32"
+        ).fit(X[:, :3], X[:, 3])
         X = X[:, :3]
     src, dst = tmp_path / "model.pkl", tmp_path / "out.pkl"
     src.write_bytes(pickle.dumps((model, X)))
-    subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT, str(src), str(dst)], check=True,
-                   env=_child_env())
+    subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PREDICT, str(src), str(dst)], check=True, env=_child_env()
+    )
     out = pickle.loads(dst.read_bytes())
     assert out["type"] == f"bpcore.sklearn.{type(model).__name__}"
     np.testing.assert_array_equal(out["predict"], model.predict(X))
@@ -344,8 +401,15 @@ def test_classifier_partial_fit(iris_std):
 
 def test_regressor_partial_fit_matches_fit_epoch_by_epoch():
     X, y = _sine(200)
-    a = MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.05,
-                     random_state=0, max_iter=30, tol=0.0, n_iter_no_change=10**6)
+    a = MLPRegressor(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate_init=0.05,
+        random_state=0,
+        max_iter=30,
+        tol=0.0,
+        n_iter_no_change=10**6,
+    )
     b = clone(a)
     a.fit(X, y)
     for _ in range(30):
@@ -361,8 +425,14 @@ def test_zero_weights_equal_dropping_and_integer_weights_equal_repeating_on_full
     X, y = iris_std
     rng = np.random.RandomState(0)
     w = rng.randint(0, 4, len(y))
-    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.05, max_iter=80,
-              random_state=0, batch_size=len(y) + w.sum())  # one batch for both
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        solver="sgd",
+        learning_rate_init=0.05,
+        max_iter=80,
+        random_state=0,
+        batch_size=len(y) + w.sum(),
+    )  # one batch for both
     with pytest.warns(UserWarning, match="batch_size"):  # clipped to n, as scikit-learn
         weighted = MLPClassifier(**kw).fit(X, y, sample_weight=w)
         repeated = MLPClassifier(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
@@ -374,8 +444,14 @@ def test_sample_weight_approximates_dropping_and_repeating_with_mini_batches():
     X, y = _sine(1500, seed=1)
     X_te, y_te = _sine(500, seed=2)
     w = np.random.RandomState(3).randint(0, 3, len(y))
-    kw = dict(hidden_layer_sizes=(32, 32), activation="tanh", learning_rate_init=0.01,
-              max_iter=120, random_state=0, batch_size=64)
+    kw = dict(
+        hidden_layer_sizes=(32, 32),
+        activation="tanh",
+        learning_rate_init=0.01,
+        max_iter=120,
+        random_state=0,
+        batch_size=64,
+    )
     weighted = MLPRegressor(**kw).fit(X, y, sample_weight=w)
     repeated = MLPRegressor(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     dropped = MLPRegressor(**kw).fit(X[w > 0], y[w > 0])
@@ -405,8 +481,9 @@ def test_sample_weight_errors(iris_std):
 def test_multilabel_classification(iris_std):
     X, y = iris_std
     Y = np.c_[y == 0, y == 2, X[:, 1] > 0].astype(int)
-    model = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300,
-                          random_state=0).fit(X, Y)
+    model = MLPClassifier(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300, random_state=0
+    ).fit(X, Y)
     assert model.out_activation_ == "logistic" and model.n_outputs_ == 3
     assert model.network_.loss_name == "binary_cross_entropy"
     assert model.predict(X).shape == (150, 3)
@@ -421,8 +498,9 @@ def test_multiclass_and_binary_outputs(iris_std):
     assert multi.out_activation_ == "softmax" and multi.network_.loss_name == "cross_entropy"
     np.testing.assert_allclose(multi.predict_proba(X).sum(axis=1), 1.0)
     labels = np.array(["no", "yes"])[(y == 2).astype(int)]
-    binary = MLPClassifier(hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=200,
-                           random_state=0).fit(X, labels)
+    binary = MLPClassifier(
+        hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=200, random_state=0
+    ).fit(X, labels)
     assert binary.out_activation_ == "logistic" and binary.n_outputs_ == 1
     assert list(binary.classes_) == ["no", "yes"]
     assert set(binary.predict(X)) <= {"no", "yes"} and binary.score(X, labels) > 0.9
@@ -435,8 +513,13 @@ def test_multi_output_regression():
     rng = np.random.RandomState(0)
     X = rng.uniform(-2, 2, (400, 2))
     Y = np.c_[np.sin(X[:, 0]), np.cos(X[:, 1]) * X[:, 0]]
-    model = MLPRegressor(hidden_layer_sizes=(32,), activation="tanh", learning_rate_init=0.01,
-                         max_iter=400, random_state=0).fit(X, Y)
+    model = MLPRegressor(
+        hidden_layer_sizes=(32,),
+        activation="tanh",
+        learning_rate_init=0.01,
+        max_iter=400,
+        random_state=0,
+    ).fit(X, Y)
     assert model.predict(X).shape == (400, 2) and model.n_outputs_ == 2
     assert model.out_activation_ == "identity"
     assert model.score(X, Y) > 0.9
@@ -446,8 +529,16 @@ def test_multi_output_regression():
 
 def test_regressor_loss_names_differ_only_in_the_reported_loss():
     X, Y = _regression_data()
-    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.05, max_iter=20,
-              random_state=0, tol=0.0, n_iter_no_change=100, alpha=0.0)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        solver="sgd",
+        learning_rate_init=0.05,
+        max_iter=20,
+        random_state=0,
+        tol=0.0,
+        n_iter_no_change=100,
+        alpha=0.0,
+    )
     sq = MLPRegressor(loss="squared_error", **kw).fit(X, Y)
     mse = MLPRegressor(loss="mse", **kw).fit(X, Y)
     np.testing.assert_allclose(sq.predict(X), mse.predict(X), rtol=1e-12)
@@ -461,8 +552,9 @@ def test_regressor_loss_names_differ_only_in_the_reported_loss():
 
 def test_classifier_with_the_notes_mse_loss(iris_std):
     X, y = iris_std
-    model = MLPClassifier(hidden_layer_sizes=(16,), loss="mse", learning_rate_init=0.01,
-                          max_iter=300, random_state=0).fit(X, y)
+    model = MLPClassifier(
+        hidden_layer_sizes=(16,), loss="mse", learning_rate_init=0.01, max_iter=300, random_state=0
+    ).fit(X, y)
     assert model.network_.activations[-1] == "sigmoid" and model.network_.loss_name == "mse"
     assert model.out_activation_ == "logistic"
     P = model.predict_proba(X)
@@ -474,13 +566,19 @@ def test_classifier_with_the_notes_mse_loss(iris_std):
 # ------------------------------------------------------------------------ bpcore's own options
 def test_per_layer_activations_and_prelu(iris_std):
     X, y = iris_std
-    model = MLPClassifier(hidden_layer_sizes=(16, 8), activation=["logistic", "prelu"],
-                          learning_rate_init=0.01, max_iter=200, random_state=0).fit(X, y)
+    model = MLPClassifier(
+        hidden_layer_sizes=(16, 8),
+        activation=["logistic", "prelu"],
+        learning_rate_init=0.01,
+        max_iter=200,
+        random_state=0,
+    ).fit(X, y)
     assert model.network_.activations == ["sigmoid", "prelu", "softmax"]
     assert set(model.prelu_alphas_) == {2} and model.prelu_alphas_[2] != 0.25
     assert model.score(X, y) > 0.9
-    relu = MLPClassifier(hidden_layer_sizes=(4,), activation="prelu", max_iter=3,
-                         random_state=0).fit(X, y)
+    relu = MLPClassifier(
+        hidden_layer_sizes=(4,), activation="prelu", max_iter=3, random_state=0
+    ).fit(X, y)
     assert relu.network_.activations == ["prelu", "softmax"]
     with pytest.raises(ValueError, match="activation lists 1 names but hidden_layer_sizes has 2"):
         MLPClassifier(hidden_layer_sizes=(4, 4), activation=["relu"]).fit(X, y)
@@ -528,9 +626,15 @@ def test_warm_start_continues_and_cold_start_restarts(iris_std):
 
 def test_early_stopping_keeps_the_best_parameters(iris_std):
     X, y = iris_std
-    model = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.02, early_stopping=True,
-                          validation_fraction=0.3, n_iter_no_change=5, max_iter=500,
-                          random_state=0).fit(X, y)
+    model = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        learning_rate_init=0.02,
+        early_stopping=True,
+        validation_fraction=0.3,
+        n_iter_no_change=5,
+        max_iter=500,
+        random_state=0,
+    ).fit(X, y)
     assert model.n_iter_ < 500 and len(model.validation_scores_) == model.n_iter_
     assert model.best_validation_score_ == max(model.validation_scores_)
     assert model.best_loss_ is None
@@ -540,10 +644,15 @@ def test_tol_stops_training_and_max_iter_warns(iris_std, capsys):
     X, y = iris_std
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        model = MLPClassifier(hidden_layer_sizes=(8,), learning_rate_init=0.05, tol=1e-3,
-                              max_iter=1000, random_state=0).fit(X, y)
+        model = MLPClassifier(
+            hidden_layer_sizes=(8,),
+            learning_rate_init=0.05,
+            tol=1e-3,
+            max_iter=1000,
+            random_state=0,
+        ).fit(X, y)
     assert model.n_iter_ < 1000
-    tail = np.array(model.loss_curve_[-(model.n_iter_no_change + 1):])
+    tail = np.array(model.loss_curve_[-(model.n_iter_no_change + 1) :])
     assert (tail > model.best_loss_ - 1e-3).all()
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
         MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, verbose=True).fit(X, y)
@@ -553,8 +662,9 @@ def test_tol_stops_training_and_max_iter_warns(iris_std, capsys):
 
 def test_int_hidden_layer_sizes_and_unbounded_patience(iris_std):
     X, y = iris_std
-    model = MLPClassifier(hidden_layer_sizes=7, max_iter=15, tol=1.0, n_iter_no_change=np.inf,
-                          random_state=0).fit(X, y)
+    model = MLPClassifier(
+        hidden_layer_sizes=7, max_iter=15, tol=1.0, n_iter_no_change=np.inf, random_state=0
+    ).fit(X, y)
     assert model.coefs_[0].shape == (4, 7) and model.n_layers_ == 3 and model.n_iter_ == 15
 
 
@@ -570,44 +680,63 @@ def test_failed_first_partial_fit_leaves_the_estimator_unfitted(iris_std):
 
 def test_adaptive_learning_rate_divides_by_five(iris_std, capsys):
     X, y = iris_std
-    MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive",
-                  learning_rate_init=0.2, tol=1e-2, n_iter_no_change=2, max_iter=200,
-                  random_state=0, verbose=True).fit(X, y)
-    rates = [float(line.rsplit(" ", 1)[1]) for line in capsys.readouterr().out.splitlines()
-             if "Setting learning rate to" in line]
+    MLPClassifier(
+        hidden_layer_sizes=(8,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.2,
+        tol=1e-2,
+        n_iter_no_change=2,
+        max_iter=200,
+        random_state=0,
+        verbose=True,
+    ).fit(X, y)
+    rates = [
+        float(line.rsplit(" ", 1)[1])
+        for line in capsys.readouterr().out.splitlines()
+        if "Setting learning rate to" in line
+    ]
     assert len(rates) >= 2
     np.testing.assert_allclose(rates[:2], [0.2 / 5, 0.2 / 25], rtol=1e-5)
 
 
 def test_divergence_is_a_clear_error():
     X, y = _sine(200)
-    model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=50.0,
-                         max_iter=50, random_state=0)
+    model = MLPRegressor(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=50.0, max_iter=50, random_state=0
+    )
     with pytest.raises(ValueError, match="non-finite"):
         model.fit(X * 1e3, y * 1e6)
 
 
-@pytest.mark.parametrize("params,error,match", [
-    (dict(solver="lbfgs"), ValueError, "solver='lbfgs' is not offered"),
-    (dict(solver="newton"), ValueError, "solver must be one of 'sgd', 'adam'"),
-    (dict(activation="maxout"), ValueError, "activation must be one of"),
-    (dict(activation=3), TypeError, "activation must be a name or a list"),
-    (dict(hidden_layer_sizes=(4, 0)), ValueError, "hidden_layer_sizes must be an integer >= 1"),
-    (dict(hidden_layer_sizes="10"), TypeError, "hidden_layer_sizes must be an int or a sequence"),
-    (dict(momentum=1.0, solver="sgd"), ValueError, r"momentum in \[0, 1\)"),
-    (dict(momentum=1.5), ValueError, r"momentum must be in \[0, 1\]"),
-    (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
-    (dict(learning_rate="cosine"), ValueError, "learning_rate must be one of"),
-    (dict(learning_rate_init=0.0), ValueError, r"learning_rate_init must be in \(0, inf\)"),
-    (dict(alpha=-1.0), ValueError, "alpha must be in"),
-    (dict(max_iter=0), ValueError, "max_iter must be an integer >= 1"),
-    (dict(early_stopping=True, validation_fraction=0.0), ValueError, "validation_fraction"),
-    (dict(beta_2=1.0), ValueError, "beta_2 must be in"),
-    (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
-    (dict(dtype="float16"), ValueError, "dtype must be None"),
-    (dict(n_threads=0), ValueError, "n_threads must be an integer >= 1"),
-    (dict(loss="hinge"), ValueError, "loss must be one of 'log_loss', 'mse'"),
-])
+@pytest.mark.parametrize(
+    "params,error,match",
+    [
+        (dict(solver="lbfgs"), ValueError, "solver='lbfgs' is not offered"),
+        (dict(solver="newton"), ValueError, "solver must be one of 'sgd', 'adam'"),
+        (dict(activation="maxout"), ValueError, "activation must be one of"),
+        (dict(activation=3), TypeError, "activation must be a name or a list"),
+        (dict(hidden_layer_sizes=(4, 0)), ValueError, "hidden_layer_sizes must be an integer >= 1"),
+        (
+            dict(hidden_layer_sizes="10"),
+            TypeError,
+            "hidden_layer_sizes must be an int or a sequence",
+        ),
+        (dict(momentum=1.0, solver="sgd"), ValueError, r"momentum in \[0, 1\)"),
+        (dict(momentum=1.5), ValueError, r"momentum must be in \[0, 1\]"),
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+        (dict(learning_rate="cosine"), ValueError, "learning_rate must be one of"),
+        (dict(learning_rate_init=0.0), ValueError, r"learning_rate_init must be in \(0, inf\)"),
+        (dict(alpha=-1.0), ValueError, "alpha must be in"),
+        (dict(max_iter=0), ValueError, "max_iter must be an integer >= 1"),
+        (dict(early_stopping=True, validation_fraction=0.0), ValueError, "validation_fraction"),
+        (dict(beta_2=1.0), ValueError, "beta_2 must be in"),
+        (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
+        (dict(dtype="float16"), ValueError, "dtype must be None"),
+        (dict(n_threads=0), ValueError, "n_threads must be an integer >= 1"),
+        (dict(loss="hinge"), ValueError, "loss must be one of 'log_loss', 'mse'"),
+    ],
+)
 def test_bad_parameters_are_named(params, error, match, iris_std):
     X, y = iris_std
     with pytest.raises(error, match=match):

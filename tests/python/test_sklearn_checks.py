@@ -29,15 +29,30 @@ ESTIMATORS = [
     MLPRegressor(hidden_layer_sizes=(20,), max_iter=100, random_state=0),
     # plain SGD with Nesterov momentum, bpcore's per-layer activations and prelu, the adaptive
     # learning rate implemented between epochs
-    MLPClassifier(hidden_layer_sizes=(16, 8), activation=["tanh", "prelu"], solver="sgd",
-                  learning_rate="adaptive", learning_rate_init=0.05, max_iter=100,
-                  random_state=0),
-    MLPRegressor(hidden_layer_sizes=(16,), activation="logistic", solver="sgd", momentum=0.0,
-                 learning_rate="invscaling", learning_rate_init=0.2, power_t=0.1,
-                 max_iter=150, random_state=0),
+    MLPClassifier(
+        hidden_layer_sizes=(16, 8),
+        activation=["tanh", "prelu"],
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.05,
+        max_iter=100,
+        random_state=0,
+    ),
+    MLPRegressor(
+        hidden_layer_sizes=(16,),
+        activation="logistic",
+        solver="sgd",
+        momentum=0.0,
+        learning_rate="invscaling",
+        learning_rate_init=0.2,
+        power_t=0.1,
+        max_iter=150,
+        random_state=0,
+    ),
     # the notes' loss: sigmoid outputs with J = ½ Σ_j (y_j − ŷ_j)² on one-hot targets
-    MLPClassifier(hidden_layer_sizes=(20,), loss="mse", learning_rate_init=0.01, max_iter=100,
-                  random_state=0),
+    MLPClassifier(
+        hidden_layer_sizes=(20,), loss="mse", learning_rate_init=0.01, max_iter=100, random_state=0
+    ),
 ]
 
 # check name -> reason. Empty: every check passes. An entry must name what scikit-learn
@@ -71,8 +86,10 @@ def _check_name(check) -> str:
 @parametrize_with_checks(ESTIMATORS, **_expected, **_strict)
 def test_sklearn_estimator_checks(estimator, check, monkeypatch):
     name = _check_name(check)
-    if name in ("check_decision_proba_consistency",
-                "check_classifiers_multilabel_output_format_decision_function"):
+    if name in (
+        "check_decision_proba_consistency",
+        "check_classifiers_multilabel_output_format_decision_function",
+    ):
         # These checks test decision_function and skip estimators without one. Like
         # scikit-learn's MLPClassifier, bpcore's has none: assert that instead of skipping.
         assert not hasattr(estimator, "decision_function")

@@ -84,7 +84,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -161,12 +161,15 @@ def test_find_cycle_finds_a_cycle_and_none_in_a_tree():
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("def f(net):\n    return net._net\n", 1),
-    ("def f(self):\n    return self._net\n", 0),
-    ("def f(net):\n    return net.__dict__\n", 0),
-    ("def f():\n    return core._thing\n", 0),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("def f(net):\n    return net._net\n", 1),
+        ("def f(self):\n    return self._net\n", 0),
+        ("def f(net):\n    return net.__dict__\n", 0),
+        ("def f():\n    return core._thing\n", 0),
+    ],
+)
 def test_private_read_scan(source, expected, tmp_path, monkeypatch):
     (tmp_path / "m.py").write_text(source)
     monkeypatch.setattr(sys.modules[__name__], "MODULES", {"m": tmp_path / "m.py"})
@@ -174,11 +177,15 @@ def test_private_read_scan(source, expected, tmp_path, monkeypatch):
 
 
 def test_function_level_imports_are_edges_and_type_checking_ones_are_not(tmp_path, monkeypatch):
-    (tmp_path / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                   "    from .b import B\n")
-    (tmp_path / "b.py").write_text("def f():\n    from .a import g\n    from . import __version__\n")
+    (tmp_path / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n"
+    )
+    (tmp_path / "b.py").write_text(
+        "def f():\n    from .a import g\n    from . import __version__\n"
+    )
     (tmp_path / "__init__.py").write_text("")
-    monkeypatch.setattr(sys.modules[__name__], "MODULES",
-                        {p.stem: p for p in tmp_path.glob("*.py")})
+    monkeypatch.setattr(
+        sys.modules[__name__], "MODULES", {p.stem: p for p in tmp_path.glob("*.py")}
+    )
     graph = import_graph()
     assert graph["a"] == set() and graph["b"] == {"a", "__init__"}

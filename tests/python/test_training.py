@@ -34,8 +34,14 @@ from reference import (
 
 def notes_network(seed: int = 0, **kwargs) -> bpcore.Network:
     """The notes' 4-5-3 sigmoid network with J = ½ Σ e²."""
-    args = dict(activation="sigmoid", output_activation="sigmoid", loss="mse", dtype="float64",
-                init="small_uniform", seed=seed)
+    args = dict(
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="mse",
+        dtype="float64",
+        init="small_uniform",
+        seed=seed,
+    )
     args.update(kwargs)
     return bpcore.Network([4, 5, 3], **args)
 
@@ -53,10 +59,30 @@ class Recorder:
         return False
 
 
-def reference_fit(ref: ReferenceMLP, X, Y, *, epochs, batch_size, lr, optimizer="sgd",
-                  momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0,
-                  shuffle=True, seed=0, sample_weight=None, drop_last=False,
-                  lr_schedule="constant", power_t=0.5, step_size=10, gamma=0.1, first_epoch=0):
+def reference_fit(
+    ref: ReferenceMLP,
+    X,
+    Y,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    optimizer="sgd",
+    momentum=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.0,
+    shuffle=True,
+    seed=0,
+    sample_weight=None,
+    drop_last=False,
+    lr_schedule="constant",
+    power_t=0.5,
+    step_size=10,
+    gamma=0.1,
+    first_epoch=0,
+):
     """Mini-batch training written from optimizer.hpp and trainer.hpp, in NumPy.
 
     Returns (θ after each epoch, mean J of each epoch, lr of each epoch)."""
@@ -83,8 +109,9 @@ def reference_fit(ref: ReferenceMLP, X, Y, *, epochs, batch_size, lr, optimizer=
             if optimizer == "sgd":
                 theta = sgd_reference(theta, g, lr_e)
             elif optimizer in ("momentum", "nesterov"):
-                theta, v = momentum_reference(theta, g, v, lr_e, momentum,
-                                              nesterov=optimizer == "nesterov")
+                theta, v = momentum_reference(
+                    theta, g, v, lr_e, momentum, nesterov=optimizer == "nesterov"
+                )
             else:
                 theta, m, s, t = adam_reference(theta, g, m, s, t, lr_e, beta1, beta2, epsilon)
             ref.set_flat_parameters(theta)
@@ -99,8 +126,9 @@ def reference_fit(ref: ReferenceMLP, X, Y, *, epochs, batch_size, lr, optimizer=
 def test_online_loop_equals_the_notes_bp_algorithm(iris, seed):
     net = notes_network(seed=seed)
     start = ReferenceMLP.from_network(net)
-    hist = net.fit(iris.X, iris.Y, epochs=4, batch_size=1, lr=0.5, optimizer="sgd", shuffle=True,
-                   seed=seed)
+    hist = net.fit(
+        iris.X, iris.Y, epochs=4, batch_size=1, lr=0.5, optimizer="sgd", shuffle=True, seed=seed
+    )
     ref = online_bp_reference(start, iris.X, iris.Y, lr=0.5, epochs=4, seed=seed)
     np.testing.assert_allclose(net.parameters, ref.flat_parameters(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(hist.loss, ref.epoch_losses, rtol=1e-12, atol=1e-14)
@@ -111,8 +139,14 @@ def test_online_loop_equals_the_notes_bp_algorithm(iris, seed):
 
 
 def test_online_loop_learns_prelu_slopes_like_the_reference(iris):
-    net = bpcore.Network([4, 6, 5, 3], activation=["prelu", "tanh"], output_activation="softmax",
-                         loss="cross_entropy", init="he", seed=3)
+    net = bpcore.Network(
+        [4, 6, 5, 3],
+        activation=["prelu", "tanh"],
+        output_activation="softmax",
+        loss="cross_entropy",
+        init="he",
+        seed=3,
+    )
     start = ReferenceMLP.from_network(net)
     hist = net.fit(iris.X, iris.Y, epochs=3, batch_size=1, lr=0.05, seed=8)
     ref = online_bp_reference(start, iris.X, iris.Y, lr=0.05, epochs=3, seed=8)
@@ -162,8 +196,15 @@ OPTIMIZER_SETTINGS = {
 def test_each_optimizer_lowers_J_on_iris(iris, optimizer):
     net = notes_network(seed=0)
     J0 = net.loss(iris.X, iris.Y)
-    hist = net.fit(iris.X, iris.Y, epochs=40, batch_size=10, optimizer=optimizer, seed=0,
-                   **OPTIMIZER_SETTINGS[optimizer])
+    hist = net.fit(
+        iris.X,
+        iris.Y,
+        epochs=40,
+        batch_size=10,
+        optimizer=optimizer,
+        seed=0,
+        **OPTIMIZER_SETTINGS[optimizer],
+    )
     assert net.loss(iris.X, iris.Y) < 0.5 * J0
     assert hist.loss[-1] < hist.loss[0]
     assert np.mean(net.predict(iris.X).argmax(axis=1) == iris.y) > 0.85
@@ -180,42 +221,76 @@ XOR_SETTINGS = {
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_each_optimizer_solves_xor(xor, optimizer):
     X, Y = xor
-    net = bpcore.Network([2, 4, 1], activation="tanh", output_activation="sigmoid",
-                         loss="binary_cross_entropy", init="xavier", seed=0)
+    net = bpcore.Network(
+        [2, 4, 1],
+        activation="tanh",
+        output_activation="sigmoid",
+        loss="binary_cross_entropy",
+        init="xavier",
+        seed=0,
+    )
     J0 = net.loss(X, Y)
-    net.fit(X, Y, epochs=1000, batch_size=None, optimizer=optimizer, seed=0,
-            **XOR_SETTINGS[optimizer])
+    net.fit(
+        X, Y, epochs=1000, batch_size=None, optimizer=optimizer, seed=0, **XOR_SETTINGS[optimizer]
+    )
     assert net.loss(X, Y) < 0.05 * J0
     np.testing.assert_array_equal(net.predict(X) > 0.5, Y > 0.5)
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_full_batch_updates_match_the_documented_rules(iris, optimizer):
-    net = bpcore.Network([4, 5, 3], activation="prelu", output_activation="softmax",
-                         loss="cross_entropy", seed=2)
+    net = bpcore.Network(
+        [4, 5, 3], activation="prelu", output_activation="softmax", loss="cross_entropy", seed=2
+    )
     start = ReferenceMLP.from_network(net)
     rec = Recorder()
     opts = dict(lr=0.05, momentum=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
-    hist = net.fit(iris.X, iris.Y, epochs=6, batch_size=None, optimizer=optimizer, shuffle=False,
-                   callbacks=[rec], **opts)
-    thetas, losses, _ = reference_fit(start, iris.X, iris.Y, epochs=6, batch_size=None,
-                                      optimizer=optimizer, shuffle=False, **opts)
+    hist = net.fit(
+        iris.X,
+        iris.Y,
+        epochs=6,
+        batch_size=None,
+        optimizer=optimizer,
+        shuffle=False,
+        callbacks=[rec],
+        **opts,
+    )
+    thetas, losses, _ = reference_fit(
+        start, iris.X, iris.Y, epochs=6, batch_size=None, optimizer=optimizer, shuffle=False, **opts
+    )
     for e in range(1, 7):
-        np.testing.assert_allclose(rec.params[e], thetas[e - 1], rtol=1e-11, atol=1e-13,
-                                   err_msg=f"epoch {e}")
+        np.testing.assert_allclose(
+            rec.params[e], thetas[e - 1], rtol=1e-11, atol=1e-13, err_msg=f"epoch {e}"
+        )
     np.testing.assert_allclose(hist.loss, losses, rtol=1e-12)
     # the optimizers really differ from one another
-    sgd_thetas, _, _ = reference_fit(ReferenceMLP.from_network(bpcore.Network(
-        [4, 5, 3], activation="prelu", output_activation="softmax", loss="cross_entropy", seed=2)),
-        iris.X, iris.Y, epochs=6, batch_size=None, optimizer="sgd", shuffle=False, **opts)
+    sgd_thetas, _, _ = reference_fit(
+        ReferenceMLP.from_network(
+            bpcore.Network(
+                [4, 5, 3],
+                activation="prelu",
+                output_activation="softmax",
+                loss="cross_entropy",
+                seed=2,
+            )
+        ),
+        iris.X,
+        iris.Y,
+        epochs=6,
+        batch_size=None,
+        optimizer="sgd",
+        shuffle=False,
+        **opts,
+    )
     if optimizer != "sgd":
         assert not np.allclose(thetas[-1], sgd_thetas[-1], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
 def test_shuffled_mini_batches_with_sample_weights_match_the_reference(iris, optimizer):
-    net = bpcore.Network([4, 6, 3], activation="tanh", output_activation="sigmoid", loss="mse",
-                         init="xavier", seed=4)
+    net = bpcore.Network(
+        [4, 6, 3], activation="tanh", output_activation="sigmoid", loss="mse", init="xavier", seed=4
+    )
     start = ReferenceMLP.from_network(net)
     w = np.random.default_rng(3).uniform(0.0, 2.0, size=150)
     w[:10] = 0.0
@@ -264,8 +339,9 @@ def test_weight_decay_leaves_biases_and_alpha_alone():
     net.backward(X, Y)
     np.testing.assert_array_equal(net.gradient, 0.0)
     W0, b0, a0 = net.weights[0].copy(), net.biases[0].copy(), float(net.alphas[1])
-    net.fit(X, Y, epochs=1, batch_size=None, lr=0.1, optimizer="sgd", weight_decay=0.5,
-            shuffle=False)
+    net.fit(
+        X, Y, epochs=1, batch_size=None, lr=0.1, optimizer="sgd", weight_decay=0.5, shuffle=False
+    )
     np.testing.assert_allclose(net.weights[0], (1 - 0.1 * 0.5) * W0, rtol=1e-14)
     np.testing.assert_array_equal(net.biases[0], b0)
     assert float(net.alphas[1]) == a0
@@ -282,8 +358,15 @@ def test_weight_decay_leaves_biases_and_alpha_alone():
 def test_learning_rate_schedules(iris, schedule, options):
     net = notes_network(seed=2)
     start = ReferenceMLP.from_network(net)
-    opts = dict(epochs=8, batch_size=None, lr=0.8, optimizer="sgd", shuffle=False,
-                lr_schedule=schedule, **options)
+    opts = dict(
+        epochs=8,
+        batch_size=None,
+        lr=0.8,
+        optimizer="sgd",
+        shuffle=False,
+        lr_schedule=schedule,
+        **options,
+    )
     hist = net.fit(iris.X, iris.Y, **opts)
     expected = [learning_rate_reference(0.8, e, schedule, **options) for e in range(8)]
     np.testing.assert_allclose(hist.lr, expected, rtol=1e-15)
@@ -296,7 +379,8 @@ def test_learning_rate_schedules(iris, schedule, options):
     # a warm start continues the schedule where it stopped
     more = net.fit(iris.X, iris.Y, **dict(opts, epochs=2))
     np.testing.assert_allclose(
-        more.lr, [learning_rate_reference(0.8, e, schedule, **options) for e in (8, 9)], rtol=1e-15)
+        more.lr, [learning_rate_reference(0.8, e, schedule, **options) for e in (8, 9)], rtol=1e-15
+    )
 
 
 # ------------------------------------------------------------------------- determinism
@@ -309,14 +393,24 @@ def test_thread_count_does_not_change_a_bit(dtype):
     Y = np.tanh(X[:, :4] * X[:, 4:8])
     results = []
     for n_threads in (1, 2, 3, None):
-        net = bpcore.Network([16, 32, 16, 4], activation="tanh", output_activation="identity",
-                             dtype=dtype, seed=1)
+        net = bpcore.Network(
+            [16, 32, 16, 4], activation="tanh", output_activation="identity", dtype=dtype, seed=1
+        )
         assert net.n_params > 1000
-        hist = net.fit(X, Y, epochs=3, batch_size=256, lr=0.01, optimizer="adam",
-                       n_threads=n_threads, seed=2)
+        hist = net.fit(
+            X, Y, epochs=3, batch_size=256, lr=0.01, optimizer="adam", n_threads=n_threads, seed=2
+        )
         J, _ = net.backward(X, Y, n_threads=n_threads)
-        results.append((net.parameters.copy(), hist.loss, J, net.gradient.copy(),
-                        net.predict(X, n_threads=n_threads), net.loss(X, Y, n_threads=n_threads)))
+        results.append(
+            (
+                net.parameters.copy(),
+                hist.loss,
+                J,
+                net.gradient.copy(),
+                net.predict(X, n_threads=n_threads),
+                net.loss(X, Y, n_threads=n_threads),
+            )
+        )
     first = results[0]
     for other in results[1:]:
         np.testing.assert_array_equal(other[0], first[0])
@@ -346,7 +440,8 @@ def test_same_seed_same_run_and_different_seeds_differ(iris):
 
 
 @pytest.mark.parametrize(
-    "optimizer, batch_size, lr", [("sgd", 1, 0.5), ("adam", 16, 0.01), ("momentum", 32, 0.05)])
+    "optimizer, batch_size, lr", [("sgd", 1, 0.5), ("adam", 16, 0.01), ("momentum", 32, 0.05)]
+)
 def test_warm_start_two_fits_equal_one(iris, optimizer, batch_size, lr):
     one, two = notes_network(seed=1), notes_network(seed=1)
     opts = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, seed=3)
@@ -403,8 +498,9 @@ def _sine_problem():
 
 
 def _sine_network():
-    return bpcore.Network([1, 32, 32, 1], activation="tanh", output_activation="identity",
-                          init="xavier", seed=0)
+    return bpcore.Network(
+        [1, 32, 32, 1], activation="tanh", output_activation="identity", init="xavier", seed=0
+    )
 
 
 @pytest.mark.parametrize("validation", ["data", "fraction"])
@@ -412,10 +508,22 @@ def test_early_stopping_restores_the_best_weights(validation):
     X, y, Xv, yv = _sine_problem()
     net = _sine_network()
     rec = Recorder()
-    extra = (dict(validation_data=(Xv, yv)) if validation == "data"
-             else dict(validation_fraction=0.3))
-    hist = net.fit(X, y, epochs=2000, batch_size=8, lr=0.01, optimizer="adam", early_stopping=True,
-                   patience=10, seed=0, callbacks=[rec], **extra)
+    extra = (
+        dict(validation_data=(Xv, yv)) if validation == "data" else dict(validation_fraction=0.3)
+    )
+    hist = net.fit(
+        X,
+        y,
+        epochs=2000,
+        batch_size=8,
+        lr=0.01,
+        optimizer="adam",
+        early_stopping=True,
+        patience=10,
+        seed=0,
+        callbacks=[rec],
+        **extra,
+    )
     assert hist.stop_reason == "early_stopping"
     assert len(hist.val_loss) == hist.epochs
     best = int(np.argmin(hist.val_loss)) + 1
@@ -431,8 +539,9 @@ def test_early_stopping_restores_the_best_weights(validation):
 
 def test_validation_fraction_holds_out_samples(iris):
     net = notes_network(seed=0)
-    hist = net.fit(iris.X, iris.Y, epochs=2, batch_size=None, lr=0.5, validation_fraction=0.2,
-                   seed=3)
+    hist = net.fit(
+        iris.X, iris.Y, epochs=2, batch_size=None, lr=0.5, validation_fraction=0.2, seed=3
+    )
     assert len(hist.val_loss) == 2
     # the training J is over the 120 kept samples: it differs from the J over all 150
     full = notes_network(seed=0).fit(iris.X, iris.Y, epochs=2, batch_size=None, lr=0.5, seed=3)
@@ -457,8 +566,14 @@ def test_callbacks_can_stop_training(iris):
 
     raiser = Raiser()
     net = notes_network()
-    hist = net.fit(iris.X, iris.Y, epochs=50, lr=0.5, callbacks=[raiser],
-                   validation_data=(iris.X[:20], iris.Y[:20]))
+    hist = net.fit(
+        iris.X,
+        iris.Y,
+        epochs=50,
+        lr=0.5,
+        callbacks=[raiser],
+        validation_data=(iris.X[:20], iris.Y[:20]),
+    )
     assert hist.stop_reason == "callback" and hist.epochs == 2
     assert [e for e, _ in raiser.seen] == [1, 2]
     assert raiser.seen[0][1] >= {"loss", "val_loss", "lr", "time"}
@@ -489,8 +604,14 @@ def test_nan_in_the_data_is_refused_before_training(iris, where):
     {"X": X, "Y": Y, "sample_weight": w[:, None], "X_val": Xv}[where][4, 0] = np.nan
     calls = []
     with pytest.raises(ValueError) as info:
-        net.fit(X, Y, epochs=2, sample_weight=w, validation_data=(Xv, iris.Y[:10]),
-                callbacks=[lambda *a: calls.append(a)])
+        net.fit(
+            X,
+            Y,
+            epochs=2,
+            sample_weight=w,
+            validation_data=(Xv, iris.Y[:10]),
+            callbacks=[lambda *a: calls.append(a)],
+        )
     assert str(info.value).startswith(where)
     position = "(4,)" if where == "sample_weight" else "(4, 0)"
     assert "nan" in str(info.value) and position in str(info.value)
@@ -505,8 +626,9 @@ def test_a_huge_learning_rate_raises_training_diverged(batch_size, lr):
     Y = X @ rng.normal(size=(3, 2))
 
     def network():
-        return bpcore.Network([3, 4, 2], activation="identity", output_activation="identity",
-                              seed=0)
+        return bpcore.Network(
+            [3, 4, 2], activation="identity", output_activation="identity", seed=0
+        )
 
     net = network()
     t0 = time.perf_counter()
@@ -572,8 +694,13 @@ def test_ctrl_c_stops_within_a_second_with_the_last_finished_epoch(tmp_path):
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(bpcore.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([package_root, env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         lines = []
         while True:
@@ -620,8 +747,17 @@ def test_ctrl_c_in_a_callback_keeps_the_last_finished_epoch(iris):
 
     net = notes_network()
     # early stopping would restore an earlier epoch; an interrupted run keeps its last one
-    hist = _fit_catching_interrupts(net, iris.X, iris.Y, epochs=50, lr=3.0, seed=1,
-                                    callbacks=[interrupt_at_3], early_stopping=True, patience=40)
+    hist = _fit_catching_interrupts(
+        net,
+        iris.X,
+        iris.Y,
+        epochs=50,
+        lr=3.0,
+        seed=1,
+        callbacks=[interrupt_at_3],
+        early_stopping=True,
+        patience=40,
+    )
     assert hist.stop_reason == "interrupted"
     assert hist.epochs == 3
     np.testing.assert_array_equal(net.parameters, rec.params[3])
@@ -650,8 +786,9 @@ def test_ctrl_c_while_logging_a_verbose_epoch(iris):
     try:
         rec = Recorder()
         net = notes_network()
-        hist = _fit_catching_interrupts(net, iris.X, iris.Y, epochs=10, lr=0.5, verbose=True,
-                                        callbacks=[rec])
+        hist = _fit_catching_interrupts(
+            net, iris.X, iris.Y, epochs=10, lr=0.5, verbose=True, callbacks=[rec]
+        )
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
@@ -677,8 +814,7 @@ def test_ctrl_c_while_logging_a_verbose_epoch(iris):
         (dict(lr=-0.1), ValueError, ["lr"]),
         (dict(lr=float("nan")), ValueError, ["lr"]),
         (dict(lr="fast"), TypeError, ["lr"]),
-        (dict(optimizer="rmsprop"), ValueError,
-         ["optimizer", *OPTIMIZERS, "rmsprop"]),
+        (dict(optimizer="rmsprop"), ValueError, ["optimizer", *OPTIMIZERS, "rmsprop"]),
         (dict(lr_schedule="cosine"), ValueError, ["lr_schedule", "constant", "invscaling", "step"]),
         (dict(n_threads=0), ValueError, ["n_threads"]),
         (dict(n_threads=-2), ValueError, ["n_threads"]),
@@ -701,8 +837,11 @@ def test_ctrl_c_while_logging_a_verbose_epoch(iris):
         (dict(beta2="x", optimizer="adam"), TypeError, ["beta2"]),
         (dict(sample_weight=np.ones(3)), ValueError, ["sample_weight", "(150,)"]),
         (dict(validation_data=5), ValueError, ["validation_data"]),
-        (dict(validation_data=(np.zeros((5, 4)), np.zeros((5, 3))), validation_fraction=0.2),
-         ValueError, ["validation_data", "validation_fraction"]),
+        (
+            dict(validation_data=(np.zeros((5, 4)), np.zeros((5, 3))), validation_fraction=0.2),
+            ValueError,
+            ["validation_data", "validation_fraction"],
+        ),
         # values of the wrong type must still name their parameter
         (dict(tol="small"), (TypeError, ValueError), ["tol"]),
         (dict(validation_fraction="half"), (TypeError, ValueError), ["validation_fraction"]),
@@ -723,8 +862,9 @@ def test_bad_fit_arguments(iris, kwargs, exc, words):
 
 def test_a_single_callable_is_accepted_as_callbacks(iris):
     seen = []
-    hist = notes_network().fit(iris.X, iris.Y, epochs=3, lr=0.5,
-                               callbacks=lambda net, epoch, logs: seen.append(epoch))
+    hist = notes_network().fit(
+        iris.X, iris.Y, epochs=3, lr=0.5, callbacks=lambda net, epoch, logs: seen.append(epoch)
+    )
     assert seen == [1, 2, 3]
     assert hist.epochs == 3
 
@@ -739,8 +879,10 @@ def test_a_second_fit_while_training_raises(iris):
         return release.is_set()
 
     worker = threading.Thread(
-        target=lambda: results.append(net.fit(iris.X, iris.Y, epochs=10**6, lr=0.1,
-                                              callbacks=[gate])))
+        target=lambda: results.append(
+            net.fit(iris.X, iris.Y, epochs=10**6, lr=0.1, callbacks=[gate])
+        )
+    )
     worker.start()
     try:
         assert started.wait(30)
@@ -760,10 +902,14 @@ def test_model_checkpoint_saves_every_k_epochs(iris, tmp_path):
     net = notes_network()
     ckpt = bpcore.ModelCheckpoint(tmp_path / "ckpt-{epoch}.safetensors", every=3)
     net.fit(iris.X, iris.Y, epochs=7, callbacks=[ckpt])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-3.safetensors",
-                                                         "ckpt-6.safetensors"]
-    assert ckpt.written == [str(tmp_path / "ckpt-3.safetensors"),
-                            str(tmp_path / "ckpt-6.safetensors")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt-3.safetensors",
+        "ckpt-6.safetensors",
+    ]
+    assert ckpt.written == [
+        str(tmp_path / "ckpt-3.safetensors"),
+        str(tmp_path / "ckpt-6.safetensors"),
+    ]
     six = bpcore.load(tmp_path / "ckpt-6.safetensors")
     assert six.metadata["epoch"] == "6"
     # the file holds the parameters after epoch 6, not those of the end of training
@@ -772,9 +918,15 @@ def test_model_checkpoint_saves_every_k_epochs(iris, tmp_path):
     np.testing.assert_array_equal(six.parameters, after_six.parameters)
     assert not np.array_equal(six.parameters, net.parameters)
     # a second fit continues the count of epochs in the file names
-    net.fit(iris.X, iris.Y, epochs=2, callbacks=[bpcore.ModelCheckpoint(
-        tmp_path / "more-{epoch}.safetensors", every=1)])
-    assert (tmp_path / "more-8.safetensors").is_file() and (tmp_path / "more-9.safetensors").is_file()
+    net.fit(
+        iris.X,
+        iris.Y,
+        epochs=2,
+        callbacks=[bpcore.ModelCheckpoint(tmp_path / "more-{epoch}.safetensors", every=1)],
+    )
+    assert (tmp_path / "more-8.safetensors").is_file() and (
+        tmp_path / "more-9.safetensors"
+    ).is_file()
 
 
 def test_model_checkpoint_replaces_its_file_and_records_the_loss(iris, tmp_path):
@@ -787,9 +939,15 @@ def test_model_checkpoint_replaces_its_file_and_records_the_loss(iris, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # no temporary files
 
 
-@pytest.mark.parametrize("args,error", [((None,), TypeError), (("",), TypeError),
-                                        (("a.safetensors", 0), ValueError),
-                                        (("a.safetensors", 1.5), TypeError)])
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        ((None,), TypeError),
+        (("",), TypeError),
+        (("a.safetensors", 0), ValueError),
+        (("a.safetensors", 1.5), TypeError),
+    ],
+)
 def test_model_checkpoint_rejects_bad_arguments(args, error):
     with pytest.raises(error):
         bpcore.ModelCheckpoint(*args)
@@ -857,7 +1015,9 @@ def test_shard_options_are_checked(iris):
 
 
 def test_import_bpcore_imports_no_mpi_or_dask():
-    code = ("import sys, bpcore; bad = [m for m in ('mpi4py', 'dask', 'distributed') "
-            "if m in sys.modules]; assert not bad, bad; bpcore.distributed.shard_bounds(3, 2, 0); "
-            "assert 'mpi4py' not in sys.modules")
+    code = (
+        "import sys, bpcore; bad = [m for m in ('mpi4py', 'dask', 'distributed') "
+        "if m in sys.modules]; assert not bad, bad; bpcore.distributed.shard_bounds(3, 2, 0); "
+        "assert 'mpi4py' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
