@@ -13,6 +13,11 @@ bool is_small(const std::vector<LayerSpec>& layers) {
 }
 
 namespace {
+// In a loop over p with a narrow fixed width (one 512-bit register or less), GCC vectorises across
+// p with shuffles that cost more than they save on a handful of elements; an empty asm statement
+// keeps that loop scalar (the loop over j still vectorises). Values do not change: order is kept.
+#define BPCORE_KEEP_SCALAR_LOOP \
+  if constexpr (N > 0 && N * sizeof(T) <= 64) asm volatile("")
 
 // N > 0: the width n_out fixed at compile time (the loops over j unroll and vectorise fully);
 // N = 0: read at run time. Both run the same operations in the same order.
@@ -29,6 +34,7 @@ void affine(const T* __restrict A, const T* __restrict W, const T* __restrict b,
       T acc[N > 0 ? N : 1];
       for (Index j = 0; j < N; ++j) acc[j] = b[j];
       for (Index p = 0; p < n_in; ++p) {
+        BPCORE_KEEP_SCALAR_LOOP;
         const T ap = a[p];
         const T* __restrict w = W + p * N;
         for (Index j = 0; j < N; ++j) acc[j] += ap * w[j];

@@ -301,12 +301,22 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
     return J;
   }
   reserve_rows(1);
-  forward_rows(x, 0, 1);
   const Index L = n_layers();
+  T* theta = params_.data();
+  // Z^[l] = b^[l] + H^[l-1] W^[l], H^[l] = f(Z^[l])
+  const T* in = x;
+  for (Index k = 0; k < L; ++k) {
+    const auto& s = layers_[std::size_t(k)];
+    T* Zk = Z_[std::size_t(k)].data();
+    T* Hk = H_[std::size_t(k)].data();
+    ops_[std::size_t(k)].affine(in, theta + s.w_offset, theta + s.b_offset, Zk, 1, s.n_in,
+                                s.n_out);
+    activate(s.f, Zk, Hk, 1, s.n_out, s.alpha_offset >= 0 ? theta[s.alpha_offset] : T(0));
+    in = Hk;
+  }
   const auto& out = layers_.back();
   const double J = loss_sum<T>(loss_, Z_[L - 1].data(), H_[L - 1].data(), y, nullptr, 1, out.n_out);
   T* g = grads_.data();
-  T* theta = params_.data();
   // As backward_rows on one row, with each layer's step taken once W^[l] has served delta^[l-1].
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) g[s.alpha_offset] = T(0);
@@ -318,7 +328,8 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
     if (!output_delta_is_error(loss_)) {
       if (out.alpha_offset >= 0) g[out.alpha_offset] += prelu_alpha_product(Zk, G, out.n_out);
       // delta^[L] = E ⊙ f'(Z^[L])
-      multiply_by_derivative(out.f, Zk, Hk, G, out.n_out, alpha_or_zero(L - 1));
+      multiply_by_derivative(out.f, Zk, Hk, G, out.n_out,
+                             out.alpha_offset >= 0 ? theta[out.alpha_offset] : T(0));
     }
   }
   for (Index k = L - 1; k >= 0; --k) {
@@ -333,7 +344,8 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
       const T* Hp = H_[std::size_t(k - 1)].data();
       ops.back(delta, theta + s.w_offset, G, 1, s.n_in, s.n_out);
       if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G, p.n_out);
-      multiply_by_derivative(p.f, Zp, Hp, G, p.n_out, alpha_or_zero(k - 1));
+      multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
+                             p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
     }
     // dJ/dW^[l] = -(H^[l-1])^T delta^[l], dJ/db^[l] = -delta^[l]; W <- W - lr dJ/dW, b likewise
     const T* A = k == 0 ? x : H_[std::size_t(k - 1)].data();
