@@ -13,11 +13,11 @@ bool is_small(const std::vector<LayerSpec>& layers) {
 }
 
 namespace {
-// In a loop over p with a narrow fixed width (one 512-bit register or less), GCC vectorises across
-// p with shuffles that cost more than they save on a handful of elements; an empty asm statement
-// keeps that loop scalar (the loop over j still vectorises). Values do not change: order is kept.
+// With the width fixed, GCC vectorises the loops over p (across rows of W, with shuffles) instead
+// of the loops over j, which costs more than it saves at these sizes; an empty asm statement keeps
+// a loop over p scalar (the loop over j inside it still vectorises). No value changes.
 #define BPCORE_KEEP_SCALAR_LOOP \
-  if constexpr (N > 0 && N * sizeof(T) <= 64) asm volatile("")
+  if constexpr (N > 0) asm volatile("")
 
 // N > 0: the width n_out fixed at compile time (the loops over j unroll and vectorise fully);
 // N = 0: read at run time. Both run the same operations in the same order.
@@ -43,6 +43,7 @@ void affine(const T* __restrict A, const T* __restrict W, const T* __restrict b,
     } else {
       for (Index j = 0; j < n; ++j) z[j] = b[j];
       for (Index p = 0; p < n_in; ++p) {
+        BPCORE_KEEP_SCALAR_LOOP;
         const T ap = a[p];
         const T* __restrict w = W + p * n;
         for (Index j = 0; j < n; ++j) z[j] += ap * w[j];
@@ -57,6 +58,7 @@ void grad(const T* __restrict A, const T* __restrict D, T* __restrict gW, T* __r
   const Index n = N > 0 ? N : n_out;
   // gW = a_0^T d_0, gb = d_0, then + a_i^T d_i, + d_i for the other rows in order
   for (Index p = 0; p < n_in; ++p) {
+    BPCORE_KEEP_SCALAR_LOOP;
     const T ap = A[p];
     T* __restrict g = gW + p * n;
     for (Index j = 0; j < n; ++j) g[j] = ap * D[j];
@@ -66,12 +68,34 @@ void grad(const T* __restrict A, const T* __restrict D, T* __restrict gW, T* __r
     const T* __restrict a = A + i * n_in;
     const T* __restrict d = D + i * n;
     for (Index p = 0; p < n_in; ++p) {
+      BPCORE_KEEP_SCALAR_LOOP;
       const T ap = a[p];
       T* __restrict g = gW + p * n;
       for (Index j = 0; j < n; ++j) g[j] += ap * d[j];
     }
     for (Index j = 0; j < n; ++j) gb[j] += d[j];
   }
+}
+
+// g_p = sum_j d_j W_pj. Below kLanes terms the sum runs in order of j; from kLanes on, term j goes
+// to lane j mod kLanes (each lane in order of j) and the lanes are added in a fixed tree, so that
+// the products vectorise without changing which additions are made.
+constexpr Index kLanes = 8;
+
+template <class T>
+inline T dot_row(const T* __restrict d, const T* __restrict w, Index n) {
+  if (n < kLanes) {
+    T acc = d[0] * w[0];
+    for (Index j = 1; j < n; ++j) acc += d[j] * w[j];
+    return acc;
+  }
+  T lane[kLanes];
+  for (Index l = 0; l < kLanes; ++l) lane[l] = d[l] * w[l];
+  Index j = kLanes;
+  for (; j + kLanes <= n; j += kLanes)
+    for (Index l = 0; l < kLanes; ++l) lane[l] += d[j + l] * w[j + l];
+  for (Index l = 0; j + l < n; ++l) lane[l] += d[j + l] * w[j + l];
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
 template <class T, int N>
@@ -81,13 +105,7 @@ void back(const T* __restrict D, const T* __restrict W, T* __restrict G, Index n
   for (Index i = 0; i < nr; ++i) {
     const T* __restrict d = D + i * n;
     T* __restrict g = G + i * n_in;
-    // g_p = sum_j d_j W_pj, j in order
-    for (Index p = 0; p < n_in; ++p) {
-      const T* __restrict w = W + p * n;
-      T acc = d[0] * w[0];
-      for (Index j = 1; j < n; ++j) acc += d[j] * w[j];
-      g[p] = acc;
-    }
+    for (Index p = 0; p < n_in; ++p) g[p] = dot_row(d, W + p * n, n);
   }
 }
 

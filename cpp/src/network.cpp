@@ -64,7 +64,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   grads_.setZero(offset);
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
-  // Chosen by the sizes alone: every batch of this network then runs on the same kernels.
+  // Chosen by the sizes alone; see uses_row_kernels.
   small_ = kernels::is_small(layers_);
   if (small_)
     for (const auto& s : layers_) ops_.push_back(kernels::row_ops<T>(s.n_out));
@@ -160,7 +160,7 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
     ConstRowVectorMap<T> bk(params_.data() + s.b_offset, s.n_out);
     MatrixMap<T> Z(Z_[k].data() + r0 * s.n_out, nr, s.n_out);
     // Z^[l] = H^[l-1] W^[l] + b^[l]
-    if (small_) {
+    if (row_kernels_) {
       ops_[k].affine(A.data(), Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
     } else {
       Z.noalias() = A * Wk;
@@ -204,7 +204,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
     // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
     MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
-    if (small_) {
+    if (row_kernels_) {
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
     } else {
@@ -216,7 +216,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     ConstMatrixMap<T> Wk(params_.data() + s.w_offset, s.n_in, s.n_out);
     MatrixMap<T> G(D_[k - 1].data() + r0 * p.n_out, nr, p.n_out);
     // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1])
-    if (small_)
+    if (row_kernels_)
       ops_[std::size_t(k)].back(delta.data(), Wk.data(), G.data(), nr, s.n_in, s.n_out);
     else
       G.noalias() = delta * Wk.transpose();
@@ -232,6 +232,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
   if (rows <= 0) throw ArgumentError("forward needs at least one row");
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
+  row_kernels_ = uses_row_kernels(rows);
   const RowBlocks blocks = partition_rows(rows);
   for_each_block(blocks.count, threads, parallel_worth(rows, threads),
                  [&](Index b) { forward_rows(X, blocks.begin(b), blocks.size(b)); });
@@ -258,6 +259,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
       row_scale_[i] = T(double(rows) * double(sample_weight[i]) / total);
     row_scale = row_scale_.data();
   }
+  row_kernels_ = uses_row_kernels(rows);
   const RowBlocks blocks = partition_rows(rows);
   const Index L = n_layers();
   const Index q = n_outputs();
@@ -411,7 +413,7 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
         const Index nr = chunks.size(c);
         // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
         if (scratch.z.size() < std::size_t(nr * q)) scratch.z.resize(std::size_t(nr * q));
-        evaluate_chunk(layers_, small_ ? ops_.data() : nullptr, params, X, r0, nr, scratch,
+        evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr, scratch,
                        scratch.z.data(), out + r0 * q);
       });
 }
@@ -442,7 +444,7 @@ double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index ro
         if (scratch.z.size() < std::size_t(2 * nr * q)) scratch.z.resize(std::size_t(2 * nr * q));
         T* Z = scratch.z.data();
         T* H = Z + nr * q;
-        evaluate_chunk(layers_, small_ ? ops_.data() : nullptr, params, X, r0, nr, scratch, Z, H);
+        evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr, scratch, Z, H);
         parts[static_cast<std::size_t>(c)] =
             loss_sum(loss_, Z, H, Y + r0 * q, sample_weight ? sample_weight + r0 : nullptr, nr, q);
       });

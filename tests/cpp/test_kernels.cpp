@@ -136,6 +136,32 @@ TEST_CASE("which networks are small") {
   CHECK_FALSE(small({4, 33, 2}));    // wide hidden layer
   CHECK_FALSE(small({64, 64, 10}));  // W2's network
   CHECK_FALSE(small({784, 256, 128, 10}));
+  Network<double> net({4, 5, 3}, {Activation::sigmoid, Activation::sigmoid}, Loss::mse);
+  CHECK(net.uses_row_kernels(1));
+  CHECK(net.uses_row_kernels(kernels::kSmallRows));
+  CHECK_FALSE(net.uses_row_kernels(kernels::kSmallRows + 1));
+}
+
+TEST_CASE("small batches on the row kernels: predict, forward, loss and backward agree") {
+  Network<double> net({6, 12, 12, 3}, {Activation::tanh, Activation::prelu, Activation::softmax},
+                      Loss::cross_entropy);
+  net.initialize(Init::he, 12);
+  net.alpha(1) = 0.3;
+  for (Index n = 1; n <= kernels::kSmallRows + 1; ++n) {
+    CAPTURE(n);
+    const auto X = bpcore_test::uniform<double>(n * 6, 13, -1, 1);
+    const auto Y = bpcore_test::one_hot<double>(n, 3, 14);
+    const double J = net.backward(X.data(), Y.data(), nullptr, n, 1);
+    const auto ref = bpcore_test::reference_backprop<double>(net, X.data(), Y.data(), nullptr, n);
+    CHECK(J == doctest::Approx(ref.J).epsilon(1e-13));
+    CHECK(bpcore_test::norm_relative_error(net.grads(), ref.grad.data(), net.n_params()) < 1e-13);
+    CHECK(net.loss(X.data(), Y.data(), nullptr, n, 1) == J);
+    std::vector<double> P(std::size_t(n * 3));
+    net.predict(X.data(), n, P.data(), 1);
+    net.forward(X.data(), n, 1);
+    const auto H = net.cached_H(2);
+    CHECK(same_bits(std::vector<double>(H.data(), H.data() + H.size()), P));
+  }
 }
 
 namespace {

@@ -6,7 +6,8 @@
 // H^[l-1] (n_{l-1}), its delta d (n_l) and W = W^[l] (n_{l-1} × n_l, row-major):
 //   affine   z = b + a W                 z_j = (((b_j + a_0 W_0j) + a_1 W_1j) + …)
 //   grad     gW = sum_i a_i^T d_i,  gb = sum_i d_i          (rows summed in order)
-//   back     g = d W^T                   g_p = ((d_0 W_p0 + d_1 W_p1) + …)
+//   back     g = d W^T                   g_p = ((d_0 W_p0 + d_1 W_p1) + …) for n_l < 8; wider
+//                                        rows sum in 8 lanes (j mod 8), then a fixed tree
 // Every sum runs in one fixed order, element by element, with no fused multiply-add, so the
 // fixed-width and the run-time-width kernels give bitwise the same values, on every instruction
 // set, wherever the arrays lie in memory.
@@ -27,9 +28,11 @@ inline constexpr Index kSmallWidth = 32;
 /// Widest input d of a small network.
 inline constexpr Index kSmallInputs = 64;
 
-/// True when every layer has n_l <= kSmallWidth and the input has d <= kSmallInputs: the network
-/// then runs on these kernels for every batch (so that forward, backward, predict and loss agree
-/// bitwise, whatever the number of rows).
+/// Most rows of a call that runs on these kernels (see Network::uses_row_kernels); above it a
+/// general matrix product is faster, even on narrow layers.
+inline constexpr Index kSmallRows = 8;
+
+/// True when every layer has n_l <= kSmallWidth and the input has d <= kSmallInputs.
 bool is_small(const std::vector<LayerSpec>& layers);
 
 /// The kernels of one layer, picked once per network by its width n_l.

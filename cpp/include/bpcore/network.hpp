@@ -82,8 +82,12 @@ class Network {
   ConstMatrixMap<T> cached_H(Index k) const;
   ConstMatrixMap<T> cached_delta(Index k) const;
 
-  /// True when the network runs on the small-network row kernels (kernels.hpp).
+  /// True when the network is narrow enough for the row kernels (kernels::is_small).
   bool small() const { return small_; }
+  /// True when a call on `rows` rows (forward, backward, predict, loss alike) runs on the row
+  /// kernels: a small network and at most kernels::kSmallRows rows. Larger batches go to Eigen's
+  /// products, which pay off there. The choice depends on the sizes only, never on the threads.
+  bool uses_row_kernels(Index rows) const { return small_ && rows <= kernels::kSmallRows; }
 
   /// Frees the per-batch workspace (it is sized again on the next call).
   void release_workspace();
@@ -98,6 +102,7 @@ class Network {
   std::vector<LayerSpec> layers_;
   Loss loss_;
   bool small_ = false;                          // kernels::is_small(layers_)
+  bool row_kernels_ = false;                    // uses_row_kernels(rows) of the current call
   std::vector<kernels::RowOps<T>> ops_;         // per layer, when small_
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
