@@ -100,7 +100,7 @@ class OptionFields {
 
   /// A field read and written as itself.
   template <class M>
-  OptionFields& field(const char* name, M C::*member) {
+  OptionFields& field(const char* name, M C::* member) {
     cls_.def_readwrite(name, member);
     add_setter(name, [member](C& c, py::handle v) { c.*member = py::cast<M>(v); });
     return *this;

@@ -64,6 +64,10 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   grads_.setZero(offset);
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
+  // Chosen by the sizes alone; see uses_row_kernels.
+  small_ = kernels::is_small(layers_);
+  if (small_)
+    for (const auto& s : layers_) ops_.push_back(kernels::row_ops<T>(s.n_out));
 }
 
 template <class T>
@@ -156,8 +160,12 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
     ConstRowVectorMap<T> bk(params_.data() + s.b_offset, s.n_out);
     MatrixMap<T> Z(Z_[k].data() + r0 * s.n_out, nr, s.n_out);
     // Z^[l] = H^[l-1] W^[l] + b^[l]
-    Z.noalias() = A * Wk;
-    Z.rowwise() += bk;
+    if (row_kernels_) {
+      ops_[k].affine(A.data(), Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
+    } else {
+      Z.noalias() = A * Wk;
+      Z.rowwise() += bk;
+    }
     // H^[l] = f(Z^[l])
     activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
              alpha_or_zero(static_cast<Index>(k)));
@@ -196,14 +204,22 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
     // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
     MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
-    gW.noalias() = A.transpose() * delta;
-    RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+    if (row_kernels_) {
+      ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
+                                s.n_out);
+    } else {
+      gW.noalias() = A.transpose() * delta;
+      RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+    }
     if (k == 0) break;
     const auto& p = layers_[static_cast<std::size_t>(k - 1)];
     ConstMatrixMap<T> Wk(params_.data() + s.w_offset, s.n_in, s.n_out);
     MatrixMap<T> G(D_[k - 1].data() + r0 * p.n_out, nr, p.n_out);
     // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1])
-    G.noalias() = delta * Wk.transpose();
+    if (row_kernels_)
+      ops_[std::size_t(k)].back(delta.data(), Wk.data(), G.data(), nr, s.n_in, s.n_out);
+    else
+      G.noalias() = delta * Wk.transpose();
     const T* Zp = Z_[k - 1].data() + r0 * p.n_out;
     const T* Hp = H_[k - 1].data() + r0 * p.n_out;
     if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G.data(), nr * p.n_out);
@@ -213,9 +229,10 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
 
 template <class T>
 void Network<T>::forward(const T* X, Index rows, int n_threads) {
-  require(rows > 0, "forward needs at least one row");
+  if (rows <= 0) throw ArgumentError("forward needs at least one row");
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
+  row_kernels_ = uses_row_kernels(rows);
   const RowBlocks blocks = partition_rows(rows);
   for_each_block(blocks.count, threads, parallel_worth(rows, threads),
                  [&](Index b) { forward_rows(X, blocks.begin(b), blocks.size(b)); });
@@ -226,7 +243,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Index rows,
                             int n_threads) {
-  require(rows > 0, "backward needs at least one row");
+  if (rows <= 0) throw ArgumentError("backward needs at least one row");
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
   const T* row_scale = nullptr;
@@ -242,6 +259,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
       row_scale_[i] = T(double(rows) * double(sample_weight[i]) / total);
     row_scale = row_scale_.data();
   }
+  row_kernels_ = uses_row_kernels(rows);
   const RowBlocks blocks = partition_rows(rows);
   const Index L = n_layers();
   const Index q = n_outputs();
@@ -276,13 +294,82 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   return total / double(rows);
 }
 
+template <class T>
+double Network<T>::sgd_row(const T* x, const T* y, T lr) {
+  if (!small_) {
+    // the general path: backward on the row, then sgd's step over the flat buffer
+    const double J = backward(x, y, nullptr, 1, 1);
+    kernels::sgd_update(params_.data(), grads_.data(), lr, n_params());
+    return J;
+  }
+  reserve_rows(1);
+  const Index L = n_layers();
+  T* theta = params_.data();
+  // Z^[l] = b^[l] + H^[l-1] W^[l], H^[l] = f(Z^[l])
+  const T* in = x;
+  for (Index k = 0; k < L; ++k) {
+    const auto& s = layers_[std::size_t(k)];
+    T* Zk = Z_[std::size_t(k)].data();
+    T* Hk = H_[std::size_t(k)].data();
+    ops_[std::size_t(k)].affine(in, theta + s.w_offset, theta + s.b_offset, Zk, 1, s.n_in, s.n_out);
+    activate(s.f, Zk, Hk, 1, s.n_out, s.alpha_offset >= 0 ? theta[s.alpha_offset] : T(0));
+    in = Hk;
+  }
+  const auto& out = layers_.back();
+  const double J = loss_sum<T>(loss_, Z_[L - 1].data(), H_[L - 1].data(), y, nullptr, 1, out.n_out);
+  T* g = grads_.data();
+  // As backward_rows on one row, with each layer's step taken once W^[l] has served delta^[l-1].
+  for (const auto& s : layers_)
+    if (s.alpha_offset >= 0) g[s.alpha_offset] = T(0);
+  {
+    T* G = D_[L - 1].data();
+    const T* Zk = Z_[L - 1].data();
+    const T* Hk = H_[L - 1].data();
+    output_error(Hk, y, G, out.n_out);
+    if (!loss_info(loss_).delta_is_error) {
+      if (out.alpha_offset >= 0) g[out.alpha_offset] += prelu_alpha_product(Zk, G, out.n_out);
+      // delta^[L] = E ⊙ f'(Z^[L])
+      multiply_by_derivative(out.f, Zk, Hk, G, out.n_out,
+                             out.alpha_offset >= 0 ? theta[out.alpha_offset] : T(0));
+    }
+  }
+  for (Index k = L - 1; k >= 0; --k) {
+    const auto& s = layers_[std::size_t(k)];
+    const auto& ops = ops_[std::size_t(k)];
+    const T* delta = D_[std::size_t(k)].data();
+    if (k > 0) {
+      // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1]), with W^[l] before its step
+      const auto& p = layers_[std::size_t(k - 1)];
+      T* G = D_[std::size_t(k - 1)].data();
+      const T* Zp = Z_[std::size_t(k - 1)].data();
+      const T* Hp = H_[std::size_t(k - 1)].data();
+      ops.back(delta, theta + s.w_offset, G, 1, s.n_in, s.n_out);
+      if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G, p.n_out);
+      multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
+                             p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
+    }
+    // dJ/dW^[l] = -(H^[l-1])^T delta^[l], dJ/db^[l] = -delta^[l]; W <- W - lr dJ/dW, b likewise
+    const T* A = k == 0 ? x : H_[std::size_t(k - 1)].data();
+    ops.sgd_row(A, delta, theta + s.w_offset, theta + s.b_offset, g + s.w_offset, g + s.b_offset,
+                s.n_in, s.n_out, lr);
+    if (s.alpha_offset >= 0) {
+      g[s.alpha_offset] *= T(-1);
+      kernels::sgd_update(theta + s.alpha_offset, g + s.alpha_offset, lr, 1);
+    }
+  }
+  cached_rows_ = 1;
+  has_delta_ = true;
+  return J;
+}
+
 namespace {
 
 // Runs rows [r0, r0+nr) through every layer with ping-pong buffers; the output layer's Z^[L] goes
 // into `Zout` (may be null when not needed) and H^[L] into `Hout`.
 template <class T>
-void evaluate_chunk(const std::vector<LayerSpec>& layers, const T* params, const T* X, Index r0,
-                    Index nr, ChunkScratch<T>& scratch, T* Zout, T* Hout) {
+void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<T>* ops,
+                    const T* params, const T* X, Index r0, Index nr, ChunkScratch<T>& scratch,
+                    T* Zout, T* Hout) {
   Index widest = 0;
   for (const auto& s : layers) widest = std::max(widest, s.n_out);
   if (scratch.a.size() < std::size_t(nr * widest)) {
@@ -294,10 +381,14 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const T* params, const
     const auto& s = layers[k];
     const bool last = k + 1 == layers.size();
     T* z = last ? (Zout ? Zout : Hout) : (k % 2 == 0 ? scratch.a.data() : scratch.b.data());
-    MatrixMap<T> Z(z, nr, s.n_out);
-    Z.noalias() =
-        ConstMatrixMap<T>(in, nr, s.n_in) * ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
-    Z.rowwise() += ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
+    if (ops) {
+      ops[k].affine(in, params + s.w_offset, params + s.b_offset, z, nr, s.n_in, s.n_out);
+    } else {
+      MatrixMap<T> Z(z, nr, s.n_out);
+      Z.noalias() = ConstMatrixMap<T>(in, nr, s.n_in) *
+                    ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
+      Z.rowwise() += ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
+    }
     const T alpha = s.alpha_offset >= 0 ? params[s.alpha_offset] : T(0);
     T* h = last ? Hout : z;  // hidden layers activate in place
     activate(s.f, z, h, nr, s.n_out, alpha);
@@ -320,7 +411,8 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
         const Index nr = chunks.size(c);
         // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
         if (scratch.z.size() < std::size_t(nr * q)) scratch.z.resize(std::size_t(nr * q));
-        evaluate_chunk(layers_, params, X, r0, nr, scratch, scratch.z.data(), out + r0 * q);
+        evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr,
+                       scratch, scratch.z.data(), out + r0 * q);
       });
 }
 
@@ -349,7 +441,8 @@ double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index ro
         if (scratch.z.size() < std::size_t(2 * nr * q)) scratch.z.resize(std::size_t(2 * nr * q));
         T* Z = scratch.z.data();
         T* H = Z + nr * q;
-        evaluate_chunk(layers_, params, X, r0, nr, scratch, Z, H);
+        evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr,
+                       scratch, Z, H);
         parts[static_cast<std::size_t>(c)] =
             loss_sum(loss_, Z, H, Y + r0 * q, sample_weight ? sample_weight + r0 : nullptr, nr, q);
       });

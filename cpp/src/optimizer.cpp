@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bpcore/kernels.hpp"
 #include "bpcore/names.hpp"
 
 namespace bpcore {
@@ -147,7 +148,12 @@ void Optimizer<T>::apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, 
 
 template <class T>
 void Optimizer<T>::step(Network<T>& net, double lr) {
-  require(net.n_params() == n_params(), "optimizer and network sizes differ");
+  if (net.n_params() != n_params()) throw ArgumentError("optimizer and network sizes differ");
+  if (plain_sgd()) {
+    ++t_;
+    kernels::sgd_update(net.params(), net.grads(), T(lr), n_params());
+    return;
+  }
   Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> theta(net.params(), n_params());
   Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> g(net.grads(), n_params());
   if (config_.weight_decay <= 0) {

@@ -31,6 +31,7 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
                              std::to_string(options.batch_size) + " > " + std::to_string(total) +
                              " samples");
   const Index d = net.n_inputs(), q = net.n_outputs(), n_params = net.n_params();
+  require(optimizer.n_params() == n_params, "optimizer and network sizes differ");
 
   std::vector<Index> order;
   if (options.shuffle) order = epoch_permutation(total, options.seed, std::uint64_t(options.epoch));
@@ -39,7 +40,7 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   const Index local_capacity = std::min(batch, rows);
   Matrix<T> Xb, Yb;
   Eigen::Matrix<T, Eigen::Dynamic, 1> wb;
-  if (options.shuffle && local_capacity > 0) {
+  if (options.shuffle && local_capacity > 0 && !(batch == 1 && !reduce)) {
     Xb.resize(local_capacity, d);
     Yb.resize(local_capacity, q);
     if (sample_weight) wb.resize(local_capacity);
@@ -59,7 +60,46 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
   try {
-    for (Index bi = 0; bi < n_batches; ++bi) {
+    if (batch == 1 && !reduce) {
+      // Online training: each sample is read where it lies, and plain sgd's step is taken inside
+      // the gradient pass (Network::sgd_row); the same bits as the general loop below.
+      const bool fused = optimizer.plain_sgd();
+      const T lr = T(result.lr);
+      for (Index bi = 0; bi < n_batches; ++bi) {
+        const Index src = options.shuffle ? order[std::size_t(bi)] : bi;
+        const T* x = X + src * d;
+        const T* y = Y + src * q;
+        double weight = 1;
+        if (sample_weight) {
+          weight = double(sample_weight[src]);
+          if (weight == 0) continue;  // nothing to learn from this sample
+        }
+        double J = 0;
+        if (fused && !(weight < 0) && std::isfinite(weight)) {
+          J = net.sgd_row(x, y, lr);  // a weight's batch mean over one row is the row itself
+          optimizer.count_step();
+        } else {
+          J = net.backward(x, y, sample_weight ? sample_weight + src : nullptr, 1,
+                           options.n_threads);
+          optimizer.step(net, result.lr);
+        }
+        if (!std::isfinite(J)) {
+          roll_back();
+          result.status = EpochStatus::nonfinite;
+          return result;
+        }
+        loss_total += J * weight;
+        weight_total += weight;
+        ++result.batches;
+        ++result.samples;
+        if (poll && (*poll)()) {
+          roll_back();
+          result.status = EpochStatus::interrupted;
+          return result;
+        }
+      }
+    }
+    for (Index bi = 0; bi < (batch == 1 && !reduce ? 0 : n_batches); ++bi) {
       // Batch bi is rows order[r0 … r0+nb-1] of the data set; nl of them are this process's.
       const Index r0 = bi * batch, nb = std::min(batch, total - r0);
       const T *xb = nullptr, *yb = nullptr, *w = nullptr;

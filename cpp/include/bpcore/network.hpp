@@ -16,6 +16,7 @@
 
 #include "bpcore/activation.hpp"
 #include "bpcore/init.hpp"
+#include "bpcore/kernels.hpp"
 #include "bpcore/loss.hpp"
 #include "bpcore/parallel.hpp"
 
@@ -63,6 +64,11 @@ class Network {
   /// Forward and back-propagation of a batch: fills grads() with dJ/dtheta of the batch mean J and
   /// returns that J. `sample_weight` (may be null) weighs sample i by w_i / sum(w).
   double backward(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads);
+  /// One sample of the notes' online rule with sgd: forward, J, delta^[L] … delta^[1], and
+  /// theta <- theta - lr dJ/dtheta, each layer updated as soon as delta^[l-1] (which needs W^[l]
+  /// before its update) is known. Bitwise the same as backward(x, y, nullptr, 1, ·) followed by
+  /// sgd's step; grads() and the cache hold the sample's values afterwards. Returns J.
+  double sgd_row(const T* x, const T* y, T lr);
   /// The batch mean J (weighted as in backward), computed in row chunks without the cache.
   double loss(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads) const;
   /// Y_hat = H^[L] of a batch into `out` (rows × q), in row chunks without the cache: safe to call
@@ -76,6 +82,13 @@ class Network {
   ConstMatrixMap<T> cached_H(Index k) const;
   ConstMatrixMap<T> cached_delta(Index k) const;
 
+  /// True when the network is narrow enough for the row kernels (kernels::is_small).
+  bool small() const { return small_; }
+  /// True when a call on `rows` rows (forward, backward, predict, loss alike) runs on the row
+  /// kernels: a small network and at most kernels::kSmallRows rows. Larger batches go to Eigen's
+  /// products, which pay off there. The choice depends on the sizes only, never on the threads.
+  bool uses_row_kernels(Index rows) const { return small_ && rows <= kernels::kSmallRows; }
+
   /// Frees the per-batch workspace (it is sized again on the next call).
   void release_workspace();
 
@@ -88,6 +101,9 @@ class Network {
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
+  bool small_ = false;                   // kernels::is_small(layers_)
+  bool row_kernels_ = false;             // uses_row_kernels(rows) of the current call
+  std::vector<kernels::RowOps<T>> ops_;  // per layer, when small_
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
   // Workspace, sized for `capacity_` rows and reused for every batch no larger.

@@ -86,6 +86,13 @@ class Optimizer {
   void set_config(const OptimizerConfig& config);
   /// One update of net.params() from net.grads() with learning rate `lr`.
   void step(Network<T>& net, double lr);
+  /// True for sgd without weight decay, whose step theta <- theta - lr g needs no state: the
+  /// trainer may then take it inside the gradient pass (Network::sgd_row) and call count_step().
+  bool plain_sgd() const {
+    return config_.kind == OptimizerKind::sgd && !(config_.weight_decay > 0);
+  }
+  /// Counts one step taken outside step() in plain sgd's form.
+  void count_step() { ++t_; }
   /// Forgets v, m, s and t.
   void reset();
 
