@@ -560,3 +560,20 @@ def test_gradcheck_report_and_bad_input():
         bpcore.gradcheck(object(), X, Y)
     with pytest.raises(ValueError, match="Y"):
         bpcore.gradcheck(net, X, Y[:, :2])
+
+
+def test_trace_by_default_does_not_train():
+    """Looking does not train: the default is update=False, and the printout says which."""
+    net = bpcore.Network([4, 5, 3], seed=0)
+    before = net.parameters.copy()
+    x = bpcore.datasets.load_iris().X[0]
+    t = net.trace(x, [1.0, 0.0, 0.0], lr=0.5)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert t.updated is False and t.J_after < t.J_before
+    assert "not applied: the network is unchanged (update=False)" in str(t)
+    t2 = bpcore.glassbox.trace(net, x, [1.0, 0.0, 0.0], lr=0.5)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert t2.J_after == t.J_after
+    applied = net.trace(x, [1.0, 0.0, 0.0], lr=0.5, update=True)
+    assert "applied to the network (update=True)" in str(applied)
+    np.testing.assert_array_equal(net.weights[1], t[2].W_after)
