@@ -117,7 +117,7 @@ class LivePlot:
         return {
             "loss": list(self.loss),
             "val_loss": list(self.val_loss),
-            "metrics": {k: list(v) for k, v in self.metrics.items()},
+            **{k: list(v) for k, v in self.metrics.items()},
         }
 
     def figure(self) -> Any:

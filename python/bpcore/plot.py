@@ -222,7 +222,7 @@ def plot_history(
     matplotlib.figure.Figure
     """
     data = _history_dict(history)
-    metrics = {k: list(vals) for k, vals in (data.get("metrics") or {}).items() if len(vals)}
+    metrics = _epoch_metrics(data)
     try:
         loss = np.asarray(data["loss"], dtype=np.float64).reshape(-1)
         val = np.asarray(data.get("val_loss") or [], dtype=np.float64).reshape(-1)
@@ -260,6 +260,14 @@ def plot_history(
     if out is not None:
         save_figure(fig, out)
     return fig
+
+
+def _epoch_metrics(data: dict[str, Any]) -> dict[str, list[float]]:
+    """The per-epoch metrics of a history dict: "accuracy", "val_accuracy", "mae", ..."""
+    from ._report import METRICS
+
+    names = [*METRICS, *("val_" + m for m in METRICS)]
+    return {k: list(data[k]) for k in names if isinstance(data.get(k), list) and data[k]}
 
 
 def _plot_metrics(ax: Any, metrics: dict[str, list[float]], first: int) -> None:

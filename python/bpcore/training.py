@@ -171,7 +171,8 @@ class History:
         return len(self.loss)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain lists and numbers, with ``epochs`` (the epochs of this fit)."""
+        """Every field as plain lists and numbers, with ``epochs`` (the epochs of this fit) and
+        each metric of ``metrics`` under its own name ("accuracy", "val_accuracy", ...)."""
         return {
             "loss": list(self.loss),
             "val_loss": list(self.val_loss),
@@ -181,7 +182,8 @@ class History:
             "best_epoch": self.best_epoch,
             "epochs": self.epochs,
             "epochs_before": self.epochs_before,
-            "metrics": {name: list(values) for name, values in self.metrics.items()},
+            # per-epoch metrics sit beside "loss" and "val_loss": "accuracy", "val_accuracy", ...
+            **{name: list(values) for name, values in self.metrics.items()},
         }
 
     def __repr__(self) -> str:

@@ -372,6 +372,10 @@ def test_plot_history_draws_the_metrics_panel():
     np.testing.assert_array_equal(lines["accuracy"].get_xdata(), np.arange(1, 8))
     # the dict form (History.to_dict(), as saved in history.json) draws the same
     assert len(plot.plot_history(hist.to_dict()).axes) == 2
+    # a run's history.json also holds the final evaluation under "metrics": not an epoch series
+    d = hist.to_dict()
+    d["metrics"] = {"train": {"accuracy": 1.0, "loss": 0.1}}
+    assert len(plot.plot_history(d).axes) == 2
 
 
 def test_plot_predictions_1d(tmp_path):
