@@ -58,6 +58,7 @@ def test_repr_is_unchanged():
     assert repr(net).startswith("Network([4, 5, 3], activation=")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
 def test_sklearn_estimators_summary(kind):
     pytest.importorskip("sklearn")
