@@ -39,6 +39,7 @@ _LAZY = {
     "gradcheck": ("bpcore.glassbox", "gradcheck"),
     "MLPClassifier": ("bpcore.sklearn", "MLPClassifier"),
     "MLPRegressor": ("bpcore.sklearn", "MLPRegressor"),
+    "LivePlot": ("bpcore.live", "LivePlot"),
 }
 
 

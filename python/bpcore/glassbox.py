@@ -238,7 +238,11 @@ class Trace:
         }
 
     def __str__(self) -> str:
-        applied = "applied" if self.updated else "not applied (update=False)"
+        applied = (
+            "applied to the network (update=True)"
+            if self.updated
+            else "not applied: the network is unchanged (update=False)"
+        )
         L = self.L
         head = [
             f"One BP step of {self.network}",
@@ -256,7 +260,7 @@ class Trace:
 
 
 def trace(
-    net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR, update: bool = True
+    net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR, update: bool = False
 ) -> Trace:
     """Run one BP step (forward, δ backward, gradient-descent update) on a batch and record it.
 
@@ -271,8 +275,9 @@ def trace(
         Learning rate α of W^[l] ← W^[l] − α ∂J/∂W^[l] (plain SGD, the notes' rule with its sign
         corrected; the same step as ``fit(..., optimizer="sgd", batch_size=n, shuffle=False)``).
     update : bool
-        Apply the step to ``net`` (True) or leave its parameters unchanged (False; the record then
-        shows what the step would do, computed on a copy).
+        Apply the step to ``net`` (True) or leave its parameters unchanged (False, the default:
+        looking does not train; the record then shows what the step would do, computed on a
+        copy).
 
     Returns
     -------

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
     from typing_extensions import Unpack
 
+    from ._summary import Summary
     from .glassbox import Trace
     from .preprocessing import Preprocessing
     from .training import Callback, FitOptions, History
@@ -170,6 +171,18 @@ class Network(NetworkBase):
             f"Network({self.sizes}, activation={hidden_txt}, output_activation={acts[-1]!r}, "
             f"loss={self.loss_name!r}, dtype={self._dtype.name!r}, n_params={self.n_params})"
         )
+
+    def summary(self) -> Summary:
+        """The table of the layers: n_{l-1} → n_l, f^[l], the shapes of W^[l] and b^[l], the
+        parameter counts and their totals. ``print(net.summary())`` gives text; in a notebook it
+        shows as an HTML table."""
+        from ._summary import summarize
+
+        return summarize(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view of a network: its summary table."""
+        return self.summary().to_html()
 
     # ---------------------------------------------------------------- parameters (views)
     @property
@@ -361,9 +374,12 @@ class Network(NetworkBase):
 
     # ---------------------------------------------------------------- glass box and files
     def trace(
-        self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr, update: bool = True
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr, update: bool = False
     ) -> Trace:
-        """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`."""
+        """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`.
+
+        Looking does not train: by default (``update=False``) the network is left unchanged and the
+        record shows what the step would do; ``update=True`` applies the step."""
         from .glassbox import trace
 
         return trace(self, X, Y, lr=lr, update=update)

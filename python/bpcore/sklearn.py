@@ -257,6 +257,10 @@ class _BaseMLP(BaseEstimator):
         """The fitted :class:`bpcore.Network` itself (live; the glass box shows its Z, H, δ)."""
         return self._fitted_net()
 
+    def summary(self) -> Any:
+        """The layer table of the fitted network (:meth:`bpcore.Network.summary`)."""
+        return self._fitted_net().summary()
+
     def _fitted_net(self) -> Network:
         net = self.__dict__.get("_net")
         if net is None:

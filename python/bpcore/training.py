@@ -21,6 +21,7 @@ from . import _validation as v
 from ._loader import core
 from ._names import EPOCH_DEFAULTS, OPTIMIZER_DEFAULTS, OPTIMIZERS, SCHEDULES, optimizer_config
 from ._parallel import Strategy, strategy_for
+from ._report import EpochReport, check_metrics
 
 if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
@@ -116,6 +117,8 @@ class FitOptions(TypedDict, total=False):
     drop_last: bool
     warm_start: bool
     verbose: bool
+    progress: bool
+    metrics: Sequence[str] | None
 
 
 #: A callback of :func:`fit`: ``cb(net, epoch, logs)`` or an object with ``on_epoch_end``.
@@ -160,13 +163,16 @@ class History:
     stop_reason: str = "max_epochs"
     best_epoch: int | None = None
     epochs_before: int = 0
+    #: ``fit(..., metrics=["accuracy"])``: ``{"accuracy": [...], "val_accuracy": [...]}`` per epoch
+    metrics: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def epochs(self) -> int:
         return len(self.loss)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain lists and numbers, with ``epochs`` (the epochs of this fit)."""
+        """Every field as plain lists and numbers, with ``epochs`` (the epochs of this fit) and
+        each metric of ``metrics`` under its own name ("accuracy", "val_accuracy", ...)."""
         return {
             "loss": list(self.loss),
             "val_loss": list(self.val_loss),
@@ -176,6 +182,8 @@ class History:
             "best_epoch": self.best_epoch,
             "epochs": self.epochs,
             "epochs_before": self.epochs_before,
+            # per-epoch metrics sit beside "loss" and "val_loss": "accuracy", "val_accuracy", ...
+            **{name: list(values) for name, values in self.metrics.items()},
         }
 
     def __repr__(self) -> str:
@@ -360,7 +368,14 @@ def fit(
     warm_start : bool
         Keep the optimizer state and epoch count of an earlier fit (default True). False resets them.
     verbose : bool
-        Log every epoch through the ``bpcore`` logger.
+        One line per epoch (J, J_val and the metrics): printed, or logged through the ``bpcore``
+        logger when logging is set up for it.
+    progress : bool
+        A ``tqdm.auto`` progress bar over the epochs (a widget in Jupyter) showing J and J_val.
+    metrics : list of str
+        Scores recorded per epoch in ``History.metrics`` and passed to callbacks in ``logs``:
+        ``"accuracy"`` (the class of Ŷ is the class of Y) and ``"mae"``, on the training data
+        after the epoch, and as ``"val_accuracy"``, ``"val_mae"`` on the validation data.
 
     Raises
     ------
@@ -437,6 +452,8 @@ class FitRun:
     callbacks: list[Callback]
     global_rows: int = 0
     row_offset: int = 0
+    metrics: list[str] = field(default_factory=list)
+    progress: bool = False
 
 
 def _prepare(
@@ -469,6 +486,8 @@ def _prepare(
     drop_last = v.check_flag(opts.pop("drop_last", _D.drop_last), "drop_last")
     warm_start = v.check_flag(opts.pop("warm_start", _D.warm_start), "warm_start")
     verbose = v.check_flag(opts.pop("verbose", _D.verbose), "verbose")
+    progress = v.check_flag(opts.pop("progress", False), "progress")
+    metrics = check_metrics(opts.pop("metrics", None))
     shuffle = v.check_flag(shuffle, "shuffle")
     early = v.check_flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
@@ -548,6 +567,8 @@ def _prepare(
         verbose,
         stopper,
         cbs,
+        metrics=metrics,
+        progress=progress,
     )
 
 
@@ -576,6 +597,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     rank, size = strategy.rank, strategy.size
     hist = History(epochs_before=state.epochs)
     stopper = run.stopper
+    report = _epoch_report(run, strategy)
     try:
         for e in range(1, run.epochs + 1):
             eopts.epoch = state.epochs
@@ -603,13 +625,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
             hist.epoch_time.append(time.perf_counter() - t0)
             logs["time"] = hist.epoch_time[-1]
             logs["rank"], logs["size"] = rank, size
-            if run.verbose and rank == 0:
-                log.info(
-                    "epoch %d: J=%.6g%s",
-                    e,
-                    J,
-                    f" J_val={logs['val_loss']:.6g}" if "val_loss" in logs else "",
-                )
+            report.epoch_end(net, e, logs, hist.metrics)
             # J and J_val are the same on every rank, so these stops are taken by all alike
             if run.tol is not None and J < run.tol:
                 hist.stop_reason = "tol"
@@ -624,11 +640,28 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
         # Inside the core the epoch was rolled back; between epochs every epoch is whole.
         hist.stop_reason = "interrupted"
         log.info("training interrupted after %d finished epochs", hist.epochs)
+    finally:
+        report.close()
     if stopper is not None:
         hist.best_epoch = stopper.best_epoch
         if hist.stop_reason != "interrupted":
             stopper.restore(net)
     return hist
+
+
+def _epoch_report(run: FitRun, strategy: Strategy) -> EpochReport:
+    """The metrics, verbose line and progress bar of each epoch (:mod:`bpcore._report`)."""
+    validation = None if run.X_val is None or run.Y_val is None else (run.X_val, run.Y_val)
+    return EpochReport(
+        metrics=run.metrics,
+        verbose=run.verbose,
+        progress=run.progress,
+        epochs=run.epochs,
+        data=(run.X, run.Y),
+        validation=validation,
+        strategy=strategy,
+        threads=run.threads or None,
+    )
 
 
 def _validation_loss(net: Network, run: FitRun, strategy: Strategy) -> float:

@@ -101,7 +101,7 @@ def _notes_step():
         seed=0,
     )
     x = bpcore.datasets.load_iris().X[0]
-    return net.trace(x, np.array([1.0, 0.0, 0.0]), lr=0.5)
+    return net.trace(x, np.array([1.0, 0.0, 0.0]), lr=0.5, update=True)
 
 
 def test_bp_by_hand(tmp_path):

@@ -100,7 +100,7 @@ def test_trace_agrees_with_backward(case):
     probe = net.copy()
     J, grads = probe.backward(X, Y)
     Z, H, delta, alpha_grads = probe.Z, probe.H, probe.delta, probe.alpha_gradients
-    t = net.trace(X, Y, lr=0.1)
+    t = net.trace(X, Y, lr=0.1, update=True)
     assert isinstance(t, Trace) and t.L == net.n_layers == len(t.layers)
     assert t.J_before == J
     for l in range(1, net.n_layers + 1):
@@ -126,7 +126,7 @@ def test_trace_agrees_with_reference(case):
     ref = ReferenceMLP.from_network(net)
     J, grads, alpha_grads, cache = ref.backward(X, Y)
     lr = 0.2
-    t = net.trace(X, Y, lr=lr)
+    t = net.trace(X, Y, lr=lr, update=True)
     close = dict(rtol=1e-10, atol=1e-12)
     approx = dict(rel=1e-10, abs=1e-12)
     assert t.J_before == pytest.approx(J, **approx)
@@ -205,7 +205,7 @@ def test_trace_update_is_one_fit_step(case, dtype):
     net, X, Y = make_case(case, n=8, dtype=dtype)
     other = net.copy()
     lr = 0.3
-    t = net.trace(X, Y, lr=lr)
+    t = net.trace(X, Y, lr=lr, update=True)
     other.fit(X, Y, epochs=1, batch_size=len(X), shuffle=False, optimizer="sgd", lr=lr)
     # the core's θ − lr·g: bitwise the trace's θ + (−lr·g) in the portable build; the AVX builds may
     # fuse it into one FMA, which rounds once instead of twice: at most one rounding of the larger
@@ -246,7 +246,7 @@ def test_trace_after_is_before_plus_update(dtype):
     net, X, Y = make_case(("prelu", "sigmoid", "mse", 2), dtype=dtype)
     W_views = net.weights  # views taken before the step see it
     lr = 0.25
-    t = net.trace(X, Y, lr=lr)
+    t = net.trace(X, Y, lr=lr, update=True)
     assert t.updated is True and t.lr == lr
     for l, layer in enumerate(t, 1):
         assert layer.W_after.dtype == np.dtype(dtype) and layer.delta.dtype == np.dtype(dtype)
@@ -301,14 +301,14 @@ def test_trace_update_false_leaves_network_unchanged(case):
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_trace_loss_falls_for_a_small_step(case):
     net, X, Y = make_case(case)
-    t = net.trace(X, Y, lr=1e-3)
+    t = net.trace(X, Y, lr=1e-3, update=True)
     assert t.J_after < t.J_before
 
 
 def test_trace_of_one_sample_as_in_the_notes():
     net = bpcore.Network([4, 5, 3], activation="sigmoid", output_activation="sigmoid", seed=0)
     x, y = np.array([5.1, 3.5, 1.4, 0.2]), np.array([1.0, 0.0, 0.0])
-    t = net.trace(x, y, lr=0.5)
+    t = net.trace(x, y, lr=0.5, update=True)
     assert t.n == 1 and t.X.shape == (1, 4) and t[1].H_prev.shape == (1, 4)
     assert t.J_before == pytest.approx(0.5 * np.sum((y - t.Y_hat[0]) ** 2), rel=1e-14)
     # the notes' update, sign corrected: w_ij ← w_ij + α δ_j h_i
@@ -324,7 +324,7 @@ def test_trace_of_one_sample_as_in_the_notes():
 
 def test_trace_to_dict():
     net, X, Y = make_case(("prelu", "softmax", "cross_entropy", 2))
-    t = net.trace(X, Y, lr=0.1)
+    t = net.trace(X, Y, lr=0.1, update=True)
     d = t.to_dict()
     assert d["lr"] == 0.1 and d["updated"] is True and d["loss"] == "cross_entropy"
     assert d["n"] == X.shape[0] and d["J_before"] == t.J_before and d["J_after"] == t.J_after
@@ -364,7 +364,7 @@ def test_trace_to_dict():
 
 def test_trace_prints_every_layer():
     net, X, Y = make_case(("prelu", "softmax", "cross_entropy", 2))
-    t = net.trace(X, Y, lr=0.1)
+    t = net.trace(X, Y, lr=0.1, update=True)
     text = str(t)
     assert repr(t) == text
     assert "J before" in text and "J after" in text and "E = Y − Ŷ" in text
@@ -560,3 +560,20 @@ def test_gradcheck_report_and_bad_input():
         bpcore.gradcheck(object(), X, Y)
     with pytest.raises(ValueError, match="Y"):
         bpcore.gradcheck(net, X, Y[:, :2])
+
+
+def test_trace_by_default_does_not_train():
+    """Looking does not train: the default is update=False, and the printout says which."""
+    net = bpcore.Network([4, 5, 3], seed=0)
+    before = net.parameters.copy()
+    x = bpcore.datasets.load_iris().X[0]
+    t = net.trace(x, [1.0, 0.0, 0.0], lr=0.5)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert t.updated is False and t.J_after < t.J_before
+    assert "not applied: the network is unchanged (update=False)" in str(t)
+    t2 = bpcore.glassbox.trace(net, x, [1.0, 0.0, 0.0], lr=0.5)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert t2.J_after == t.J_after
+    applied = net.trace(x, [1.0, 0.0, 0.0], lr=0.5, update=True)
+    assert "applied to the network (update=True)" in str(applied)
+    np.testing.assert_array_equal(net.weights[1], t[2].W_after)

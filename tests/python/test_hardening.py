@@ -186,7 +186,7 @@ def _fit(net, X, Y, w):
 
 
 def _trace(net, X, Y, w):
-    return net.trace(X, Y, lr=0.1)
+    return net.trace(X, Y, lr=0.1, update=True)
 
 
 def _gradcheck(net, X, Y, w):
