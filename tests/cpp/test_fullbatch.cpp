@@ -24,6 +24,8 @@ using bpcore::OptimizerKind;
 
 namespace {
 
+const double* const kNoWeights = nullptr;  // unweighted samples
+
 Network<double> prelu_network(Index width = 4) {
   Network<double> net({3, width, 2}, {Activation::prelu, Activation::tanh}, Loss::mse);
   net.initialize(Init::small_uniform, 7, 0.8);
@@ -88,7 +90,8 @@ TEST_CASE("lm normal equations: Jac from delta back-propagation equals finite di
   const Index P = net.n_params(), m = d.rows * 2;
   Eigen::MatrixXd Jac(m, P);
   Eigen::VectorXd e(m);
-  std::vector<double> plus(std::size_t(m)), minus(std::size_t(m)), yhat(std::size_t(m));
+  const auto size = static_cast<std::size_t>(m);
+  std::vector<double> plus(size), minus(size), yhat(size);
   net.predict(d.X.data(), d.rows, yhat.data(), 1);
   for (Index i = 0; i < m; ++i) e[i] = std::sqrt(w[std::size_t(i / 2)] / wsum) * (d.Y[i] - yhat[i]);
   const double h = 1e-6;
@@ -115,9 +118,9 @@ TEST_CASE("lm normal equations are bitwise the same for any thread count") {
   const Data d = data(100);
   Eigen::MatrixXd A1, A;
   Eigen::VectorXd b1, b;
-  bpcore::lm_normal_equations(net, d.X.data(), d.Y.data(), nullptr, d.rows, 1, A1, b1);
+  bpcore::lm_normal_equations(net, d.X.data(), d.Y.data(), kNoWeights, d.rows, 1, A1, b1);
   for (int threads : {2, 3, 4}) {
-    bpcore::lm_normal_equations(net, d.X.data(), d.Y.data(), nullptr, d.rows, threads, A, b);
+    bpcore::lm_normal_equations(net, d.X.data(), d.Y.data(), kNoWeights, d.rows, threads, A, b);
     CHECK(std::memcmp(A.data(), A1.data(), sizeof(double) * std::size_t(A.size())) == 0);
     CHECK(std::memcmp(b.data(), b1.data(), sizeof(double) * std::size_t(b.size())) == 0);
   }
@@ -133,13 +136,14 @@ TEST_CASE("lbfgs and lm lower J every epoch on the full batch") {
     for (Index e = 0; e < 10; ++e) {
       EpochOptions o;
       o.epoch = e;
-      const auto r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), nullptr, d.rows, o);
+      const auto r =
+          bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), kNoWeights, d.rows, o);
       REQUIRE(r.status != EpochStatus::nonfinite);
       CHECK(r.loss <= last);
       last = r.loss;
       if (r.status != EpochStatus::ok) break;
     }
-    CHECK(net.loss(d.X.data(), d.Y.data(), nullptr, d.rows, 1) < last + 1e-15);
+    CHECK(net.loss(d.X.data(), d.Y.data(), kNoWeights, d.rows, 1) < last + 1e-15);
     CHECK(opt.steps() > 0);
   }
 }
@@ -151,13 +155,14 @@ TEST_CASE("a signal or a non-finite J rolls the full-batch epoch back") {
     Optimizer<double> opt(config(kind), net.n_params());
     const auto before = bpcore_test::params_of(net);
     const std::function<bool()> stop = [] { return true; };
-    auto r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), nullptr, d.rows,
+    auto r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), kNoWeights, d.rows,
                                      EpochOptions{}, &stop);
     CHECK(r.status == EpochStatus::interrupted);
     CHECK(bpcore_test::same_bits(before, bpcore_test::params_of(net)));
     CHECK(opt.steps() == 0);
     d.Y[3] = std::numeric_limits<double>::quiet_NaN();
-    r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), nullptr, d.rows, EpochOptions{});
+    r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), kNoWeights, d.rows,
+                                EpochOptions{});
     CHECK(r.status == EpochStatus::nonfinite);
     CHECK(bpcore_test::same_bits(before, bpcore_test::params_of(net)));
   }
@@ -168,15 +173,15 @@ TEST_CASE("lm refuses other losses and too many parameters; step() refuses lbfgs
   const Data d = data(5);
   Optimizer<double> lm(config(OptimizerKind::lm), ce.n_params());
   CHECK_THROWS_AS(
-      bpcore::fullbatch_epoch(ce, lm, d.X.data(), d.Y.data(), nullptr, d.rows, EpochOptions{}),
+      bpcore::fullbatch_epoch(ce, lm, d.X.data(), d.Y.data(), kNoWeights, d.rows, EpochOptions{}),
       bpcore::ArgumentError);
   Network<double> big({3, 70, 70, 2}, {Activation::tanh, Activation::tanh, Activation::identity},
                       Loss::mse);
   REQUIRE(big.n_params() > bpcore::lm_max_params);
   Optimizer<double> lm_big(config(OptimizerKind::lm), big.n_params());
-  CHECK_THROWS_AS(
-      bpcore::fullbatch_epoch(big, lm_big, d.X.data(), d.Y.data(), nullptr, d.rows, EpochOptions{}),
-      bpcore::ArgumentError);
+  CHECK_THROWS_AS(bpcore::fullbatch_epoch(big, lm_big, d.X.data(), d.Y.data(), kNoWeights, d.rows,
+                                          EpochOptions{}),
+                  bpcore::ArgumentError);
   Network<double> net = prelu_network();
   Optimizer<double> lbfgs(config(OptimizerKind::lbfgs), net.n_params());
   CHECK_THROWS_AS(lbfgs.step(net, 0.1), bpcore::ArgumentError);
