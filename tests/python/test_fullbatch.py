@@ -326,3 +326,16 @@ def test_new_options_are_core_fields_with_core_defaults():
     assert bpcore._names.OPTIMIZER_INFO["lbfgs"].full_batch
     assert not bpcore._names.OPTIMIZER_INFO["adam"].full_batch
     assert bpcore.training.FIT_DEFAULTS.etas == (0.5, 1.2)
+
+
+def test_the_configuration_file_takes_the_new_options():
+    from bpcore import config
+
+    cfg = config.loads_config('[training]\noptimizer = "rprop"\netas = [0.4, 1.3]\nepochs = 3\n')
+    assert cfg.training.etas == (0.4, 1.3)
+    assert cfg.training.fit_kwargs()["batch_size"] is None  # full batch by default
+    assert config.loads_config(config.dumps_toml(cfg)).training.etas == (0.4, 1.3)
+    with pytest.raises(config.ConfigError, match=r"training\.etas must be a pair"):
+        config.loads_config('[training]\noptimizer = "rprop"\netas = [1.4, 1.3]\n')
+    with pytest.raises(config.ConfigError, match=r"training\.history_size must be"):
+        config.loads_config('[training]\noptimizer = "lbfgs"\nhistory_size = 0\n')
