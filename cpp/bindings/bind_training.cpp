@@ -1,6 +1,9 @@
 // The optimizer table and options, optimizers and the training epoch. The epoch runs with the GIL
 // released; between batches it asks Python whether a signal such as Ctrl-C arrived (SignalPoll).
+#include <pybind11/eigen.h>
+
 #include "bindings.hpp"
+#include "bpcore/fullbatch.hpp"
 #include "bpcore/names.hpp"
 #include "bpcore/trainer.hpp"
 
@@ -20,6 +23,7 @@ py::list optimizer_entries() {
     py::dict entry;
     entry["name"] = std::string(info.name);
     entry["options"] = py::tuple(py::cast(words(info.options)));
+    entry["full_batch"] = info.full_batch;
     out.append(entry);
   }
   return out;
@@ -57,6 +61,38 @@ EpochResult train_epoch_arrays(Network<T>& net, Optimizer<T>& optimizer, const C
 }
 
 template <class T>
+EpochResult fullbatch_epoch_arrays(Network<T>& net, Optimizer<T>& optimizer, const CArray<T>& X,
+                                   const CArray<T>& Y, std::optional<CArray<T>> w,
+                                   const EpochOptions& options) {
+  const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
+  const T* wp = w ? w->data() : nullptr;
+  SignalPoll poll;
+  EpochResult result;
+  {
+    py::gil_scoped_release release;
+    result =
+        fullbatch_epoch(net, optimizer, X.data(), Y.data(), wp, rows, options, poll.function());
+  }
+  poll.rethrow_if_signalled();
+  return result;
+}
+
+template <class T>
+py::tuple lm_normal_equations_arrays(const Network<T>& net, const CArray<T>& X, const CArray<T>& Y,
+                                     std::optional<CArray<T>> w, int n_threads) {
+  const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
+  Eigen::MatrixXd JtJ;
+  Eigen::VectorXd Jte;
+  double J = 0;
+  {
+    py::gil_scoped_release release;
+    J = lm_normal_equations(net, X.data(), Y.data(), w ? w->data() : nullptr, rows, n_threads, JtJ,
+                            Jte);
+  }
+  return py::make_tuple(JtJ, Jte, J);
+}
+
+template <class T>
 void bind_training_t(py::module_& m, const char* optimizer_name_, const char* train_name) {
   using Opt = Optimizer<T>;
   py::class_<Opt>(m, optimizer_name_, py::module_local(), "Optimizer state (see optimizer.hpp).")
@@ -82,6 +118,15 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
         "process's part of data-parallel training: reduce(gradient, sums) must sum both arrays "
         "(zero-copy views) over all processes in place; an exception it raises rolls the epoch "
         "back and passes on.");
+  m.def(std::string("fullbatch_epoch").append(train_name + 11).c_str(), &fullbatch_epoch_arrays<T>,
+        py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+        py::arg("sample_weight").noconvert().none(true), py::arg("options"),
+        "One lbfgs or lm iteration on the full data set (fullbatch.hpp); Ctrl-C as train_epoch.");
+  m.def(std::string("lm_normal_equations").append(train_name + 11).c_str(),
+        &lm_normal_equations_arrays<T>, py::arg("net"), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("sample_weight").noconvert().none(true),
+        py::arg("n_threads") = 0,
+        "(Jac^T Jac, Jac^T e, J) of lm at the network's parameters (fullbatch.hpp).");
 }
 
 }  // namespace
@@ -112,7 +157,25 @@ void bind_training(py::module_& m) {
           })
       .field("power_t", &OptimizerConfig::power_t)
       .field("step_size", &OptimizerConfig::step_size)
-      .field("gamma", &OptimizerConfig::gamma);
+      .field("gamma", &OptimizerConfig::gamma)
+      .field_as<std::pair<double, double>>(
+          "etas", [](const OptimizerConfig& c) { return std::make_pair(c.etas[0], c.etas[1]); },
+          [](OptimizerConfig& c, const std::pair<double, double>& p) {
+            c.etas = {p.first, p.second};
+          })
+      .field_as<std::pair<double, double>>(
+          "step_sizes",
+          [](const OptimizerConfig& c) { return std::make_pair(c.step_sizes[0], c.step_sizes[1]); },
+          [](OptimizerConfig& c, const std::pair<double, double>& p) {
+            c.step_sizes = {p.first, p.second};
+          })
+      .field("history_size", &OptimizerConfig::history_size)
+      .field("max_fun", &OptimizerConfig::max_fun)
+      .field("grad_tol", &OptimizerConfig::grad_tol)
+      .field("loss_tol", &OptimizerConfig::loss_tol);
+  m.attr("lm_max_params") = lm_max_params;
+  m.def("lm_step", &lm_step, py::arg("JtJ"), py::arg("Jte"), py::arg("mu"),
+        "The solution of (JtJ + mu I) Dtheta = Jte by Cholesky (lm's step).");
   m.def("validate_config", &validate_config, py::arg("config"),
         "ValueError naming the first field out of range (the one range check of the options).");
   m.def("learning_rate", &learning_rate, py::arg("config"), py::arg("epoch"),

@@ -1,6 +1,7 @@
 #include "bpcore/optimizer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,16 @@ void check(bool ok, const char* field, const char* expected, double got) {
   require(ok, std::string(field) + " must be " + expected + "; got " + number(got));
 }
 
+void check_pair(bool ok, const char* field, const char* expected,
+                const std::array<double, 2>& got) {
+  require(ok, std::string(field) + " must be " + expected + "; got (" + number(got[0]) + ", " +
+                  number(got[1]) + ")");
+}
+
+bool uses_s(OptimizerKind kind) {
+  return kind == OptimizerKind::adam || kind == OptimizerKind::rprop;
+}
+
 }  // namespace
 
 void validate_config(const OptimizerConfig& c) {
@@ -74,6 +85,20 @@ void validate_config(const OptimizerConfig& c) {
           "step_size must be a positive integer; got " + std::to_string(c.step_size));
   check(std::isfinite(c.gamma) && c.gamma > 0 && c.gamma <= 1, "gamma", "a number in (0, 1]",
         c.gamma);
+  check_pair(positive(c.etas[0]) && c.etas[0] < 1 && positive(c.etas[1]) && c.etas[1] > 1, "etas",
+             "a pair (eta-, eta+) with 0 < eta- < 1 < eta+", c.etas);
+  check_pair(
+      positive(c.step_sizes[0]) && positive(c.step_sizes[1]) && c.step_sizes[0] <= c.step_sizes[1],
+      "step_sizes", "a pair (min, max) with 0 < min <= max", c.step_sizes);
+  require(c.history_size > 0,
+          "history_size must be a positive integer; got " + std::to_string(c.history_size));
+  require(c.max_fun > 0, "max_fun must be a positive integer; got " + std::to_string(c.max_fun));
+  check(non_negative(c.grad_tol), "grad_tol", "a non-negative number", c.grad_tol);
+  check(non_negative(c.loss_tol), "loss_tol", "a non-negative number", c.loss_tol);
+  if (c.kind == OptimizerKind::lbfgs || c.kind == OptimizerKind::lm)
+    check(c.weight_decay == 0, "weight_decay",
+          "0 with lbfgs and lm (they minimise J itself; use sgd, adam or rprop for weight decay)",
+          c.weight_decay);
 }
 
 double learning_rate(const OptimizerConfig& c, Index epoch) {
@@ -93,7 +118,7 @@ Optimizer<T>::Optimizer(const OptimizerConfig& config, Index n_params) : config_
   validate_config(config_);
   require(n_params > 0, "the optimizer needs at least one parameter");
   m_.setZero(n_params);
-  s_.setZero(config_.kind == OptimizerKind::adam ? n_params : 0);
+  s_.setZero(uses_s(config_.kind) ? n_params : 0);
 }
 
 template <class T>
@@ -102,7 +127,7 @@ void Optimizer<T>::set_config(const OptimizerConfig& config) {
   const bool kind_changed = config.kind != config_.kind;
   config_ = config;
   if (kind_changed) {
-    s_.setZero(config_.kind == OptimizerKind::adam ? m_.size() : 0);
+    s_.setZero(uses_s(config_.kind) ? m_.size() : 0);
     reset();
   }
 }
@@ -112,6 +137,7 @@ void Optimizer<T>::reset() {
   m_.setZero();
   s_.setZero();
   t_ = 0;
+  memory_ = FullBatchMemory{};
 }
 
 template <class T>
@@ -143,12 +169,36 @@ void Optimizer<T>::apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, 
       theta -= lr * (m_ / c1) / ((s_ / c2).sqrt() + T(config_.epsilon));
       break;
     }
+    case OptimizerKind::rprop: {
+      // iRPROP-, element by element as torch.optim.Rprop; m_ is g', s_ is Delta (starts at lr)
+      if (t_ == 1) s_.setConstant(T(config_.lr));
+      const T eta_minus = T(config_.etas[0]), eta_plus = T(config_.etas[1]);
+      const T step_min = T(config_.step_sizes[0]), step_max = T(config_.step_sizes[1]);
+      for (Index i = 0; i < theta.size(); ++i) {
+        const T gi = g[i];
+        const T s = gi * m_[i];  // the sign of g g'
+        const T factor = s > 0 ? eta_plus : (s < 0 ? eta_minus : T(1));
+        s_[i] = std::min(std::max(s_[i] * factor, step_min), step_max);
+        const T gk = s < 0 ? T(0) : gi;  // after a sign change: no move, and g' <- 0
+        // theta <- theta - sign(g) Delta
+        theta[i] -= T((gk > 0) - (gk < 0)) * s_[i];
+        m_[i] = gk;
+      }
+      break;
+    }
+    case OptimizerKind::lbfgs:
+    case OptimizerKind::lm:
+      throw ArgumentError(std::string(optimizer_name(config_.kind)) +
+                          " takes its steps in fullbatch_epoch (fullbatch.hpp), not step()");
   }
 }
 
 template <class T>
 void Optimizer<T>::step(Network<T>& net, double lr) {
   if (net.n_params() != n_params()) throw ArgumentError("optimizer and network sizes differ");
+  if (optimizer_info(config_.kind).full_batch && config_.kind != OptimizerKind::rprop)
+    throw ArgumentError(std::string(optimizer_name(config_.kind)) +
+                        " takes its steps in fullbatch_epoch (fullbatch.hpp), not step()");
   if (plain_sgd()) {
     ++t_;
     kernels::sgd_update(net.params(), net.grads(), T(lr), n_params());

@@ -33,6 +33,7 @@ class _LossEntry(TypedDict):
 class _OptimizerEntry(TypedDict):
     name: str
     options: tuple[str, ...]
+    full_batch: bool
 
 def has_openmp() -> bool: ...
 def default_threads() -> int: ...
@@ -172,6 +173,12 @@ class OptimizerConfig:
         power_t: float = ...,
         step_size: int = ...,
         gamma: float = ...,
+        etas: tuple[float, float] = ...,
+        step_sizes: tuple[float, float] = ...,
+        history_size: int = ...,
+        max_fun: int = ...,
+        grad_tol: float = ...,
+        loss_tol: float = ...,
     ) -> None: ...
     kind: str
     lr: float
@@ -184,7 +191,18 @@ class OptimizerConfig:
     power_t: float
     step_size: int
     gamma: float
+    etas: tuple[float, float]
+    step_sizes: tuple[float, float]
+    history_size: int
+    max_fun: int
+    grad_tol: float
+    loss_tol: float
 
+lm_max_params: int
+
+def lm_step(
+    JtJ: NDArray[np.float64], Jte: NDArray[np.float64], mu: float
+) -> NDArray[np.float64]: ...
 def validate_config(config: OptimizerConfig) -> None: ...
 def learning_rate(config: OptimizerConfig, epoch: int) -> float: ...
 
@@ -247,6 +265,21 @@ def train_epoch32(
     options: EpochOptions,
     reduce: Callable[[NDArray[np.float32], NDArray[np.float64]], object] | None = None,
 ) -> EpochResult: ...
+def fullbatch_epoch32(
+    net: Network32,
+    optimizer: Optimizer32,
+    X: NDArray[np.float32],
+    Y: NDArray[np.float32],
+    sample_weight: NDArray[np.float32] | None,
+    options: EpochOptions,
+) -> EpochResult: ...
+def lm_normal_equations32(
+    net: Network32,
+    X: NDArray[np.float32],
+    Y: NDArray[np.float32],
+    sample_weight: NDArray[np.float32] | None,
+    n_threads: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]: ...
 
 class Optimizer64:
     def __init__(self, config: OptimizerConfig, n_params: int) -> None: ...
@@ -270,3 +303,18 @@ def train_epoch64(
     options: EpochOptions,
     reduce: Callable[[NDArray[np.float64], NDArray[np.float64]], object] | None = None,
 ) -> EpochResult: ...
+def fullbatch_epoch64(
+    net: Network64,
+    optimizer: Optimizer64,
+    X: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    sample_weight: NDArray[np.float64] | None,
+    options: EpochOptions,
+) -> EpochResult: ...
+def lm_normal_equations64(
+    net: Network64,
+    X: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    sample_weight: NDArray[np.float64] | None,
+    n_threads: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]: ...

@@ -47,6 +47,7 @@ class OptimizerInfo:
 
     name: str
     options: tuple[str, ...]
+    full_batch: bool = False  # trains on the whole data set, one iteration per epoch
 
 
 ACTIVATION_INFO: dict[str, ActivationInfo] = {
@@ -54,7 +55,8 @@ ACTIVATION_INFO: dict[str, ActivationInfo] = {
 }
 LOSS_INFO: dict[str, LossInfo] = {e["name"]: LossInfo(**e) for e in core.loss_table()}
 OPTIMIZER_INFO: dict[str, OptimizerInfo] = {
-    e["name"]: OptimizerInfo(e["name"], tuple(e["options"])) for e in core.optimizer_table()
+    e["name"]: OptimizerInfo(e["name"], tuple(e["options"]), e["full_batch"])
+    for e in core.optimizer_table()
 }
 COMMON_OPTIMIZER_OPTIONS: tuple[str, ...] = tuple(core.common_optimizer_options)
 

@@ -45,6 +45,7 @@ from ._names import (
     LOSS_INFO,
     LOSSES,
     OPTIMIZER_DEFAULTS,
+    OPTIMIZER_INFO,
     OPTIMIZERS,
     SCHEDULES,
     optimizer_config,
@@ -233,6 +234,12 @@ class TrainingConfig:
     power_t: float = _D.power_t
     step_size: int = _D.step_size
     gamma: float = _D.gamma
+    etas: tuple[float, float] = _D.etas
+    step_sizes: tuple[float, float] = _D.step_sizes
+    history_size: int = _D.history_size
+    max_fun: int = _D.max_fun
+    grad_tol: float = _D.grad_tol
+    loss_tol: float = _D.loss_tol
     tol: float | None = None
     shuffle: bool = _D.shuffle
     drop_last: bool = _D.drop_last
@@ -245,6 +252,9 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         s = "training"
         self.epochs = _int(f"{s}.epochs", self.epochs, 1)
+        info = OPTIMIZER_INFO.get(self.optimizer) if isinstance(self.optimizer, str) else None
+        if info is not None and info.full_batch and self.batch_size is _D.batch_size:
+            self.batch_size = "full"  # rprop, lbfgs, lm train on the full batch
         if self.batch_size != "full":
             if isinstance(self.batch_size, str):
                 raise _fail(f"{s}.batch_size", 'a positive integer or "full"', self.batch_size)
@@ -280,6 +290,12 @@ class TrainingConfig:
             given[field_name] = value
             if isinstance(default, str):
                 fields[field_name] = value
+            elif isinstance(default, tuple):  # a pair such as etas; NaN shows the core a bad one
+                pair = list(value) if isinstance(value, (list, tuple)) and len(value) == 2 else []
+                ok = all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in pair)
+                fields[field_name] = (
+                    tuple(float(x) for x in pair) if pair and ok else (math.nan,) * 2
+                )
             elif isinstance(default, int):
                 try:
                     fields[field_name] = v.as_integer(value, f"training.{name}")

@@ -19,7 +19,14 @@ import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
-from ._names import EPOCH_DEFAULTS, OPTIMIZER_DEFAULTS, OPTIMIZERS, SCHEDULES, optimizer_config
+from ._names import (
+    EPOCH_DEFAULTS,
+    OPTIMIZER_DEFAULTS,
+    OPTIMIZER_INFO,
+    OPTIMIZERS,
+    SCHEDULES,
+    optimizer_config,
+)
 from ._parallel import Strategy, strategy_for
 from ._report import EpochReport, check_metrics
 
@@ -66,6 +73,12 @@ class FitDefaults:
     power_t: float
     step_size: int
     gamma: float
+    etas: tuple[float, float]
+    step_sizes: tuple[float, float]
+    history_size: int
+    max_fun: int
+    grad_tol: float
+    loss_tol: float
     # the core's EpochOptions
     batch_size: int
     shuffle: bool
@@ -90,7 +103,15 @@ def _fit_defaults() -> FitDefaults:
     core_defaults.update(
         (k, EPOCH_DEFAULTS[k]) for k in ("batch_size", "shuffle", "drop_last", "seed")
     )
+    core_defaults["batch_size"] = _DefaultBatchSize(core_defaults["batch_size"])
     return FitDefaults(**core_defaults)  # type: ignore[arg-type]
+
+
+class _DefaultBatchSize(int):
+    """The core's default batch size, told apart from the same number given explicitly: the
+    full-batch optimizers (rprop, lbfgs, lm) take the full batch unless batch_size is given."""
+
+    __slots__ = ()
 
 
 FIT_DEFAULTS = _fit_defaults()
@@ -114,6 +135,12 @@ class FitOptions(TypedDict, total=False):
     power_t: float
     step_size: int
     gamma: float
+    etas: tuple[float, float]
+    step_sizes: tuple[float, float]
+    history_size: int
+    max_fun: int
+    grad_tol: float
+    loss_tol: float
     drop_last: bool
     warm_start: bool
     verbose: bool
@@ -153,7 +180,9 @@ class History:
     ``loss[e]`` is the mean J of epoch e (J of each batch before its update, weighted by batch
     size); ``val_loss`` the J on the validation data after the epoch; ``stop_reason`` one of
     ``"max_epochs"``, ``"tol"`` (J < ε, the notes' step 3), ``"early_stopping"``, ``"callback"``,
-    ``"interrupted"`` (Ctrl-C: the network keeps the weights of the last finished epoch).
+    ``"interrupted"`` (Ctrl-C: the network keeps the weights of the last finished epoch),
+    ``"converged"`` (lbfgs, lm: ``grad_tol`` or ``loss_tol`` met) and ``"stalled"`` (lbfgs: no step
+    meets the Wolfe conditions; lm: μ > 1e10; the last epoch's weights are unchanged).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -279,6 +308,8 @@ def _optimizer_config(
         default = OPTIMIZER_DEFAULTS[field_name]
         if isinstance(default, str):
             fields[field_name] = value
+        elif isinstance(default, tuple):
+            fields[field_name] = _as_pair(value, name)
         elif isinstance(default, int):  # not bool: no OptimizerConfig field is a bool
             fields[field_name] = v.as_integer(value, name)
         else:
@@ -287,6 +318,43 @@ def _optimizer_config(
         return optimizer_config(**fields)
     except (TypeError, ValueError) as exc:
         raise type(exc)(_fit_names(str(exc))) from None
+
+
+def _as_pair(value: object, name: str) -> tuple[float, float]:
+    """A pair of numbers such as ``etas=(0.5, 1.2)``; the core checks the range."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:  # type: ignore[arg-type]
+        raise TypeError(f"{name} must be a pair of numbers; got {value!r}")
+    first, second = value  # type: ignore[misc]
+    return (v.as_number(first, name), v.as_number(second, name))
+
+
+def _full_batch_size(optimizer: str, batch_size: int | None, sharded: bool) -> int | None:
+    """The batch size of a full-batch optimizer (None: the full batch), or a ValueError when a
+    batch size is given for one; other optimizers' batch_size is returned as it is."""
+    if not OPTIMIZER_INFO[optimizer].full_batch:
+        return batch_size
+    if batch_size is not None and not isinstance(batch_size, _DefaultBatchSize):
+        raise ValueError(
+            f"batch_size must be None for optimizer {optimizer!r}: it trains on the full batch, "
+            f"one iteration per epoch; got {batch_size!r}"
+        )
+    if sharded and optimizer != "rprop":
+        raise ValueError(f"optimizer {optimizer!r} does not train data-parallel (comm); use rprop")
+    return None
+
+
+def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
+    """The core's epoch for this optimizer: lbfgs and lm run one full-batch iteration of
+    ``fullbatch_epoch``; every other optimizer (rprop too, on the full batch) ``train_epoch``."""
+    double = net.dtype == np.float64
+    if config.kind not in ("lbfgs", "lm"):
+        return core.train_epoch64 if double else core.train_epoch32
+    step = core.fullbatch_epoch64 if double else core.fullbatch_epoch32
+
+    def epoch(core_net: Any, opt: Any, X: Any, Y: Any, w: Any, eopts: Any, reduce: Any) -> Any:
+        return step(core_net, opt, X, Y, w, eopts)
+
+    return epoch
 
 
 def _fit_names(message: str) -> str:
@@ -324,8 +392,10 @@ def fit(
         batch is kept unless ``drop_last=True``.
     lr : float
         Learning rate α of W ← W − α ∂J/∂W.
-    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+    optimizer : {"sgd", "momentum", "nesterov", "adam", "rprop", "lbfgs", "lm"}
         ``sgd`` is the notes' rule. ``momentum`` is μ of momentum and nesterov (unused otherwise).
+        ``rprop``, ``lbfgs`` and ``lm`` train on the full batch, one iteration per epoch (see
+        docs/optimizers.md); ``batch_size`` must then be left out or None.
     tol : float or None
         The notes' ε: stop after the first epoch whose mean J < ε.
     shuffle : bool
@@ -364,6 +434,13 @@ def fit(
         L2 penalty λ added to ∂J/∂W.
     lr_schedule : {"constant", "invscaling", "step"}, power_t, step_size, gamma
         Learning rate per epoch.
+    etas, step_sizes : (float, float)
+        Of rprop: (η−, η+) = (0.5, 1.2) and (Δmin, Δmax) = (1e-6, 50); ``lr`` is the first Δ.
+    history_size, max_fun : int
+        Of lbfgs: curvature pairs kept (10), most J evaluations per line search (20).
+    grad_tol, loss_tol : float
+        Of lbfgs and lm: stop (``"converged"``) when ‖∂J/∂θ‖ ≤ grad_tol or J changed by at most
+        loss_tol · max(|J|, 1).
     drop_last : bool
     warm_start : bool
         Keep the optimizer state and epoch count of an earlier fit (default True). False resets them.
@@ -491,6 +568,7 @@ def _prepare(
     shuffle = v.check_flag(shuffle, "shuffle")
     early = v.check_flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
+    batch_size = _full_batch_size(optimizer, batch_size, sharded)
     if opts:
         raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(opts))}")
 
@@ -582,7 +660,9 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     else:
         state.optimizer.config = config
     opt = state.optimizer
-    train = core.train_epoch64 if net.dtype == np.float64 else core.train_epoch32
+    if config.kind in ("lbfgs", "lm"):
+        opt.reset()  # each fit starts the L-BFGS memory and lm's damping afresh
+    train = _epoch_function(net, config)
     eopts = core.EpochOptions(
         batch_size=run.batch,
         shuffle=run.shuffle,
@@ -635,6 +715,9 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
                 break
             if _callbacks_stop(run.callbacks, net, e, logs, strategy):
                 hist.stop_reason = "callback"
+                break
+            if result.status in ("converged", "stalled"):  # lbfgs and lm
+                hist.stop_reason = result.status
                 break
     except KeyboardInterrupt:
         # Inside the core the epoch was rolled back; between epochs every epoch is whole.

@@ -86,6 +86,7 @@ double epoch_by_hand(Network<double>& net, Optimizer<double>& opt, const Data& d
 TEST_CASE("batch_size 1 with shuffling is the notes' per-sample BP loop, exactly") {
   const Data data;
   for (const auto& info : bpcore::optimizer_table) {
+    if (info.full_batch) continue;  // one iteration per epoch: test_fullbatch.cpp
     CAPTURE(info.name);
     OptimizerConfig c;
     c.kind = info.id;

@@ -41,6 +41,7 @@ def test_every_example_is_tested():
     assert scripts == [
         "activations.py",
         "bp_by_hand.py",
+        "optimizers.py",
         "single_layer_is_linear.py",
         "train_iris.py",
     ]
@@ -188,3 +189,13 @@ def test_train_iris_reports_when_epsilon_is_not_reached(tmp_path):
     assert r.returncode == 1
     assert "stopped after 2 epochs (max_epochs)" in r.stdout
     assert "J did not fall below ε = 0.001 in 2 epochs" in r.stdout
+
+
+def test_optimizers_shows_j_per_iteration(tmp_path):
+    r = run("optimizers.py", "--plot", "optimizers.png", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("sgd", "adam", "rprop", "lbfgs", "lm"):
+        assert re.search(rf"^{name}\s+\d", r.stdout, re.M), name
+    assert "FAIL" not in r.stdout
+    assert r.stdout.count("ok   ") == 3
+    assert (tmp_path / "optimizers.png").stat().st_size > 10_000

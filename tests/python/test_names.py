@@ -88,7 +88,8 @@ def test_optimizer_options_are_config_fields():
     assert list(_names.OPTIMIZER_INFO) == list(_names.OPTIMIZERS)
     for name, opt in _names.OPTIMIZER_INFO.items():
         assert opt.name == name
-        assert opt.options[0] == "lr"
+        if name not in ("lbfgs", "lm"):  # the two that take no learning rate
+            assert opt.options[0] == "lr"
         for field in opt.options:
             assert hasattr(config, field), field
     assert _names.OPTIMIZER_INFO["adam"].options == ("lr", "beta1", "beta2", "epsilon")
@@ -117,6 +118,12 @@ def test_option_defaults_are_the_cores():
         "power_t": 0.5,
         "step_size": 10,
         "gamma": 0.1,
+        "etas": (0.5, 1.2),
+        "step_sizes": (1e-6, 50.0),
+        "history_size": 10,
+        "max_fun": 20,
+        "grad_tol": 1e-5,
+        "loss_tol": 1e-12,
     }
     assert _names.EPOCH_DEFAULTS == {
         "batch_size": 1,

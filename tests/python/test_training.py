@@ -20,7 +20,7 @@ import bpcore
 import numpy as np
 import pytest
 from bpcore._loader import core
-from bpcore._names import OPTIMIZERS
+from bpcore._names import OPTIMIZER_INFO, OPTIMIZERS
 from conftest import kwargs_id
 from reference import (
     ReferenceMLP,
@@ -30,6 +30,9 @@ from reference import (
     online_bp_reference,
     sgd_reference,
 )
+
+# the optimizers that step on mini-batches (the full-batch ones are tested in test_fullbatch.py)
+MINIBATCH_OPTIMIZERS = tuple(n for n in OPTIMIZERS if not OPTIMIZER_INFO[n].full_batch)
 
 
 def notes_network(seed: int = 0, **kwargs) -> bpcore.Network:
@@ -192,7 +195,7 @@ OPTIMIZER_SETTINGS = {
 }
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", MINIBATCH_OPTIMIZERS)
 def test_each_optimizer_lowers_J_on_iris(iris, optimizer):
     net = notes_network(seed=0)
     J0 = net.loss(iris.X, iris.Y)
@@ -218,7 +221,7 @@ XOR_SETTINGS = {
 }
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", MINIBATCH_OPTIMIZERS)
 def test_each_optimizer_solves_xor(xor, optimizer):
     X, Y = xor
     net = bpcore.Network(
@@ -237,7 +240,7 @@ def test_each_optimizer_solves_xor(xor, optimizer):
     np.testing.assert_array_equal(net.predict(X) > 0.5, Y > 0.5)
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", MINIBATCH_OPTIMIZERS)
 def test_full_batch_updates_match_the_documented_rules(iris, optimizer):
     net = bpcore.Network(
         [4, 5, 3], activation="prelu", output_activation="softmax", loss="cross_entropy", seed=2

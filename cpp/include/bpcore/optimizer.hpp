@@ -5,12 +5,21 @@
 //   nesterov  v <- mu v - lr g;  theta <- theta + mu v - lr g
 //   adam      m <- b1 m + (1-b1) g;  s <- b2 s + (1-b2) g^2;  t <- t + 1
 //             theta <- theta - lr (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)
+//   rprop     iRPROP- (torch.optim.Rprop): s = sign(g g'), Delta <- clip(Delta * (eta+ if s > 0,
+//             eta- if s < 0, 1 otherwise), Delta_min, Delta_max); where s < 0, g <- 0;
+//             theta <- theta - sign(g) Delta;  g' <- g.  Delta starts at lr.
+//   lbfgs     limited-memory BFGS with a strong Wolfe line search (fullbatch.hpp)
+//   lm        Levenberg-Marquardt for mse (fullbatch.hpp)
+// rprop, lbfgs and lm train on the full batch, one iteration per epoch; lbfgs and lm keep their
+// memory (the curvature pairs, mu) in FullBatchMemory and step through fullbatch_epoch.
 // L2 weight decay adds lambda W^[l] to the gradient of every weight matrix (not to b or alpha).
 // Learning-rate schedules, per epoch e = 0, 1, …:
 //   constant lr_e = lr;  invscaling lr_e = lr / (e+1)^power_t;  step lr_e = lr
 //   gamma^floor(e/step_size)
 // The state (v, m, s, t) lives here and survives between epochs and between calls.
 #pragma once
+
+#include <LBFGSpp/BFGSMat.h>
 
 #include <array>
 #include <string_view>
@@ -20,7 +29,7 @@
 
 namespace bpcore {
 
-enum class OptimizerKind { sgd, momentum, nesterov, adam };
+enum class OptimizerKind { sgd, momentum, nesterov, adam, rprop, lbfgs, lm };
 enum class Schedule { constant, invscaling, step };
 
 /// One optimizer and the OptimizerConfig fields its rule reads (space-separated), as data. Every
@@ -29,18 +38,27 @@ struct OptimizerInfo {
   OptimizerKind id;
   std::string_view name;
   std::string_view options;
+  bool full_batch;  // trains on the whole data set, one iteration per epoch
 };
 struct ScheduleInfo {
   Schedule id;
   std::string_view name;
 };
 
-inline constexpr std::array<OptimizerInfo, 4> optimizer_table{{
-    {OptimizerKind::sgd, "sgd", "lr"},
-    {OptimizerKind::momentum, "momentum", "lr momentum"},
-    {OptimizerKind::nesterov, "nesterov", "lr momentum"},
-    {OptimizerKind::adam, "adam", "lr beta1 beta2 epsilon"},
+inline constexpr std::array<OptimizerInfo, 7> optimizer_table{{
+    {OptimizerKind::sgd, "sgd", "lr", false},
+    {OptimizerKind::momentum, "momentum", "lr momentum", false},
+    {OptimizerKind::nesterov, "nesterov", "lr momentum", false},
+    {OptimizerKind::adam, "adam", "lr beta1 beta2 epsilon", false},
+    {OptimizerKind::rprop, "rprop", "lr etas step_sizes", true},
+    {OptimizerKind::lbfgs, "lbfgs", "history_size max_fun grad_tol loss_tol", true},
+    {OptimizerKind::lm, "lm", "grad_tol loss_tol", true},
 }};
+/// The most parameters lm accepts: its P x P normal equations take 8 P^2 bytes (128 MB here).
+inline constexpr Index lm_max_params = 4000;
+/// lm's damping mu: its start, its factor after an accepted (1/10) or rejected (10) step, and the
+/// mu above which lm stops (stop status "stalled").
+inline constexpr double lm_mu_start = 1e-3, lm_mu_down = 0.1, lm_mu_up = 10, lm_mu_max = 1e10;
 /// The OptimizerConfig fields every optimizer reads: weight decay and the learning-rate schedule.
 inline constexpr std::string_view common_optimizer_options =
     "weight_decay schedule power_t step_size gamma";
@@ -69,6 +87,23 @@ struct OptimizerConfig {
   double power_t = 0.5;
   Index step_size = 10;
   double gamma = 0.1;
+  std::array<double, 2> etas{0.5, 1.2};          // rprop's (eta-, eta+)
+  std::array<double, 2> step_sizes{1e-6, 50.0};  // rprop's (Delta_min, Delta_max)
+  Index history_size = 10;                       // lbfgs's curvature pairs
+  Index max_fun = 20;      // lbfgs: the most J and dJ/dtheta evaluations in one iteration
+  double grad_tol = 1e-5;  // lbfgs, lm: converged when ||dJ/dtheta||_2 <= grad_tol
+  // lbfgs, lm: converged when |J_k - J_k+1| <= loss_tol max(|J_k|, |J_k+1|, 1)
+  double loss_tol = 1e-12;
+};
+
+/// The memory lbfgs and lm keep between epochs (fullbatch.cpp), in double whatever T is.
+struct FullBatchMemory {
+  bool started = false;
+  LBFGSpp::BFGSMat<double> bfgs;    // lbfgs's curvature pairs
+  Eigen::VectorXd x, g, direction;  // lbfgs: theta, dJ/dtheta at theta, the next direction
+  double J = 0, step = 1;
+  double mu = lm_mu_start;  // lm's damping
+  Index evaluations = 0;    // J and dJ/dtheta evaluations so far
 };
 
 /// Throws ArgumentError for the first field out of range; the message starts with the field's
@@ -93,8 +128,11 @@ class Optimizer {
   }
   /// Counts one step taken outside step() in plain sgd's form.
   void count_step() { ++t_; }
-  /// Forgets v, m, s and t.
+  /// Forgets v, m, s and t (and the full-batch memory).
   void reset();
+  /// lbfgs's and lm's memory between epochs.
+  FullBatchMemory& memory() { return memory_; }
+  const FullBatchMemory& memory() const { return memory_; }
 
   Index steps() const { return t_; }
   Index n_params() const { return static_cast<Index>(m_.size()); }
@@ -104,9 +142,11 @@ class Optimizer {
   void apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g, T lr);
 
   OptimizerConfig config_;
-  Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;      // m_ doubles as the velocity v
+  // m_ doubles as the velocity v and as rprop's g'; s_ as rprop's Delta
+  Eigen::Array<T, Eigen::Dynamic, 1> m_, s_;
   Eigen::Array<T, Eigen::Dynamic, 1> g_decayed_;  // dJ/dtheta + lambda W, with weight decay
   Index t_ = 0;
+  FullBatchMemory memory_;
 };
 
 extern template class Optimizer<float>;

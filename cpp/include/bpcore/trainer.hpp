@@ -50,17 +50,20 @@ template <class T>
 using GradientReducer =
     std::function<void(T* gradient, Index n_params, double* sums, Index n_sums)>;
 
-enum class EpochStatus { ok, nonfinite, interrupted };
+enum class EpochStatus { ok, nonfinite, interrupted, converged, stalled };
 
 struct EpochStatusInfo {
   EpochStatus id;
   std::string_view name;
 };
 
-inline constexpr std::array<EpochStatusInfo, 3> epoch_status_table{{
+inline constexpr std::array<EpochStatusInfo, 5> epoch_status_table{{
     {EpochStatus::ok, "ok"},
     {EpochStatus::nonfinite, "nonfinite"},      // a non-finite J or parameter: rolled back
     {EpochStatus::interrupted, "interrupted"},  // `poll` asked to stop: rolled back
+    // full-batch methods (fullbatch.hpp) only, on a finished epoch:
+    {EpochStatus::converged, "converged"},  // a tolerance met (grad_tol, loss_tol)
+    {EpochStatus::stalled, "stalled"},      // no step lowers J (lm: mu > lm_mu_max): rolled back
 }};
 
 inline std::string_view epoch_status_name(EpochStatus status) {
