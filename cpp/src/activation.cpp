@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "bpcore/names.hpp"
 
@@ -54,6 +58,53 @@ T erfc_of(T x) {
   return std::erfc(x);
 }
 
+// e^x by fdlibm's e_exp.c (error below 1 ulp): x = k ln2 + r with |r| <= ln2 / 2, a rational
+// approximation of e^r, then 2^k added to the exponent. Plain IEEE operations in one fixed order
+// (the build forbids contracting them into fused multiply-adds), so every element gets the same
+// bits on every instruction set, in a scalar loop or a vectorised one, wherever it lies in memory.
+inline double exp_fixed(double x) {
+  constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
+  constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kInvLn2 = 1.44269504088896338700e+00;
+  constexpr double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03,
+                   P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06,
+                   P5 = 4.13813679705723846039e-08;
+  if (!(x <= kOverflow)) return x != x ? x : std::numeric_limits<double>::infinity();
+  if (x < kUnderflow) return 0.0;
+  const double ax = std::fabs(x);
+  if (ax < 0x1p-28) return 1.0 + x;
+  if (ax <= 0.5 * kLn2Hi) {
+    const double xx = x * x;
+    const double c = x - xx * (P1 + xx * (P2 + xx * (P3 + xx * (P4 + xx * P5))));
+    return 1.0 - ((x * c) / (c - 2.0) - x);
+  }
+  const int k = static_cast<int>(kInvLn2 * x + (x < 0 ? -0.5 : 0.5));
+  const double hi = x - k * kLn2Hi, lo = k * kLn2Lo;
+  const double r = hi - lo, rr = r * r;
+  const double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+  double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+  // y 2^k: y lies in [1/2, 2), so adding k to its exponent field is exact for normal results
+  const bool tiny = k < -1021;
+  std::uint64_t bits;
+  std::memcpy(&bits, &y, sizeof bits);
+  bits += static_cast<std::uint64_t>(static_cast<std::int64_t>(tiny ? k + 1000 : k)) << 52;
+  std::memcpy(&y, &bits, sizeof y);
+  return tiny ? y * 0x1p-1000 : y;
+}
+
+// e^x in T: float through the double above, rounded once.
+template <class T>
+inline T exp_of(T x) {
+  return T(exp_fixed(double(x)));
+}
+
+// 1 / (1 + e^-z)
+template <class T>
+inline T sigmoid_of(T z) {
+  return T(1) / (T(1) + exp_of(-z));
+}
+
 // One kernel per activation: f (H = f(Z)) and times_df (G <- G ⊙ f'(Z)) side by side. Softmax
 // acts on whole rows and is handled in activate().
 template <Activation A>
@@ -74,7 +125,7 @@ struct Kernel<Activation::sigmoid> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
     // H = 1 / (1 + e^-Z)
-    elementwise_aligned(Z, H, n, [](const auto& z) { return T(1) / (T(1) + (-z).exp()); });
+    for (Index i = 0; i < n; ++i) H[i] = sigmoid_of(Z[i]);
   }
   template <class T>
   static void times_df(const T*, const T* Hp, T* Gp, Index n, T) {
@@ -88,7 +139,13 @@ template <>
 struct Kernel<Activation::tanh> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
-    elementwise_aligned(Z, H, n, [](const auto& z) { return z.tanh(); });
+    // Eigen evaluates double tanh element by element with std::tanh: do that without the buffers.
+    // float has a vectorised rational approximation, which the buffers keep position-independent.
+    if constexpr (std::is_same_v<T, double>) {
+      for (Index i = 0; i < n; ++i) H[i] = std::tanh(Z[i]);
+    } else {
+      elementwise_aligned(Z, H, n, [](const auto& z) { return z.tanh(); });
+    }
   }
   template <class T>
   static void times_df(const T*, const T* Hp, T* Gp, Index n, T) {
@@ -208,16 +265,15 @@ struct Kernel<Activation::silu> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
     // H = Z sigmoid(Z)
-    elementwise_aligned(Z, H, n, [](const auto& z) { return z / (T(1) + (-z).exp()); });
+    for (Index i = 0; i < n; ++i) H[i] = Z[i] / (T(1) + exp_of(-Z[i]));
   }
   template <class T>
   static void times_df(const T* Z, const T*, T* G, Index n, T) {
     // silu' = s (1 + Z (1 - s)),  s = sigmoid(Z)
-    in_aligned_chunks(Z, n, [&](Index i, Index m, auto& z, auto& s) {
-      s = T(1) / (T(1) + (-z).exp());
-      z = s * (T(1) + z * (T(1) - s));
-      ArrayMap<T>(G + i, m) *= z;
-    });
+    for (Index i = 0; i < n; ++i) {
+      const T s = sigmoid_of(Z[i]);
+      G[i] *= s * (T(1) + Z[i] * (T(1) - s));
+    }
   }
 };
 
@@ -256,15 +312,17 @@ void with_kernel(Activation f, Fn&& fn) {
 template <class T>
 void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
   // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row
-  Eigen::Map<const Matrix<T>> Zm(Zp, rows, cols);
-  Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
   for (Index i = 0; i < rows; ++i) {
-    const T zmax = Zm.row(i).maxCoeff();
-    elementwise_aligned(Zp + i * cols, Hp + i * cols, cols,
-                        [zmax](const auto& z) { return (z - zmax).exp(); });
+    const T* z = Zp + i * cols;
+    T* h = Hp + i * cols;
+    T zmax = z[0];
+    for (Index j = 1; j < cols; ++j) zmax = std::max(zmax, z[j]);
     T total = 0;
-    for (Index j = 0; j < cols; ++j) total += Hm(i, j);
-    Hm.row(i) /= total;
+    for (Index j = 0; j < cols; ++j) {
+      h[j] = exp_of(z[j] - zmax);
+      total += h[j];
+    }
+    for (Index j = 0; j < cols; ++j) h[j] /= total;
   }
 }
 
@@ -301,6 +359,36 @@ void derivative(Activation f, const T* Z, const T* H, T* D, Index size, T alpha)
 }
 
 template <class T>
+void activate_with_derivative(Activation f, const T* Z, T* H, T* D, Index size, T alpha) {
+  if (f == Activation::softmax) with_kernel(f, [](auto) {});  // throws: no element-wise f'
+  switch (f) {
+    case Activation::sigmoid:
+      // H = sigmoid(Z), D = H (1 - H)
+      for (Index i = 0; i < size; ++i) {
+        const T h = sigmoid_of(Z[i]);
+        H[i] = h;
+        D[i] = T(1) * (h * (T(1) - h));
+      }
+      return;
+    case Activation::tanh:
+      if constexpr (std::is_same_v<T, double>) {
+        // H = tanh(Z), D = 1 - H^2
+        for (Index i = 0; i < size; ++i) {
+          const T h = std::tanh(Z[i]);
+          H[i] = h;
+          D[i] = T(1) * (T(1) - h * h);
+        }
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  activate(f, Z, H, 1, size, alpha);
+  derivative(f, Z, H, D, size, alpha);
+}
+
+template <class T>
 T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
   ConstArrayMap<T> Z(Zp, size), G(Gp, size);
   return (G * Z.min(T(0))).sum();
@@ -309,6 +397,7 @@ T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
 #define BPCORE_INSTANTIATE_ACTIVATION(T)                                                 \
   template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
   template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
+  template void activate_with_derivative<T>(Activation, const T*, T*, T*, Index, T);     \
   template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \
   template T prelu_alpha_product<T>(const T*, const T*, Index);
 BPCORE_INSTANTIATE_ACTIVATION(float)
