@@ -325,17 +325,15 @@ void with_kernel(Activation f, Fn&& fn) {
 template <class T>
 void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
   // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row
+  Eigen::Map<const Matrix<T>> Zm(Zp, rows, cols);
+  Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
   for (Index i = 0; i < rows; ++i) {
-    const T* z = Zp + i * cols;
-    T* h = Hp + i * cols;
-    T zmax = z[0];
-    for (Index j = 1; j < cols; ++j) zmax = std::max(zmax, z[j]);
+    const T zmax = Zm.row(i).maxCoeff();
+    elementwise_aligned(Zp + i * cols, Hp + i * cols, cols,
+                        [zmax](const auto& z) { return (z - zmax).exp(); });
     T total = 0;
-    for (Index j = 0; j < cols; ++j) {
-      h[j] = exp_of(z[j] - zmax);
-      total += h[j];
-    }
-    for (Index j = 0; j < cols; ++j) h[j] /= total;
+    for (Index j = 0; j < cols; ++j) total += Hm(i, j);
+    Hm.row(i) /= total;
   }
 }
 
