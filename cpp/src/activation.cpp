@@ -2,9 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "bpcore/names.hpp"
+
+// The selects of exp_fixed below vectorise only when comparisons are taken not to trap (GCC keeps
+// them as branches otherwise). That changes no value: every operation is still done as written.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 namespace bpcore {
 
@@ -54,6 +64,60 @@ T erfc_of(T x) {
   return std::erfc(x);
 }
 
+// e^x by fdlibm's e_exp.c (error below 1 ulp): x = k ln2 + r with |r| <= ln2 / 2, a rational
+// approximation of e^r, then the scaling by 2^k = 2^k1 2^k2 (k1 ~ k / 2, two exact products for
+// every normal result). Branch-free plain IEEE operations in one fixed order (the build forbids
+// contracting them into fused multiply-adds), so that loops over it vectorise and an element gets
+// the same bits in a scalar or a vector lane, on every instruction set, wherever it lies.
+inline double exp_fixed(double x) {
+  constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
+  constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kInvLn2 = 1.44269504088896338700e+00;
+  constexpr double kShift = 0x1.8p52;  // t + kShift rounds t to an integer held in t's low bits
+  constexpr double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03,
+                   P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06,
+                   P5 = 4.13813679705723846039e-08;
+  const auto bits_of = [](double v) {
+    std::uint64_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return u;
+  };
+  const auto from_bits = [](std::uint64_t u) {
+    double v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+  };
+  const double xc = x > 710.0 ? 710.0 : (x < -746.0 ? -746.0 : x);
+  const double tk = xc * kInvLn2 + kShift;
+  const double k = tk - kShift;  // round(x / ln2)
+  const double hi = xc - k * kLn2Hi, lo = k * kLn2Lo;
+  const double r = hi - lo, rr = r * r;
+  const double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+  const double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+  const double t1 = k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
+  const double t2 = (k - (t1 - kShift)) + kShift;
+  const std::uint64_t one = bits_of(1.0);
+  const double s1 = from_bits(one + (bits_of(t1) << 52));  // 2^k1
+  const double s2 = from_bits(one + (bits_of(t2) << 52));  // 2^k2
+  const double e = (y * s1) * s2;
+  return x != x ? x
+                : (x > kOverflow ? std::numeric_limits<double>::infinity()
+                                 : (x < kUnderflow ? 0.0 : e));
+}
+
+// e^x in T: float through the double above, rounded once.
+template <class T>
+inline T exp_of(T x) {
+  return T(exp_fixed(double(x)));
+}
+
+// 1 / (1 + e^-z)
+template <class T>
+inline T sigmoid_of(T z) {
+  return T(1) / (T(1) + exp_of(-z));
+}
+
 // One kernel per activation: f (H = f(Z)) and times_df (G <- G ⊙ f'(Z)) side by side. Softmax
 // acts on whole rows and is handled in activate().
 template <Activation A>
@@ -74,7 +138,7 @@ struct Kernel<Activation::sigmoid> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
     // H = 1 / (1 + e^-Z)
-    elementwise_aligned(Z, H, n, [](const auto& z) { return T(1) / (T(1) + (-z).exp()); });
+    for (Index i = 0; i < n; ++i) H[i] = sigmoid_of(Z[i]);
   }
   template <class T>
   static void times_df(const T*, const T* Hp, T* Gp, Index n, T) {
@@ -88,7 +152,13 @@ template <>
 struct Kernel<Activation::tanh> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
-    elementwise_aligned(Z, H, n, [](const auto& z) { return z.tanh(); });
+    // Eigen evaluates double tanh element by element with std::tanh: do that without the buffers.
+    // float has a vectorised rational approximation, which the buffers keep position-independent.
+    if constexpr (std::is_same_v<T, double>) {
+      for (Index i = 0; i < n; ++i) H[i] = std::tanh(Z[i]);
+    } else {
+      elementwise_aligned(Z, H, n, [](const auto& z) { return z.tanh(); });
+    }
   }
   template <class T>
   static void times_df(const T*, const T* Hp, T* Gp, Index n, T) {
@@ -208,16 +278,15 @@ struct Kernel<Activation::silu> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
     // H = Z sigmoid(Z)
-    elementwise_aligned(Z, H, n, [](const auto& z) { return z / (T(1) + (-z).exp()); });
+    for (Index i = 0; i < n; ++i) H[i] = Z[i] / (T(1) + exp_of(-Z[i]));
   }
   template <class T>
   static void times_df(const T* Z, const T*, T* G, Index n, T) {
     // silu' = s (1 + Z (1 - s)),  s = sigmoid(Z)
-    in_aligned_chunks(Z, n, [&](Index i, Index m, auto& z, auto& s) {
-      s = T(1) / (T(1) + (-z).exp());
-      z = s * (T(1) + z * (T(1) - s));
-      ArrayMap<T>(G + i, m) *= z;
-    });
+    for (Index i = 0; i < n; ++i) {
+      const T s = sigmoid_of(Z[i]);
+      G[i] *= s * (T(1) + Z[i] * (T(1) - s));
+    }
   }
 };
 
@@ -301,6 +370,36 @@ void derivative(Activation f, const T* Z, const T* H, T* D, Index size, T alpha)
 }
 
 template <class T>
+void activate_with_derivative(Activation f, const T* Z, T* H, T* D, Index size, T alpha) {
+  if (f == Activation::softmax) with_kernel(f, [](auto) {});  // throws: no element-wise f'
+  switch (f) {
+    case Activation::sigmoid:
+      // H = sigmoid(Z), D = H (1 - H)
+      for (Index i = 0; i < size; ++i) {
+        const T h = sigmoid_of(Z[i]);
+        H[i] = h;
+        D[i] = T(1) * (h * (T(1) - h));
+      }
+      return;
+    case Activation::tanh:
+      if constexpr (std::is_same_v<T, double>) {
+        // H = tanh(Z), D = 1 - H^2
+        for (Index i = 0; i < size; ++i) {
+          const T h = std::tanh(Z[i]);
+          H[i] = h;
+          D[i] = T(1) * (T(1) - h * h);
+        }
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  activate(f, Z, H, 1, size, alpha);
+  derivative(f, Z, H, D, size, alpha);
+}
+
+template <class T>
 T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
   ConstArrayMap<T> Z(Zp, size), G(Gp, size);
   return (G * Z.min(T(0))).sum();
@@ -309,6 +408,7 @@ T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
 #define BPCORE_INSTANTIATE_ACTIVATION(T)                                                 \
   template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
   template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
+  template void activate_with_derivative<T>(Activation, const T*, T*, T*, Index, T);     \
   template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \
   template T prelu_alpha_product<T>(const T*, const T*, Index);
 BPCORE_INSTANTIATE_ACTIVATION(float)

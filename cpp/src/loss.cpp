@@ -44,10 +44,18 @@ double loss_sum(Loss loss, const T* Zp, const T* Yhp, const T* Yp, const T* w, I
   for (Index i = 0; i < rows; ++i) {
     double J = 0;
     switch (loss) {
-      case Loss::mse:
-        // J = 1/2 sum_j e_j^2
-        J = 0.5 * static_cast<double>((Y.row(i) - Y_hat.row(i)).squaredNorm());
+      case Loss::mse: {
+        // J = 1/2 sum_j e_j^2, summed in order of j (a plain loop: rows are a few outputs wide)
+        const T* y = Yp + i * cols;
+        const T* yh = Yhp + i * cols;
+        T sum = 0;
+        for (Index j = 0; j < cols; ++j) {
+          const T e = y[j] - yh[j];
+          sum += e * e;
+        }
+        J = 0.5 * static_cast<double>(sum);
         break;
+      }
       case Loss::cross_entropy: {
         // J = -sum_j y_j log softmax(z)_j = -sum_j y_j (z_j - logsumexp(z)), computed from Z^[L]
         const double zmax = Z.row(i).maxCoeff();

@@ -11,6 +11,18 @@ namespace {
 // number of threads.
 constexpr Index kChunkRows = 512;
 
+// Activations whose f' sgd_row takes from activate_with_derivative: f' comes from H in the same
+// loop, and G ⊙ D gives the same bits as multiply_by_derivative.
+inline bool fused_derivative(Activation f) {
+  return f == Activation::sigmoid || f == Activation::tanh;
+}
+
+// G <- G ⊙ D
+template <class T>
+inline void times_fprime(T* __restrict G, const T* __restrict D, Index n) {
+  for (Index i = 0; i < n; ++i) G[i] *= D[i];
+}
+
 // Aligned like Eigen's own matrices: Eigen's vector kernels split work by alignment, so a buffer at
 // a varying address could round differently from call to call.
 template <class T>
@@ -66,8 +78,15 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
     if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
   // Chosen by the sizes alone; see uses_row_kernels.
   small_ = kernels::is_small(layers_);
-  if (small_)
-    for (const auto& s : layers_) ops_.push_back(kernels::row_ops<T>(s.n_out));
+  if (small_) {
+    Index width = 0;
+    for (const auto& s : layers_) {
+      ops_.push_back(kernels::row_ops<T>(s.n_out));
+      fprime_offset_.push_back(width);
+      width += s.n_out;
+    }
+    fprime_.assign(std::size_t(width), T(0));
+  }
 }
 
 template <class T>
@@ -312,7 +331,11 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
     T* Zk = Z_[std::size_t(k)].data();
     T* Hk = H_[std::size_t(k)].data();
     ops_[std::size_t(k)].affine(in, theta + s.w_offset, theta + s.b_offset, Zk, 1, s.n_in, s.n_out);
-    activate(s.f, Zk, Hk, 1, s.n_out, s.alpha_offset >= 0 ? theta[s.alpha_offset] : T(0));
+    if (fused_derivative(s.f))  // f'(Z^[l]) with H^[l], for the backward pass below
+      activate_with_derivative(s.f, Zk, Hk, fprime_.data() + fprime_offset_[std::size_t(k)],
+                               s.n_out, T(0));
+    else
+      activate(s.f, Zk, Hk, 1, s.n_out, s.alpha_offset >= 0 ? theta[s.alpha_offset] : T(0));
     in = Hk;
   }
   const auto& out = layers_.back();
@@ -329,8 +352,11 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
     if (!loss_info(loss_).delta_is_error) {
       if (out.alpha_offset >= 0) g[out.alpha_offset] += prelu_alpha_product(Zk, G, out.n_out);
       // delta^[L] = E ⊙ f'(Z^[L])
-      multiply_by_derivative(out.f, Zk, Hk, G, out.n_out,
-                             out.alpha_offset >= 0 ? theta[out.alpha_offset] : T(0));
+      if (fused_derivative(out.f))
+        times_fprime(G, fprime_.data() + fprime_offset_[std::size_t(L - 1)], out.n_out);
+      else
+        multiply_by_derivative(out.f, Zk, Hk, G, out.n_out,
+                               out.alpha_offset >= 0 ? theta[out.alpha_offset] : T(0));
     }
   }
   for (Index k = L - 1; k >= 0; --k) {
@@ -345,8 +371,11 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
       const T* Hp = H_[std::size_t(k - 1)].data();
       ops.back(delta, theta + s.w_offset, G, 1, s.n_in, s.n_out);
       if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G, p.n_out);
-      multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
-                             p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
+      if (fused_derivative(p.f))
+        times_fprime(G, fprime_.data() + fprime_offset_[std::size_t(k - 1)], p.n_out);
+      else
+        multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
+                               p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
     }
     // dJ/dW^[l] = -(H^[l-1])^T delta^[l], dJ/db^[l] = -delta^[l]; W <- W - lr dJ/dW, b likewise
     const T* A = k == 0 ? x : H_[std::size_t(k - 1)].data();

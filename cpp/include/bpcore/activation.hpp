@@ -80,6 +80,12 @@ const ActivationInfo& activation_info(Activation f);
 template <class T>
 void activate(Activation f, const T* Z, T* H, Index rows, Index cols, T alpha);
 
+/// H = f(Z) and D = f'(Z) together, for element-wise f (softmax throws), `size` elements: the
+/// values of activate and derivative, bit for bit, in one pass where f' comes from H (sigmoid,
+/// tanh), so that a backward pass needs only G ⊙ D.
+template <class T>
+void activate_with_derivative(Activation f, const T* Z, T* H, T* D, Index size, T alpha);
+
 /// D = f'(Z) element-wise (not defined for softmax: throws).
 template <class T>
 void derivative(Activation f, const T* Z, const T* H, T* D, Index size, T alpha);
@@ -95,6 +101,7 @@ T prelu_alpha_product(const T* Z, const T* G, Index size);
 #define BPCORE_EXTERN_ACTIVATION(T)                                                             \
   extern template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
   extern template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
+  extern template void activate_with_derivative<T>(Activation, const T*, T*, T*, Index, T);     \
   extern template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \
   extern template T prelu_alpha_product<T>(const T*, const T*, Index);
 BPCORE_EXTERN_ACTIVATION(float)

@@ -44,9 +44,13 @@ class Rng {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   /// Uniform integer on [0, n), n > 0, without modulo bias (draws below 2^64 mod n are redrawn).
   std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t skip = (0 - n) % n;
     std::uint64_t r = engine_();
-    while (r < skip) r = engine_();
+    // skip = 2^64 mod n is below n, so a draw r >= n is never redrawn: the division that finds
+    // skip is only needed for the rare r < n (the same draws as computing it every time).
+    if (r < n) {
+      const std::uint64_t skip = (0 - n) % n;
+      while (r < skip) r = engine_();
+    }
     return r % n;
   }
 

@@ -104,6 +104,8 @@ class Network {
   bool small_ = false;                   // kernels::is_small(layers_)
   bool row_kernels_ = false;             // uses_row_kernels(rows) of the current call
   std::vector<kernels::RowOps<T>> ops_;  // per layer, when small_
+  std::vector<T> fprime_;                // f'(Z^[l]) of sgd_row's sample, layer after layer
+  std::vector<Index> fprime_offset_;     // where layer k starts in fprime_
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
   // Workspace, sized for `capacity_` rows and reused for every batch no larger.
