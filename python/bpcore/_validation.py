@@ -141,7 +141,7 @@ def _check_labels(Y: npt.ArrayLike, name: str, n_outputs: int, n_samples: int) -
         return
     if arr.dtype.kind in "OUS" and arr.ndim <= 2:
         raise TypeError(
-            f"{name} holds labels of dtype {arr.dtype}, not numbers: encode them first, e.g. "
+            f"{name} must be numeric; got labels of dtype {arr.dtype}: encode them first, e.g. "
             "prep = bpcore.preprocessing.Preprocessing.fit(X, y, task='classification'); "
             f"{name} = prep.encode(y) (one column per class), or use "
             "bpcore.MLPClassifier, which takes labels as scikit-learn does"

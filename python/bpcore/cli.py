@@ -281,6 +281,7 @@ def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
             explicit[section].add(name)
     out = Config.from_dict(data)
     out.explicit = None if explicit is None else {k: frozenset(v) for k, v in explicit.items()}
+    out.base_dir = cfg.base_dir
     return out
 
 

@@ -514,6 +514,9 @@ class Config:
         #: given take the defaults of the data and task: ``network.output_activation`` is
         #: identity for regression, and the xor set gets the settings in :data:`BUILTIN_DEFAULTS`.
         self.explicit: dict[str, frozenset[str]] | None = None
+        #: the folder of the TOML file read (None otherwise): a relative ``output.dir`` is taken
+        #: relative to it when the run writes its files, as ``data.source`` is when it is read
+        self.base_dir: str | None = None
         for name, cls in _SECTIONS.items():
             value = getattr(self, name)
             if isinstance(value, Mapping):
@@ -718,8 +721,8 @@ def loads_config(text: str, base_dir: PathLike | None = None, name: str = "<stri
         raise ConfigError(f"{name}: {exc}") from None
     if base_dir is not None and cfg.data.is_file and not Path(cfg.data.source).is_absolute():
         cfg.data.source = str((Path(base_dir) / cfg.data.source).resolve())
-    if base_dir is not None and not Path(cfg.output.dir).is_absolute():
-        cfg.output.dir = str((Path(base_dir) / cfg.output.dir).resolve())
+    if base_dir is not None:
+        cfg.base_dir = os.fspath(Path(base_dir).resolve())
     return cfg
 
 
@@ -857,7 +860,12 @@ def train_from_config(
     cfg = Config() if cfg is None else _as_config(cfg)
     cfg = _with_builtin_defaults(cfg)
     net_cfg, train_cfg, data_cfg, out_cfg = cfg.network, cfg.training, cfg.data, cfg.output
-    if out is not None:
+    if out is None and cfg.base_dir is not None and not Path(out_cfg.dir).is_absolute():
+        out = Path(cfg.base_dir) / out_cfg.dir  # output.dir is relative to the TOML file
+        out_cfg = OutputConfig(
+            **{**{f.name: getattr(out_cfg, f.name) for f in fields(out_cfg)}, "dir": os.fspath(out)}
+        )
+    elif out is not None:
         if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
             raise TypeError(f"out must be a folder path; got {out!r}")
         out_cfg = OutputConfig(
@@ -1052,6 +1060,8 @@ def train_from_config(
     if write and rank == 0:
         files = _write_outputs(used, net, history, metrics, table, prep, task)
         if history.stop_reason == "interrupted" and history.epochs:
+            # the history fit returned, whole even when Ctrl-C came during a callback
+            checkpoint.history = History.from_dict(history.to_dict())
             checkpoint.save(net)
         if checkpoint.written:
             files["checkpoint"] = Path(checkpoint.written[-1])
@@ -1077,7 +1087,7 @@ def _with_builtin_defaults(cfg: Config) -> Config:
     for section, values in missing.items():
         data[section].update(values)
     out = Config.from_dict(data)
-    out.explicit = cfg.explicit
+    out.explicit, out.base_dir = cfg.explicit, cfg.base_dir
     return out
 
 
