@@ -339,7 +339,10 @@ class DataConfig:
         Whether the first CSV row names the columns.
     delimiter : str
     task : {"auto", "classification", "regression"}
-        ``auto``: classification when the targets are strings or integers.
+        ``auto``: classification when the target is text or boolean, or integer-valued with few
+        distinct values, at most max(20, min(100, rows / 20)) (``preprocessing.TASK_RULE``);
+        otherwise regression. The run says what it decided and why. A regression gets
+        ``network.output_activation = "identity"`` unless the configuration sets one.
     standardize : bool
         X ← (X − mean) / std with the training split's statistics, saved with the model.
     standardize_target : bool
@@ -448,6 +451,11 @@ class DataConfig:
 @dataclass
 class OutputConfig:
     """``[output]``: what a run writes. File names are inside ``dir``; ``""`` skips a file.
+
+    A relative ``dir`` in a TOML file is relative to that file's folder, like ``data.source``
+    (the command's ``--out`` is relative to the working directory). ``checkpoint`` also holds the
+    optimizer state, epoch count and history, for ``bpcore train CONFIG --resume CHECKPOINT``;
+    it is written when a run is interrupted, too.
 
     ``regions_plot`` is drawn only for classification on 2-D features (xor, moons).
     ``checkpoint_every`` > 0 saves the network to ``checkpoint`` every that many epochs while
@@ -764,7 +772,8 @@ class TrainingRun:
     Attributes
     ----------
     config : Config
-        The configuration actually used (``output.dir`` as written).
+        The configuration actually used: ``output.dir`` where the files went, the task's output
+        activation and the data set's defaults filled in.
     network : Network
         The trained network, with ``network.preprocessing`` set.
     history : History
