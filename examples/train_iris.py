@@ -7,6 +7,12 @@ The algorithm, step by step, and where each step happens:
                                                            per step, in a new seeded order each epoch.
 3. Compute J; if J < ε, stop                            -> ``tol=ε``: the test is made after each
                                                            epoch on its mean J.
+
+Two J's are printed at the end. The test of step 3 uses the **mean J during the epoch**
+(``hist.loss[-1]``): each sample's J taken before that sample's update, averaged over the epoch.
+The **J of the trained network** (``net.loss(X, Y)``) is that of the final weights on every
+training sample. They differ: after a ``tol`` stop the first is below ε while the second may be
+a little above it, since each online step lowers J on its own sample and can raise it on others.
 4. Back-propagate δ and update every W, b, go to 2      -> ``optimizer="sgd"``:
                                                            W ← W − α ∂J/∂W = W + α δ h.
 
@@ -91,12 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     def accuracy(idx: np.ndarray) -> float:
         return float(np.mean(net.predict(X[idx]).argmax(axis=1) == y[idx]))
 
-    J_final = hist.loss[-1]
+    J_epoch = hist.loss[-1]
+    J_net = net.loss(X[train], Y[train])
     print(
         f"stopped after {hist.epochs} epochs ({hist.stop_reason}): mean J of the last epoch "
-        f"{J_final:.5f}; J of the trained network on the training set "
-        f"{net.loss(X[train], Y[train]):.5f}"
+        f"{J_epoch:.5f} (mean J during epoch {hist.epochs}); J of the trained network on the "
+        f"training set {J_net:.5f}"
     )
+    if hist.stop_reason == "tol" and J_net >= args.tol:
+        print(
+            f"  (the ε test uses the mean J during the epoch, below ε = {args.tol}; the trained "
+            "network's J is measured after the epoch's last update, on all samples at once, and "
+            "online steps that fit one sample can raise J on the others)"
+        )
     print(f"accuracy: training {accuracy(train):.3f}, test {accuracy(test):.3f}")
     if hist.stop_reason != "tol":
         print(f"J did not fall below ε = {args.tol} in {args.epochs} epochs")

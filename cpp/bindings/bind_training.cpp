@@ -107,7 +107,30 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
             o.step(net, lr);
           },
           py::arg("net"), py::arg("lr"), "One update of net's parameters from net's gradients.")
-      .def("reset", &Opt::reset);
+      .def("reset", &Opt::reset)
+      .def(
+          "state",
+          [](const Opt& o) {
+            auto copy = [](const Eigen::Array<T, Eigen::Dynamic, 1>& a) {
+              py::array_t<T> out(a.size());
+              std::copy(a.data(), a.data() + a.size(), out.mutable_data());
+              return out;
+            };
+            return py::make_tuple(copy(o.first_moment()), copy(o.second_moment()), o.steps());
+          },
+          "(m, s, steps): copies of the moments and the step count, for a checkpoint.")
+      .def(
+          "set_state",
+          [](Opt& o, py::array_t<T, py::array::c_style | py::array::forcecast> m,
+             py::array_t<T, py::array::c_style | py::array::forcecast> s, Index steps) {
+            if (m.ndim() != 1 || s.ndim() != 1)
+              throw std::invalid_argument("optimizer state: m and s must be 1-D arrays");
+            using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+            o.set_state(Eigen::Map<const Vec>(m.data(), m.shape(0)),
+                        Eigen::Map<const Vec>(s.data(), s.shape(0)), steps);
+          },
+          py::arg("m"), py::arg("s"), py::arg("steps"),
+          "Restores a state returned by state() (same kind and number of parameters).");
 
   m.def(train_name, &train_epoch_arrays<T>, py::arg("net"), py::arg("optimizer"),
         py::arg("X").noconvert(), py::arg("Y").noconvert(),

@@ -4,9 +4,7 @@ The notation is that of docs/notation.md: samples are rows, Z^[l] = H^[l-1] W^[l
 H^[l] = f^[l](Z^[l]), δ^[l] = -∂J/∂Z^[l].
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from ._loader import core as _core
@@ -17,7 +15,7 @@ from .training import EarlyStopping, History, ModelCheckpoint, StopTraining, Tra
 
 try:
     __version__ = _version("bpcore")
-except PackageNotFoundError:  # running from a source tree
+except _PackageNotFoundError:  # running from a source tree
     __version__ = _core.__version__
 
 has_openmp: bool = bool(_core.has_openmp())
@@ -56,7 +54,12 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    # the public names and the submodules; not `annotations` (of `from __future__`) nor the
+    # private helpers
+    return sorted(n for n in set(globals()) | set(_LAZY) if not n.startswith("_") or n in _DUNDER)
+
+
+_DUNDER = {"__version__", "__all__", "__doc__", "__name__", "__file__", "__path__"}
 
 
 __all__ = [

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
+import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -141,7 +143,12 @@ def _user_value(key: object, value: object) -> str:
 
 
 def write_network(
-    net: Network, path: PathLike, *, preprocessing: Preprocessing | None = None, **metadata: object
+    net: Network,
+    path: PathLike,
+    *,
+    preprocessing: Preprocessing | None = None,
+    training: Mapping[str, Any] | None = None,
+    **metadata: object,
 ) -> None:
     """Write ``net`` to a safetensors model file at ``path``, atomically.
 
@@ -154,6 +161,11 @@ def write_network(
     preprocessing : Preprocessing, optional
         Standardisation statistics and classes to store; default ``net.preprocessing`` when the
         network has one (as networks from :func:`load` and ``train_from_config`` do).
+    training : dict, optional
+        What resuming the training needs (a checkpoint, see
+        :func:`bpcore.training.training_checkpoint`): the optimizer's moments ``m`` and ``s``
+        (stored as the tensors ``training.m`` and ``training.s``) and, as the JSON metadata
+        ``bpcore.training``, its kind, step count, the epoch count and the history so far.
     **metadata
         Extra str → str entries (other values are stored as JSON). ``net.metadata`` from
         :func:`load` is kept; these entries are added on top.
@@ -162,6 +174,15 @@ def write_network(
 
     check_network(net)
     path = as_path(path)
+    suffix = os.path.splitext(os.fspath(path))[1]
+    if suffix.lower() != ".safetensors":
+        warnings.warn(
+            f"{os.fspath(path)!r}: a bpcore model is always written in the safetensors format, "
+            f"whatever the suffix ({suffix or 'none'} here); name it *.safetensors so that other "
+            "tools recognise it (pickle is never used)",
+            UserWarning,
+            stacklevel=3,
+        )
     if preprocessing is None:
         preprocessing = getattr(net, "preprocessing", None)
     if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
@@ -222,6 +243,11 @@ def write_network(
             value = getattr(p, name)
             if value is not None:
                 tensors[f"preprocessing.{name}"] = np.asarray(value, dtype=np.float64)
+    if training is not None:
+        record = {k: val for k, val in training.items() if k not in ("m", "s")}
+        ours["training"] = json.dumps(record)
+        tensors["training.m"] = np.array(training["m"], dtype=dt, copy=True).reshape(-1)
+        tensors["training.s"] = np.array(training["s"], dtype=dt, copy=True).reshape(-1)
     for k, val in ours.items():
         meta[PREFIX + k] = val
     meta[PREFIX + "checksum"] = checksum(tensors, meta)

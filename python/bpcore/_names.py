@@ -9,6 +9,7 @@ are read from default-constructed core structs.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,10 +102,25 @@ __all__ = [
 
 
 def check_name(value: object, valid: tuple[str, ...], parameter: str) -> str:
-    """Return ``value`` if it is one of ``valid``; otherwise raise ValueError naming the choices."""
+    """Return ``value`` if it is one of ``valid``; otherwise raise ValueError naming the choices,
+    with "did you mean …" when a name is close (``sigmod``, ``ReLU``, ``SGD``)."""
     if not isinstance(value, str) or value not in valid:
-        raise ValueError(f"{parameter} must be one of {', '.join(valid)}; got {value!r}")
+        hint = ""
+        if isinstance(value, str):
+            close = suggest(value, valid)
+            if close is not None:
+                hint = f" (did you mean {close!r}?)"
+        raise ValueError(f"{parameter} must be one of {', '.join(valid)}; got {value!r}{hint}")
     return value
+
+
+def suggest(value: str, valid: tuple[str, ...]) -> str | None:
+    """The name of ``valid`` closest to ``value`` (case does not count), or None."""
+    lowered = {name.lower(): name for name in valid}
+    if value.lower() in lowered:
+        return lowered[value.lower()]
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
 
 
 def optimizer_config(**fields: Any) -> OptimizerConfig:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._loader import core
-from ._names import DTYPES, check_name
+from ._names import DTYPES, check_name, suggest
 
 __all__ = [
     "as_integer",
@@ -113,7 +113,11 @@ def as_matrix(
 def as_targets(
     Y: npt.ArrayLike, name: str, dtype: np.dtype, n_outputs: int, n_samples: int
 ) -> np.ndarray:
-    """Y as a (n_samples, n_outputs) C-ordered array; 1-D Y is one sample, or a column when q = 1."""
+    """Y as a (n_samples, n_outputs) C-ordered array; 1-D Y is one sample, or a column when q = 1.
+
+    Class labels given where targets are expected (text, or 1-D integers with q > 1 outputs)
+    raise an error that says how to encode them."""
+    _check_labels(Y, name, n_outputs, n_samples)
     arr = _as_real_array(Y, name, dtype)
     if arr.ndim == 1 and n_samples == 0 and arr.size == 0:
         arr = arr.reshape(0, n_outputs)
@@ -127,6 +131,34 @@ def as_targets(
         )
     _check_finite(arr, name)
     return arr
+
+
+def _check_labels(Y: npt.ArrayLike, name: str, n_outputs: int, n_samples: int) -> None:
+    """Raise a hint when ``Y`` holds class labels instead of the network's target rows."""
+    try:
+        arr = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
+    except Exception:  # ragged lists: _as_real_array says so
+        return
+    if arr.dtype.kind in "OUS" and arr.ndim <= 2:
+        raise TypeError(
+            f"{name} must be numeric; got labels of dtype {arr.dtype}: encode them first, e.g. "
+            "prep = bpcore.preprocessing.Preprocessing.fit(X, y, task='classification'); "
+            f"{name} = prep.encode(y) (one column per class), or use "
+            "bpcore.MLPClassifier, which takes labels as scikit-learn does"
+        )
+    if (
+        arr.ndim == 1
+        and n_outputs > 1
+        and n_samples != 1
+        and arr.shape[0] == n_samples
+        and arr.dtype.kind in "iub"
+    ):
+        raise ValueError(
+            f"{name} must have shape ({n_samples}, {n_outputs}); got 1-D class labels of shape "
+            f"{arr.shape}: the network has {n_outputs} outputs, one per class, so give one-hot "
+            f"targets, e.g. {name} = bpcore.datasets.one_hot(y, {n_outputs}) (or "
+            "bpcore.preprocessing.Preprocessing for other labels)"
+        )
 
 
 def as_sample_weight(
@@ -302,7 +334,9 @@ def check_dtype(dtype: npt.DTypeLike) -> np.dtype:
     except TypeError:
         dt = None
     if dt is None or dt.name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        close = suggest(dtype, DTYPES) if isinstance(dtype, str) else None
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}{hint}")
     return dt
 
 

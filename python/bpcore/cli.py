@@ -1,7 +1,7 @@
 """The ``bpcore`` command: train, predict, evaluate, export, plot.
 
     bpcore train [CONFIG.toml] [--out DIR] [--set KEY=VALUE ...] [--quiet] [--verbose]
-                 [--threads N] [--distributed]
+                 [--threads N] [--distributed] [--resume CHECKPOINT]
     bpcore predict MODEL DATA [--out FILE]
     bpcore evaluate MODEL DATA [--json]
     bpcore export MODEL --format onnx|c --out FILE [--name NAME] [--opset N]
@@ -13,10 +13,12 @@
 Without a configuration, ``bpcore train`` runs the notes' example: the 4-5-3 sigmoid network on
 standardised Iris with J = ½ Σ e² on one-hot targets and online SGD (α = 0.5, 100 epochs, seed 0).
 Errors end the command with exit status 1 (2 for bad command-line arguments) and one line on
-stderr that says what to fix; ``BPCORE_DEBUG=1`` shows the traceback instead.
+stderr that says what to fix; ``BPCORE_DEBUG=1`` shows the traceback instead. Ctrl-C ends it with
+exit status 130; ``bpcore train`` then keeps the files of the epochs finished so far, writes a
+checkpoint and prints the ``--resume`` command that continues the run.
 
 ``mpirun -n N bpcore train CONFIG --distributed`` trains data-parallel over the N ranks of the MPI
-job (mpi4py: ``pip install "bpcore[mpi]"``); rank 0 prints and writes the files.
+job (mpi4py: ``pip install ".[mpi]"`` from a checkout); rank 0 prints and writes the files.
 """
 
 from __future__ import annotations
@@ -119,7 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="data-parallel training over the "
         "ranks of an MPI job: run as 'mpirun -n N bpcore train CONFIG --distributed' "
-        "(needs mpi4py: pip install 'bpcore[mpi]'); the result equals one process's",
+        '(needs mpi4py: pip install ".[mpi]" in a checkout); the result equals one '
+        "process's",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue the run of CONFIG from a checkpoint it wrote (output.checkpoint, "
+        "written every output.checkpoint_every epochs and on Ctrl-C): weights, optimizer "
+        "state, epoch count, history and data split, up to training.epochs in all",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
@@ -249,6 +259,7 @@ def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     if not overrides:
         return cfg
     data = cfg.to_dict()
+    explicit = None if cfg.explicit is None else {k: set(v) for k, v in cfg.explicit.items()}
     toml = toml_reader()
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -266,7 +277,12 @@ def _apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
                 f"--set {item}: unknown section {section!r}; allowed: {', '.join(data)}"
             )
         data[section][name] = value
-    return Config.from_dict(data)
+        if explicit is not None:
+            explicit[section].add(name)
+    out = Config.from_dict(data)
+    out.explicit = None if explicit is None else {k: frozenset(v) for k, v in explicit.items()}
+    out.base_dir = cfg.base_dir
+    return out
 
 
 def _percent(m: dict[str, Any]) -> str:
@@ -276,7 +292,7 @@ def _percent(m: dict[str, Any]) -> str:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .config import Config, load_config, train_from_config
 
-    cfg = load_config(args.config) if args.config else Config()
+    cfg = load_config(args.config) if args.config else Config.from_dict({})
     cfg = _apply_overrides(cfg, args.overrides)
     if args.threads is not None:
         cfg = _apply_overrides(cfg, [f"training.n_threads={args.threads}"])
@@ -288,23 +304,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
         rank = comm.Get_rank()
         n = comm.Get_size()
         ranks = f", {n} MPI rank{'s' if n != 1 else ''}"
-    source = cfg.data.source if not cfg.data.is_file else os.path.basename(cfg.data.source)
     if rank == 0:
-        print(
-            f"bpcore: training on {source} for {cfg.training.epochs} epochs "
-            f"(hidden {cfg.network.hidden}, {cfg.network.output_activation} output, loss "
-            f"{cfg.network.loss}, lr {cfg.training.lr:g}, batch size "
-            f"{cfg.training.batch_size}{ranks})",
-            flush=True,
-        )
+
+        def announce(line: str) -> None:
+            print(f"bpcore: {line}{ranks if line.startswith('training') else ''}", flush=True)
+
+    else:
+        announce = None  # type: ignore[assignment]
     run = train_from_config(
-        cfg, out=args.out, progress=not args.quiet, verbose=args.verbose, comm=comm
+        cfg,
+        out=args.out,
+        progress=not args.quiet,
+        verbose=args.verbose,
+        comm=comm,
+        resume=args.resume,
+        announce=announce,
     )
-    if rank != 0:
-        return 0
     hist = run.history
+    interrupted = hist.stop_reason == "interrupted"
+    if rank != 0:
+        return 130 if interrupted else 0
     sizes = "-".join(str(s) for s in run.network.sizes)
-    print(f"network {sizes}: {hist.epochs} epochs, stop reason {hist.stop_reason}")
+    total = hist.epochs_before + hist.epochs
+    print(f"network {sizes}: {total} epochs, stop reason {hist.stop_reason}")
+    if hist.loss:
+        print(
+            f"mean J during epoch {total} = {hist.loss[-1]:.6g} (each batch's J before its "
+            "update); below, the J of the trained network:"
+        )
     for part, m in run.metrics.items():
         line = f"{part}: J = {m['loss']:.6g} on {m['n']} samples"
         if "accuracy" in m:
@@ -314,7 +341,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(line)
     if run.files:
         print("wrote " + ", ".join(str(p) for p in run.files.values()))
+    if interrupted:
+        command = ["bpcore", "train"]
+        if args.config:
+            command.append(_quote(args.config))
+        command += [arg for o in args.overrides for arg in ("--set", _quote(o))]
+        if args.out:
+            command += ["--out", _quote(args.out)]
+        if "checkpoint" in run.files:
+            command += ["--resume", _quote(str(run.files["checkpoint"]))]
+            print(
+                f"bpcore: interrupted after epoch {total}; resume with: {' '.join(command)}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"bpcore: interrupted after epoch {total}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _load_model(path: str) -> Network:

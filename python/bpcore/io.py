@@ -24,7 +24,10 @@ the writer (``version``), the file format (``format``, ``format_version``) and a
 ``metadata`` (the user's metadata, a dict of str) and ``preprocessing`` (a
 :class:`~bpcore.preprocessing.Preprocessing`, or None). ``net.preprocessing.predict(net, X)``
 standardises raw features, runs the forward pass and returns class labels (or values).
-The optimizer state is not saved: a model file is for prediction and for a fresh ``fit``.
+A checkpoint (``ModelCheckpoint``, or ``bpcore train`` when interrupted) also holds what resuming
+needs: the optimizer's moments as the tensors ``training.m`` and ``training.s`` and the JSON
+metadata ``bpcore.training`` (optimizer kind, step count, epoch count, history so far); read them
+with :func:`load_checkpoint`. A plain model file holds no optimizer state.
 
 Files are written atomically (temporary file in the same directory, fsync, ``os.replace``).
 Reading checks every number in the header before use; a file that fails any check raises
@@ -57,6 +60,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "ModelFileError",
     "load",
+    "load_checkpoint",
     "load_tensors",
     "read_metadata",
     "save",
@@ -257,6 +261,29 @@ def _json_meta(meta: Mapping[str, str], key: str, path: PathLike, default: Any =
         raise ModelFileError(f"metadata {full!r} is not valid JSON: {meta[full]!r}", path) from None
 
 
+def load_checkpoint(path: PathLike) -> tuple[Network, dict[str, Any] | None]:
+    """Read a model file and the training state it holds, if any: ``(net, training)``.
+
+    ``training`` is None for a plain model file; for a checkpoint a dict with ``m`` and ``s`` (the
+    optimizer's moments), ``optimizer``, ``steps``, ``epochs`` and ``history`` (a dict as
+    :meth:`bpcore.History.to_dict`), ready for :func:`bpcore.training.restore_training`.
+    """
+    net, tensors, meta = _load(path)
+    if _PREFIX + "training" not in meta:
+        return net, None
+    record = _json_meta(meta, "training", as_path(path))
+    if not isinstance(record, dict) or not {"optimizer", "steps", "epochs", "history"} <= set(
+        record
+    ):
+        raise ModelFileError(
+            "metadata bpcore.training must hold optimizer, steps, epochs and history",
+            as_path(path),
+        )
+    record["m"] = tensors["training.m"]
+    record["s"] = tensors["training.s"]
+    return net, record
+
+
 def load(path: PathLike) -> Network:
     """Read a bpcore model file written by :func:`save` (or ``Network.save``).
 
@@ -275,6 +302,10 @@ def load(path: PathLike) -> Network:
         or of a format version this bpcore does not read.
     FileNotFoundError
     """
+    return _load(path)[0]
+
+
+def _load(path: PathLike) -> tuple[Network, dict[str, np.ndarray], dict[str, str]]:
     path = as_path(path)
     tensors, meta = load_tensors(path)
     fmt = meta.get(_PREFIX + "format")
@@ -367,6 +398,13 @@ def load(path: PathLike) -> Network:
                 f"the stored classes need {prep.n_outputs} outputs but the network has {sizes[-1]}",
                 path,
             )
+    if _PREFIX + "training" in meta:
+        n_params = net.n_params
+        expected["training.m"] = ((n_params,), dt)
+        if "training.s" in tensors and tensors["training.s"].shape != (0,):
+            expected["training.s"] = ((n_params,), dt)
+        else:
+            expected["training.s"] = ((0,), dt)
     for name in tensors:
         if name not in expected:
             raise ModelFileError(f"unexpected tensor {name!r} for a network of sizes {sizes}", path)
@@ -403,4 +441,4 @@ def load(path: PathLike) -> Network:
             alphas[l][...] = tensors[f"alpha{l}"]
     net.metadata = {k: val for k, val in meta.items() if not k.startswith(_PREFIX)}
     net.preprocessing = prep
-    return net
+    return net, tensors, meta

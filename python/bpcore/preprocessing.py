@@ -32,6 +32,8 @@ __all__ = [
     "Preprocessing",
     "TASKS",
     "encode_labels",
+    "TASK_RULE",
+    "explain_task",
     "infer_task",
     "one_hot",
     "standardization_statistics",
@@ -150,20 +152,58 @@ def encode_labels(
     return out, classes
 
 
+#: integer-valued targets with at most this many distinct values are class labels (or, with many
+#: rows, at most one distinct value per ``_ROWS_PER_CLASS`` rows, up to ``_MAX_CLASSES``)
+_FEW_CLASSES = 20
+_ROWS_PER_CLASS = 20
+_MAX_CLASSES = 100
+
+TASK_RULE = (
+    "a target is a class label when it is text or boolean, or integer-valued with at most "
+    f"max({_FEW_CLASSES}, min({_MAX_CLASSES}, rows/{_ROWS_PER_CLASS})) distinct values; "
+    "otherwise a regression value"
+)
+
+
 def infer_task(y: npt.ArrayLike) -> str:
-    """``"classification"`` for string or integer-valued 1-D labels, else ``"regression"``."""
+    """``"classification"`` or ``"regression"`` by the rule :data:`TASK_RULE`."""
+    return explain_task(y)[0]
+
+
+def explain_task(y: npt.ArrayLike) -> tuple[str, str]:
+    """``(task, reason)``: the task :func:`infer_task` picks and, in words, why.
+
+    The rule (:data:`TASK_RULE`): text or boolean targets are class labels; integer-valued
+    targets are class labels when they take few distinct values relative to the rows, at most
+    max(20, min(100, rows / 20)); anything else (fractions, many distinct integers such as
+    prices or counts, several target columns) is regression.
+    """
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
-        return "regression"
-    if arr.dtype.kind in "OUSb":
-        return "classification"
-    if arr.dtype.kind in "iu":
-        return "classification"
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and np.all(np.mod(arr, 1) == 0):
-        return "classification"
-    return "regression"
+        return "regression", f"the target has {arr.shape[-1] if arr.ndim else 0} columns of values"
+    if arr.dtype.kind in "OUS":
+        return "classification", "the target holds text labels"
+    if arr.dtype.kind == "b":
+        return "classification", "the target is boolean"
+    if arr.dtype.kind in "iu" or (
+        arr.dtype.kind == "f" and np.isfinite(arr).all() and np.all(np.mod(arr, 1) == 0)
+    ):
+        k = int(np.unique(arr).size)
+        limit = max(_FEW_CLASSES, min(_MAX_CLASSES, arr.size // _ROWS_PER_CLASS))
+        if k <= limit:
+            return (
+                "classification",
+                f"the target holds {k} distinct integer values in {arr.size} rows, at most "
+                f"the {limit} taken as class labels",
+            )
+        return (
+            "regression",
+            f"the target holds {k} distinct integer values in {arr.size} rows, more than the "
+            f"{limit} taken as class labels",
+        )
+    return "regression", "the target holds non-integer numbers"
 
 
 def _as_2d_float(a: npt.ArrayLike, name: str) -> np.ndarray:

@@ -43,6 +43,8 @@ __all__ = [
     "EarlyStopping",
     "ModelCheckpoint",
     "TrainingDivergedError",
+    "restore_training",
+    "training_checkpoint",
     "StopTraining",
 ]
 
@@ -177,8 +179,13 @@ class StopTraining(Exception):
 class History:
     """What :func:`fit` recorded, one entry per finished epoch.
 
-    ``loss[e]`` is the mean J of epoch e (J of each batch before its update, weighted by batch
-    size); ``val_loss`` the J on the validation data after the epoch; ``stop_reason`` one of
+    Two J's are in play. ``loss[k]`` is the **mean J during epoch k**: the J of each batch taken
+    before that batch's update, averaged (weighted by batch size) over the epoch, so it mixes the
+    weights the epoch went through. The **J of the trained network** is that of the final
+    weights on the training data (``Network.loss(X, Y)``, ``bpcore evaluate``), usually lower;
+    it is what the notes' ε is compared with only when the batch is the full batch.
+    ``val_loss[k]`` is the J of the network after epoch k on the validation data. ``stop_reason``
+    is one of
     ``"max_epochs"``, ``"tol"`` (J < ε, the notes' step 3), ``"early_stopping"``, ``"callback"``,
     ``"interrupted"`` (Ctrl-C: the network keeps the weights of the last finished epoch),
     ``"converged"`` (lbfgs, lm: ``grad_tol`` or ``loss_tol`` met) and ``"stalled"`` (lbfgs: no step
@@ -215,9 +222,81 @@ class History:
             **{name: list(values) for name, values in self.metrics.items()},
         }
 
+    @property
+    def last_epoch_mean_loss(self) -> float | None:
+        """The mean J during the last epoch (``loss[-1]``), or None before any epoch; not the J
+        of the trained network (see the class docstring)."""
+        return self.loss[-1] if self.loss else None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """The inverse of :meth:`to_dict` (``epochs`` is derived, not read)."""
+        return cls(
+            loss=[float(x) for x in data.get("loss", [])],
+            val_loss=[float(x) for x in data.get("val_loss", [])],
+            lr=[float(x) for x in data.get("lr", [])],
+            epoch_time=[float(x) for x in data.get("epoch_time", [])],
+            stop_reason=str(data.get("stop_reason", "max_epochs")),
+            best_epoch=data.get("best_epoch"),
+            epochs_before=int(data.get("epochs_before", 0)),
+        )
+
     def __repr__(self) -> str:
-        last = f", loss={self.loss[-1]:.6g}" if self.loss else ""
+        last = (
+            f", mean J during epoch {self.epochs_before + self.epochs}={self.loss[-1]:.6g}"
+            if self.loss
+            else ""
+        )
         return f"History(epochs={self.epochs}{last}, stop_reason={self.stop_reason!r})"
+
+
+def training_checkpoint(net: Network, history: History | dict[str, Any]) -> dict[str, Any]:
+    """What resuming ``net``'s training needs, for :func:`bpcore.io.save`'s ``training``: the
+    optimizer's moments ``m``, ``s`` and step count, the epoch count and ``history`` (every
+    epoch so far). Raises ValueError before the first fit (there is no optimizer state yet)."""
+    state = net.training_state()
+    if state.optimizer is None:
+        raise ValueError("the network has not been trained yet: there is no state to checkpoint")
+    m, s, steps = state.optimizer.state()
+    record = history.to_dict() if isinstance(history, History) else dict(history)
+    return {
+        "m": m,
+        "s": s,
+        "steps": int(steps),
+        "epochs": int(state.epochs),
+        "optimizer": state.optimizer.config.kind,
+        "history": record,
+    }
+
+
+def restore_training(net: Network, record: dict[str, Any], **fit_options: Any) -> History:
+    """Give ``net`` the optimizer state and epoch count of a checkpoint (from
+    :func:`bpcore.io.load_checkpoint`), so that ``fit(..., warm_start=True)`` with the same
+    settings continues exactly where the checkpoint's run stopped. ``fit_options`` are the
+    optimizer arguments of that run (``optimizer``, ``lr``, ``momentum``, ``beta1`` …); the
+    optimizer kind must match the checkpoint's. Returns the checkpoint's history."""
+    opts = dict(fit_options)
+    config = _optimizer_config(
+        opts.pop("optimizer", _D.optimizer),
+        opts.pop("lr", _D.lr),
+        opts.pop("momentum", _D.momentum),
+        opts,
+    )
+    if opts:
+        raise TypeError(f"restore_training() got unexpected options: {', '.join(sorted(opts))}")
+    if config.kind != record["optimizer"]:
+        raise ValueError(
+            f"the checkpoint was trained with optimizer {record['optimizer']!r}; "
+            f"the configuration asks for {config.kind!r}"
+        )
+    state = net.training_state()
+    cls_opt = core.Optimizer64 if net.dtype == np.float64 else core.Optimizer32
+    optimizer = cls_opt(config, net.n_params)
+    optimizer.set_state(record["m"], record["s"], int(record["steps"]))
+    with state.lock:
+        state.optimizer = optimizer
+        state.epochs = int(record["epochs"])
+    return History.from_dict(record["history"])
 
 
 class EarlyStopping:
@@ -265,25 +344,51 @@ class ModelCheckpoint:
     identical. The model file's metadata records the epoch and its J.
     """
 
-    def __init__(self, path: str | os.PathLike[str], every: int = 1) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        every: int = 1,
+        history: History | None = None,
+        **metadata: object,
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise TypeError(f"path must be a file path; got {path!r}")
         self.path = os.fspath(path)
         self.every = v.check_positive_int(every, "every")
         self.written: list[str] = []
+        #: every epoch seen so far (after ``history``, the epochs of earlier fits, if given); the
+        #: checkpoints carry it, with the optimizer state, for :func:`restore_training`
+        self.history = History() if history is None else History.from_dict(history.to_dict())
+        self.metadata = metadata
 
     def on_epoch_end(self, net: Network, epoch: int, logs: dict[str, float]) -> bool:
+        h = self.history
+        h.loss.append(float(logs["loss"]))
+        h.lr.append(float(logs.get("lr", 0.0)))
+        h.epoch_time.append(float(logs.get("time", 0.0)))
+        if "val_loss" in logs:
+            h.val_loss.append(float(logs["val_loss"]))
         if logs.get("rank", 0) != 0 or epoch % self.every:
             return False
-        state = net.training_state()
-        total = state.epochs if state.started else epoch
-        path = self.path.replace("{epoch}", str(total))
-        meta = {"epoch": str(total), "loss": repr(float(logs["loss"]))}
-        if "val_loss" in logs:
-            meta["val_loss"] = repr(float(logs["val_loss"]))
-        net.save(path, **meta)
-        self.written.append(path)
+        self.save(net)
         return False
+
+    def save(self, net: Network, path: str | os.PathLike[str] | None = None) -> str:
+        """Write a checkpoint of ``net`` now (to ``path``, default this callback's); returns the
+        file name."""
+        state = net.training_state()
+        total = state.epochs
+        target = self.path.replace("{epoch}", str(total)) if path is None else os.fspath(path)
+        meta: dict[str, object] = {**self.metadata, "epoch": str(total)}
+        if self.history.loss:
+            meta["loss"] = repr(self.history.loss[-1])
+        if self.history.val_loss:
+            meta["val_loss"] = repr(self.history.val_loss[-1])
+        from ._modelfile import write_network
+
+        write_network(net, target, training=training_checkpoint(net, self.history), **meta)
+        self.written.append(target)
+        return target
 
     def __repr__(self) -> str:
         return f"ModelCheckpoint({self.path!r}, every={self.every})"

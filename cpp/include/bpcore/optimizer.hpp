@@ -22,6 +22,7 @@
 #include <LBFGSpp/BFGSMat.h>
 
 #include <array>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -136,6 +137,24 @@ class Optimizer {
 
   Index steps() const { return t_; }
   Index n_params() const { return static_cast<Index>(m_.size()); }
+
+  /// The state a checkpoint keeps: the first moment m (the velocity v of momentum and nesterov),
+  /// adam's second moment s (empty for the others) and the step count t.
+  const Eigen::Array<T, Eigen::Dynamic, 1>& first_moment() const { return m_; }
+  const Eigen::Array<T, Eigen::Dynamic, 1>& second_moment() const { return s_; }
+  /// Restores a state written by first_moment(), second_moment() and steps() of an optimizer
+  /// with the same kind and number of parameters.
+  void set_state(const Eigen::Array<T, Eigen::Dynamic, 1>& m,
+                 const Eigen::Array<T, Eigen::Dynamic, 1>& s, Index t) {
+    require(m.size() == m_.size(), "optimizer state: m must have " + std::to_string(m_.size()) +
+                                       " entries; got " + std::to_string(m.size()));
+    require(s.size() == s_.size(), "optimizer state: s must have " + std::to_string(s_.size()) +
+                                       " entries; got " + std::to_string(s.size()));
+    require(t >= 0, "optimizer state: steps must be >= 0; got " + std::to_string(t));
+    m_ = m;
+    s_ = s;
+    t_ = t;
+  }
 
  private:
   template <class Gradient>
