@@ -26,6 +26,9 @@ void bind_build(py::module_& m) {
   m.attr("__version__") = BPCORE_VERSION;
   m.attr("simd") = BPCORE_SIMD;
   m.def("has_openmp", &has_openmp, "True when the core was built with OpenMP.");
+  m.def(
+      "in_epoch_poll", [] { return in_epoch_poll(); },
+      "True while a training epoch of the core runs Python's signal handlers (see bindings.hpp).");
   m.def("default_threads", &default_threads,
         "The number of threads used when n_threads is not given (OpenMP's default).");
   m.def("cpu_supports", &cpu_supports, py::arg("feature"),

@@ -132,6 +132,14 @@ class OptionFields {
   std::shared_ptr<Setters> setters_;
 };
 
+/// True while a SignalPoll runs Python's signal handlers from inside an epoch of the core: a
+/// Python handler can tell a signal it may act on at once (the core then rolls the epoch back)
+/// from one that arrives between epochs, while Python records the last one.
+inline bool& in_epoch_poll() {
+  thread_local bool flag = false;
+  return flag;
+}
+
 /// The `poll` of a training epoch run with the GIL released: every 8th call, at most every
 /// 50 ms, it takes the GIL and asks Python whether a signal such as Ctrl-C arrived. After the
 /// epoch, rethrow_if_signalled() raises the signal's exception (e.g. KeyboardInterrupt).
@@ -157,7 +165,9 @@ class SignalPoll {
     if (now - last_ < std::chrono::milliseconds(50)) return false;
     last_ = now;
     py::gil_scoped_acquire acquire;
+    in_epoch_poll() = true;
     signalled_ = PyErr_CheckSignals() != 0;
+    in_epoch_poll() = false;
     return signalled_;
   }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -783,8 +785,11 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     hist = History(epochs_before=state.epochs)
     stopper = run.stopper
     report = _epoch_report(run, strategy)
+    interrupts = _InterruptsBetweenEpochs(active=not strategy.sharded)
     try:
+        interrupts.__enter__()
         for e in range(1, run.epochs + 1):
+            interrupts.check()
             eopts.epoch = state.epochs
             t0 = time.perf_counter()
             result = train(state.core_net, opt, run.X, run.Y, run.w, eopts, reduce)
@@ -824,17 +829,62 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
             if result.status in ("converged", "stalled"):  # lbfgs and lm
                 hist.stop_reason = result.status
                 break
+        interrupts.check()
     except KeyboardInterrupt:
         # Inside the core the epoch was rolled back; between epochs every epoch is whole.
         hist.stop_reason = "interrupted"
         log.info("training interrupted after %d finished epochs", hist.epochs)
     finally:
+        interrupts.__exit__()
         report.close()
     if stopper is not None:
         hist.best_epoch = stopper.best_epoch
         if hist.stop_reason != "interrupted":
             stopper.restore(net)
     return hist
+
+
+class _InterruptsBetweenEpochs:
+    """Ctrl-C during a single-process fit always ends on a whole, recorded epoch.
+
+    Inside an epoch of the core, SIGINT interrupts at once: the core rolls the epoch back and
+    ``train_epoch`` raises KeyboardInterrupt. Between epochs, while Python records the epoch the
+    core has just finished (its J, the epoch count, callbacks), the signal is held and raised
+    before the next epoch starts, so no finished epoch is lost half-recorded and a checkpoint of
+    the interrupted run resumes exactly. Only in the main thread, and only while SIGINT has
+    Python's default handler (a handler of the user's own is left alone); data-parallel fits
+    keep the default, since the ranks decide a stop together.
+    """
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptsBetweenEpochs:
+        if (
+            self.active
+            and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if core.in_epoch_poll():
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise the held Ctrl-C, if any: called where every finished epoch is recorded."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _epoch_report(run: FitRun, strategy: Strategy) -> EpochReport:
