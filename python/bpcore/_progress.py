@@ -12,7 +12,7 @@ log = logging.getLogger("bpcore")
 class ProgressBar:
     """``fit`` callback: one tick per epoch, with J (and J_val) of the last epoch as postfix.
 
-    tqdm is an optional dependency (``pip install bpcore[cli]``); without it the bar is replaced by
+    tqdm is an optional dependency (``pip install ".[cli]"`` from the checkout); without it the bar is replaced by
     a warning and training goes on.
     """
 
@@ -22,7 +22,7 @@ class ProgressBar:
             from tqdm import tqdm
         except ImportError:
             log.warning(
-                "tqdm is not installed, so there is no progress bar (pip install 'bpcore[cli]')"
+                "tqdm is not installed, so there is no progress bar (pip install '.[cli]' in the bpcore checkout)"
             )
             return
         self._bar = tqdm(

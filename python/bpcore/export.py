@@ -16,7 +16,7 @@ without preprocessing (or ``preprocessing=False``) to ``net.predict(X)``. Turnin
 labels (argmax of a row, or Ŷ > 0.5 for one output) is left to the caller; the class labels are
 listed in the ONNX metadata and in the C header's comment.
 
-:func:`to_onnx` needs the ``onnx`` package (``pip install "bpcore[onnx]"``); :func:`to_c` needs
+:func:`to_onnx` needs the ``onnx`` package (``pip install ".[onnx]"`` from the checkout); :func:`to_c` needs
 nothing. ``import bpcore`` imports neither this module nor ``onnx``.
 """
 
@@ -378,7 +378,7 @@ def _import_onnx() -> Any:
         import onnx
     except ImportError:
         raise ImportError(
-            "ONNX export needs the onnx package: pip install 'bpcore[onnx]'"
+            "ONNX export needs the onnx package: pip install '.[onnx]' in the bpcore checkout"
         ) from None
     return onnx
 

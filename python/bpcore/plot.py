@@ -1,6 +1,6 @@
 """Figures of the notes and of training: activations f and f′, loss curves, decision regions.
 
-matplotlib is optional (``pip install "bpcore[plot]"``) and imported on first use. With no display
+matplotlib is optional (``pip install ".[plot]" in the bpcore checkout``) and imported on first use. With no display
 (no DISPLAY or WAYLAND_DISPLAY on Linux) and no backend chosen by the user, the Agg backend is
 selected, so plotting works on servers and in CI. Nothing here calls ``show()``: each function
 returns the matplotlib Figure and, given ``out=``, saves it (PNG unless the file name ends in
@@ -47,7 +47,9 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise ImportError('plotting needs matplotlib: pip install "bpcore[plot]"') from None
+        raise ImportError(
+            'plotting needs matplotlib: pip install ".[plot]" in the bpcore checkout'
+        ) from None
     headless = (sys.platform.startswith("linux") or "bsd" in sys.platform) and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
@@ -940,7 +942,7 @@ def animate_training(
             import PIL  # noqa: F401
         except ImportError:
             raise ImportError(
-                'a GIF needs Pillow: pip install pillow (or "bpcore[notebook]")'
+                'a GIF needs Pillow: pip install pillow (or ".[notebook]" in the bpcore checkout)'
             ) from None
     prep = preprocessing
     X_raw = np.asarray(X, dtype=np.float64)

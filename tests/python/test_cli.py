@@ -422,5 +422,5 @@ def test_train_distributed_without_mpi4py_says_what_to_install(capsys, monkeypat
         capsys, "train", "--distributed", "--quiet", "--out", str(tmp_path / "out")
     )
     assert code == 1
-    assert_one_line_error(err, "mpi4py", 'pip install "bpcore[mpi]"')
+    assert_one_line_error(err, "mpi4py", 'pip install ".[mpi]"')
     assert not (tmp_path / "out").exists()
