@@ -19,14 +19,17 @@
 // The state (v, m, s, t) lives here and survives between epochs and between calls.
 #pragma once
 
-#include <LBFGSpp/BFGSMat.h>
-
 #include <array>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bpcore/network.hpp"
+
+// clang-format off
+// After network.hpp: bpcore/types.hpp configures Eigen (eigen_assert) before LBFGSpp includes it.
+#include <LBFGSpp/BFGSMat.h>
+// clang-format on
 
 namespace bpcore {
 
@@ -99,6 +102,9 @@ struct OptimizerConfig {
 
 /// The memory lbfgs and lm keep between epochs (fullbatch.cpp), in double whatever T is.
 struct FullBatchMemory {
+  // BFGSMat leaves its counters unset until reset(); set them here, so that copying the memory
+  // (an epoch's roll-back snapshot copies the optimizer) never reads an unset value.
+  FullBatchMemory() { bfgs.reset(0, 1); }
   bool started = false;
   LBFGSpp::BFGSMat<double> bfgs;    // lbfgs's curvature pairs
   Eigen::VectorXd x, g, direction;  // lbfgs: theta, dJ/dtheta at theta, the next direction
