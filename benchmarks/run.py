@@ -718,9 +718,9 @@ class Suite:
         above, data = res["bpcore"]["above_data"], res["bpcore"]["data_bytes"]
         self.target(
             "M1",
-            "≤ 64 MB above the data",
+            "≤ 16 MB above the data",
             above / MB,
-            64,
+            16,
             f"{above / MB:.1f} MB (data X, Y, labels: {data / MB:.0f} MB)",
             higher_is_better=False,
         )
@@ -754,9 +754,9 @@ class Suite:
         )
         self.target(
             "M2",
-            "import bpcore ≤ 0.2 s",
+            "import bpcore ≤ 0.12 s",
             b["seconds"],
-            0.2,
+            0.12,
             f"{b['seconds']:.3f} s",
             higher_is_better=False,
         )
