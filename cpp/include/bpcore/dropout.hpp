@@ -9,9 +9,10 @@
 //
 // M^[l]_ij of row i of the data set (its index in the whole data set, never its place in a batch
 // or a shard) in epoch e of a run seeded s is kept iff u >= p_l, where u in [0, 1) is a hash of
-// (s, e, l, i, j) built from derive_seed (splitmix64). There is no generator state: a mask is the
-// same whatever the batch cut, the thread count or the sharding, so dropout training is
-// reproducible from the seed and bitwise the same for any number of threads or processes.
+// (s, e, l, i, j) built from derive_seed (splitmix64). There is no generator state: a row's mask is
+// the same whatever batch it falls in, the thread count or the sharding, so dropout training is
+// reproducible from the seed, bitwise the same for any number of threads, and P processes draw the
+// masks that one process draws.
 #pragma once
 
 #include <cstdint>
