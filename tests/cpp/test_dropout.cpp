@@ -101,6 +101,11 @@ TEST_CASE("a mask is a hash of (seed, epoch, layer, row, unit) with P(drop) = p"
     std::vector<double> factor(std::size_t(rows * width));
     DropoutRows r{3, 0, nullptr, 100};
     bpcore::dropout_factors(key, p, r, 0, rows, width, factor.data());
+    // the factors are dropout_uniform's draws against p
+    for (Index i = 0; i < 3; ++i)
+      for (Index j = 0; j < width; ++j)
+        CHECK((factor[std::size_t(i * width + j)] != 0) ==
+              (bpcore::dropout_uniform(key, 100 + i, j) >= p));
     double kept = 0, mean = 0;
     for (double m : factor) {
       CHECK((m == 0 || m == 1.0 / (1.0 - p)));

@@ -43,10 +43,14 @@ inline std::uint64_t dropout_key(std::uint64_t seed, Index epoch, Index k) {
   return derive_seed(run, std::uint64_t(k));
 }
 
+/// The key of data-set row `row` under a layer's key.
+inline std::uint64_t dropout_row_key(std::uint64_t key, Index row) {
+  return derive_seed(key, std::uint64_t(row));
+}
+
 /// u in [0, 1) (53 bits) of unit j of data-set row `row` under a layer's key.
 inline double dropout_uniform(std::uint64_t key, Index row, Index j) {
-  return double(derive_seed(derive_seed(key, std::uint64_t(row)), std::uint64_t(j)) >> 11) *
-         0x1.0p-53;
+  return double(derive_seed(dropout_row_key(key, row), std::uint64_t(j)) >> 11) * 0x1.0p-53;
 }
 
 /// M / (1 - p) for batch rows r0 … r0+nr-1 of a layer of `width` units into `factor` (row-major,
@@ -56,9 +60,12 @@ void dropout_factors(std::uint64_t key, double p, const DropoutRows& rows, Index
                      Index width, T* factor) {
   const T keep = T(1.0 / (1.0 - p));
   for (Index i = 0; i < nr; ++i) {
-    const Index row = rows.id(r0 + i);
-    for (Index j = 0; j < width; ++j)
-      factor[i * width + j] = dropout_uniform(key, row, j) >= p ? keep : T(0);
+    // dropout_uniform(key, row, j) with the row's key hashed once
+    const std::uint64_t row_key = dropout_row_key(key, rows.id(r0 + i));
+    for (Index j = 0; j < width; ++j) {
+      const double u = double(derive_seed(row_key, std::uint64_t(j)) >> 11) * 0x1.0p-53;
+      factor[i * width + j] = u >= p ? keep : T(0);
+    }
   }
 }
 
