@@ -35,6 +35,27 @@ Index first_nonfinite_array(const CArray<T>& a, int n_threads) {
   return first_nonfinite(a.data(), static_cast<Index>(a.size()), n_threads);
 }
 
+// Training-mode dropout masks (dropout.hpp) for one call when a seed is given: batch row i is
+// row first + i of the data set in epoch `epoch`. Without a seed the call is evaluation: no masks.
+template <class Net>
+class DropoutScope {
+ public:
+  DropoutScope(Net& net, std::optional<std::uint64_t> seed, Index epoch, Index first) : net_(net) {
+    if (!seed) return;
+    require(epoch >= 0, "dropout_epoch must be non-negative, got " + std::to_string(epoch));
+    require(first >= 0, "first_row must be non-negative, got " + std::to_string(first));
+    rows_ = DropoutRows{*seed, epoch, nullptr, first};
+    net_.set_dropout_rows(&rows_);
+  }
+  ~DropoutScope() { net_.set_dropout_rows(nullptr); }
+  DropoutScope(const DropoutScope&) = delete;
+  DropoutScope& operator=(const DropoutScope&) = delete;
+
+ private:
+  Net& net_;
+  DropoutRows rows_;
+};
+
 template <class T>
 void bind_network_t(py::module_& m, const char* name) {
   using Net = Network<T>;
@@ -112,23 +133,34 @@ void bind_network_t(py::module_& m, const char* name) {
           py::arg("k"), "View of b^[k+1], shape (n_out,).")
       .def(
           "forward",
-          [](Net& n, const CArray<T>& X, int n_threads) {
+          [](Net& n, const CArray<T>& X, int n_threads, std::optional<std::uint64_t> dropout_seed,
+             Index dropout_epoch, Index first_row) {
             const Index rows = matrix_rows(X, n.n_inputs(), "X");
+            DropoutScope<Net> scope(n, dropout_seed, dropout_epoch, first_row);
             py::gil_scoped_release release;
             n.forward(X.data(), rows, n_threads);
           },
-          py::arg("X").noconvert(), py::arg("n_threads") = 0)
+          py::arg("X").noconvert(), py::arg("n_threads") = 0, py::arg("dropout_seed") = py::none(),
+          py::arg("dropout_epoch") = 0, py::arg("first_row") = 0,
+          "Forward pass; with dropout_seed, training-mode dropout masks of rows first_row … of "
+          "epoch dropout_epoch.")
       .def(
           "backward",
           [](Net& n, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
-             int n_threads) {
+             int n_threads, std::optional<std::uint64_t> dropout_seed, Index dropout_epoch,
+             Index first_row) {
             const Index rows = batch_rows(n.n_inputs(), n.n_outputs(), X, Y, w);
             const T* wp = w ? w->data() : nullptr;
+            DropoutScope<Net> scope(n, dropout_seed, dropout_epoch, first_row);
             py::gil_scoped_release release;
             return n.backward(X.data(), Y.data(), wp, rows, n_threads);
           },
           py::arg("X").noconvert(), py::arg("Y").noconvert(),
-          py::arg("sample_weight").noconvert() = py::none(), py::arg("n_threads") = 0)
+          py::arg("sample_weight").noconvert() = py::none(), py::arg("n_threads") = 0,
+          py::arg("dropout_seed") = py::none(), py::arg("dropout_epoch") = 0,
+          py::arg("first_row") = 0,
+          "Forward and back-propagation; with dropout_seed, training-mode dropout masks of rows "
+          "first_row … of epoch dropout_epoch (the J returned is then the masked one).")
       .def(
           "loss",
           [](const Net& n, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
@@ -177,7 +209,21 @@ void bind_network_t(py::module_& m, const char* name) {
             return copy(D.data(), D.rows(), D.cols());
           },
           py::arg("k"), "Copy of delta^[k+1] of the last backward.")
-      .def("release_workspace", &Net::release_workspace);
+      .def("release_workspace", &Net::release_workspace)
+      .def_property(
+          "dropout", [](const Net& n) { return n.dropout(); },
+          [](Net& n, std::vector<double> rates) { n.set_dropout(std::move(rates)); },
+          "Dropout rates p_l of the hidden layers l = 1 … L-1 (dropout.hpp), each in [0, 1).")
+      .def_property_readonly("has_dropout", &Net::has_dropout)
+      .def("has_mask", &Net::has_mask, py::arg("k"),
+           "True when the last forward/backward masked layer k = l - 1 (training with dropout).")
+      .def(
+          "cached_mask",
+          [](const Net& n, Index k) {
+            auto M = n.cached_mask(k);
+            return copy(M.data(), M.rows(), M.cols());
+          },
+          py::arg("k"), "Copy of M^[k+1] / (1 - p) of the last masked forward/backward.");
 }
 
 }  // namespace

@@ -255,6 +255,9 @@ EpochResult fullbatch_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X
   require(optimizer.n_params() == net.n_params(), "optimizer and network sizes differ");
   require(options.global_rows == 0,
           std::string(optimizer_name(c.kind)) + " does not train on sharded data");
+  require(!net.has_dropout(),
+          "dropout needs a mini-batch optimizer: " + std::string(optimizer_name(c.kind)) +
+              " trains on the full batch; set every dropout rate to 0");
   const Eigen::VectorXd start = get_params(net);
   const Optimizer<T> optimizer_start = optimizer;
   auto roll_back = [&] {

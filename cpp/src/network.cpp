@@ -74,6 +74,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   }
   params_.setZero(offset);
   grads_.setZero(offset);
+  dropout_.assign(L - 1, 0.0);
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
   // Chosen by the sizes alone; see uses_row_kernels.
@@ -148,6 +149,13 @@ void Network<T>::reserve_rows(Index rows) {
     D_[k].resize(rows, layers_[k].n_out);
   }
   row_scale_.resize(rows);
+  M_.resize(L);
+  F_.resize(L);
+  for (std::size_t k = 0; k < L; ++k)
+    if (dropped(Index(k))) {
+      M_[k].resize(rows, layers_[k].n_out);
+      F_[k].resize(rows, layers_[k].n_out);
+    }
   capacity_ = rows;
 }
 
@@ -156,6 +164,9 @@ void Network<T>::release_workspace() {
   Z_.clear();
   H_.clear();
   D_.clear();
+  M_.clear();
+  F_.clear();
+  masked_cache_ = false;
   block_grads_.resize(0, 0);
   row_scale_.resize(0);
   capacity_ = cached_rows_ = 0;
@@ -188,6 +199,7 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
     // H^[l] = f(Z^[l])
     activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
              alpha_or_zero(static_cast<Index>(k)));
+    if (masking_) drop_forward(Index(k), r0, nr);  // H^[l] <- H^[l] ⊙ M^[l] / (1 - p_l)
   }
 }
 
@@ -241,6 +253,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
       G.noalias() = delta * Wk.transpose();
     const T* Zp = Z_[k - 1].data() + r0 * p.n_out;
     const T* Hp = H_[k - 1].data() + r0 * p.n_out;
+    if (masking_) Hp = drop_backward(k - 1, r0, nr, G.data(), Hp);  // G <- G ⊙ M / (1 - p)
     if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G.data(), nr * p.n_out);
     multiply_by_derivative(p.f, Zp, Hp, G.data(), nr * p.n_out, alpha_or_zero(k - 1));
   }
@@ -252,11 +265,13 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
   row_kernels_ = uses_row_kernels(rows);
+  masking_ = dropout_rows_ && has_dropout_;
   const RowBlocks blocks = partition_rows(rows);
   for_each_block(blocks.count, threads, parallel_worth(rows, threads),
                  [&](Index b) { forward_rows(X, blocks.begin(b), blocks.size(b)); });
   cached_rows_ = rows;
   has_delta_ = false;
+  masked_cache_ = masking_;
 }
 
 template <class T>
@@ -279,6 +294,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     row_scale = row_scale_.data();
   }
   row_kernels_ = uses_row_kernels(rows);
+  masking_ = dropout_rows_ && has_dropout_;
   const RowBlocks blocks = partition_rows(rows);
   const Index L = n_layers();
   const Index q = n_outputs();
@@ -310,13 +326,15 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   for (double part : block_loss_) total += part;
   cached_rows_ = rows;
   has_delta_ = true;
+  masked_cache_ = masking_;
   return total / double(rows);
 }
 
 template <class T>
 double Network<T>::sgd_row(const T* x, const T* y, T lr) {
-  if (!small_) {
-    // the general path: backward on the row, then sgd's step over the flat buffer
+  if (!small_ || (dropout_rows_ && has_dropout_)) {
+    // the general path: backward on the row (masked when training with dropout), then sgd's
+    // step over the flat buffer
     const double J = backward(x, y, nullptr, 1, 1);
     kernels::sgd_update(params_.data(), grads_.data(), lr, n_params());
     return J;
@@ -388,6 +406,7 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
   }
   cached_rows_ = 1;
   has_delta_ = true;
+  masked_cache_ = false;
   return J;
 }
 
@@ -499,6 +518,61 @@ ConstMatrixMap<T> Network<T>::cached_delta(Index k) const {
   require(has_delta_, "delta is only available after backward");
   const auto& s = layer(k);
   return ConstMatrixMap<T>(D_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
+}
+
+template <class T>
+bool Network<T>::dropped(Index k) const {
+  return k + 1 < n_layers() && dropout_[std::size_t(k)] > 0;
+}
+
+template <class T>
+void Network<T>::set_dropout(std::vector<double> rates) {
+  require(rates.size() == dropout_.size(), "expected " + std::to_string(dropout_.size()) +
+                                               " dropout rates (one per hidden layer), got " +
+                                               std::to_string(rates.size()));
+  check_dropout_rates(rates, "dropout");
+  dropout_ = std::move(rates);
+  has_dropout_ = false;
+  for (double p : dropout_) has_dropout_ = has_dropout_ || p > 0;
+  release_workspace();
+}
+
+template <class T>
+void Network<T>::drop_forward(Index k, Index r0, Index nr) {
+  if (!dropped(k)) return;
+  const Index n = layers_[std::size_t(k)].n_out;
+  T* H = H_[std::size_t(k)].data() + r0 * n;
+  T* F = F_[std::size_t(k)].data() + r0 * n;
+  T* M = M_[std::size_t(k)].data() + r0 * n;
+  dropout_factors(dropout_key(dropout_rows_->seed, dropout_rows_->epoch, k),
+                  dropout_[std::size_t(k)], *dropout_rows_, r0, nr, n, M);
+  for (Index i = 0; i < nr * n; ++i) {
+    F[i] = H[i];
+    H[i] *= M[i];
+  }
+}
+
+template <class T>
+const T* Network<T>::drop_backward(Index k, Index r0, Index nr, T* G, const T* Hp) {
+  if (!dropped(k)) return Hp;
+  const Index n = layers_[std::size_t(k)].n_out;
+  times_fprime(G, M_[std::size_t(k)].data() + r0 * n, nr * n);
+  return F_[std::size_t(k)].data() + r0 * n;
+}
+
+template <class T>
+bool Network<T>::has_mask(Index k) const {
+  require(k >= 0 && k < n_layers(), "layer index out of range");
+  return masked_cache_ && dropped(k);
+}
+
+template <class T>
+ConstMatrixMap<T> Network<T>::cached_mask(Index k) const {
+  require(has_mask(k), "layer " + std::to_string(k + 1) +
+                           " has no dropout mask: the last forward/backward did not train it "
+                           "with dropout");
+  const auto& s = layer(k);
+  return ConstMatrixMap<T>(M_[static_cast<std::size_t>(k)].data(), cached_rows_, s.n_out);
 }
 
 template class Network<float>;

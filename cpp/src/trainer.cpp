@@ -32,6 +32,10 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
                              " samples");
   const Index d = net.n_inputs(), q = net.n_outputs(), n_params = net.n_params();
   require(optimizer.n_params() == n_params, "optimizer and network sizes differ");
+  require(!net.has_dropout() || !optimizer_info(optimizer.config().kind).full_batch,
+          "dropout needs a mini-batch optimizer: " +
+              std::string(optimizer_name(optimizer.config().kind)) +
+              " trains on the full batch; set every dropout rate to 0");
 
   std::vector<Index> order;
   if (options.shuffle) order = epoch_permutation(total, options.seed, std::uint64_t(options.epoch));
@@ -56,6 +60,16 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   };
   Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gradient(net.grads(), n_params);
 
+  // Training mode for dropout (dropout.hpp): the masks follow each row's index in the data set.
+  DropoutRows drop{options.seed, options.epoch, nullptr, 0};
+  std::vector<Index> drop_ids(net.has_dropout() && options.shuffle ? std::size_t(local_capacity)
+                                                                   : 0);
+  struct EvaluationAfter {
+    Network<T>& net;
+    ~EvaluationAfter() { net.set_dropout_rows(nullptr); }
+  } evaluation_after{net};
+  if (net.has_dropout()) net.set_dropout_rows(&drop);
+
   EpochResult result;
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
@@ -69,6 +83,7 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
         const Index src = options.shuffle ? order[std::size_t(bi)] : bi;
         const T* x = X + src * d;
         const T* y = Y + src * q;
+        drop.first = src;
         double weight = 1;
         if (sample_weight) {
           weight = double(sample_weight[src]);
@@ -111,14 +126,17 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
           Xb.row(nl) = ConstMatrixMap<T>(X, rows, d).row(src);
           Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
           if (sample_weight) wb[nl] = sample_weight[src];
+          if (!drop_ids.empty()) drop_ids[std::size_t(nl)] = src + offset;
           ++nl;
         }
+        drop.ids = drop_ids.data();
         xb = Xb.data();
         yb = Yb.data();
         w = sample_weight ? wb.data() : nullptr;
       } else {
         const Index lo = std::max(r0, offset), hi = std::min(r0 + nb, offset + rows);
         nl = std::max<Index>(0, hi - lo);
+        drop.first = lo;
         if (nl > 0) {
           xb = X + (lo - offset) * d;
           yb = Y + (lo - offset) * q;

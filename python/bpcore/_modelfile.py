@@ -219,6 +219,7 @@ def write_network(
         "init": net.init,
         "init_scale": repr(float(net.init_scale)),
         "seed": str(net.seed),
+        "dropout": json.dumps(net.dropout),
     }
     if preprocessing is not None:
         p = preprocessing

@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One layer l of the table: n_{l-1} → n_l, f^[l], the shapes of W^[l] and b^[l], θ counts."""
+    """One layer l of the table: n_{l-1} → n_l, f^[l], the shapes of W^[l] and b^[l], θ counts,
+    and the dropout rate p_l of H^[l] in training (0: none; the output layer has none)."""
 
     l: int
     n_in: int
@@ -20,6 +21,7 @@ class LayerRow:
     n_weights: int
     n_biases: int
     n_alpha: int
+    dropout: float = 0.0
 
     @property
     def n_params(self) -> int:
@@ -54,7 +56,7 @@ class Summary:
             [
                 f"{r.l}",
                 f"{r.n_in} → {r.n_out}",
-                r.activation,
+                r.activation + (f", dropout {r.dropout:g}" if r.dropout else ""),
                 f"{r.W_shape[0]}×{r.W_shape[1]}",
                 f"{r.b_shape[0]}",
                 f"{r.n_params:,}" + (" (α: 1)" if r.n_alpha else ""),
@@ -120,6 +122,7 @@ def summarize(net: Any, title: str | None = None) -> Summary:
     """The :class:`Summary` of a bpcore Network (read through its public attributes only)."""
     sizes = list(net.sizes)
     acts = list(net.activations)
+    rates = [*getattr(net, "dropout", []), 0.0]  # the output layer has none
     rows = []
     for l in range(1, len(sizes)):
         n_in, n_out = sizes[l - 1], sizes[l]
@@ -134,6 +137,7 @@ def summarize(net: Any, title: str | None = None) -> Summary:
                 n_weights=n_in * n_out,
                 n_biases=n_out,
                 n_alpha=1 if acts[l - 1] == "prelu" else 0,
+                dropout=float(rates[l - 1]) if l - 1 < len(rates) else 0.0,
             )
         )
     name = "-".join(str(s) for s in sizes)

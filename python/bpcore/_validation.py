@@ -36,6 +36,7 @@ __all__ = [
     "as_targets",
     "as_sample_weight",
     "check_choice",
+    "check_dropout",
     "check_dtype",
     "check_flag",
     "check_int",
@@ -354,6 +355,42 @@ def check_sizes(sizes: Any) -> list[int]:
             raise ValueError(f"sizes[{i}] must be a positive integer; got {s}")
         out.append(int(s))
     return out
+
+
+def check_dropout(value: object, n_hidden: int, name: str = "dropout") -> list[float]:
+    """Dropout rates p_l of the hidden layers: one number for all of them or a sequence of
+    ``n_hidden`` numbers, each in [0, 1) (the probability of dropping a unit)."""
+
+    def rate(p: object, where: str) -> float:
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"{where} must be a number in [0, 1); got {p!r}")
+        x = float(p)
+        if not 0.0 <= x < 1.0:  # NaN fails too
+            raise ValueError(
+                f"{where} must be a number in [0, 1) (the probability of dropping a unit); "
+                f"got {p!r}"
+            )
+        return x
+
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        x = rate(value, name)
+        if x > 0 and n_hidden == 0:
+            raise ValueError(
+                f"{name} applies to hidden layers and the network has none; got {value!r}"
+            )
+        return [x] * n_hidden
+    if isinstance(value, (str, bytes, bool, np.bool_)) or not hasattr(value, "__len__"):
+        raise TypeError(
+            f"{name} must be a number in [0, 1) or a list of {n_hidden} such numbers (one per "
+            f"hidden layer); got {value!r}"
+        )
+    rates = list(value)  # type: ignore[call-overload]
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"{name} lists {len(rates)} rates but the network has {n_hidden} hidden layers; "
+            "give one rate per hidden layer or a single number"
+        )
+    return [rate(p, f"{name}[{i}]") for i, p in enumerate(rates)]
 
 
 def check_network(net: object, name: str = "net") -> None:

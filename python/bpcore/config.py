@@ -156,6 +156,10 @@ class NetworkConfig:
         mse (J = ½ Σ e²), cross_entropy (with softmax), binary_cross_entropy (with sigmoid).
     dtype, init, init_scale, seed
         As in :class:`bpcore.Network`.
+    dropout : float or list of float
+        Inverted dropout in training: the rate p_l in [0, 1) of every hidden layer (one number)
+        or of each (one per hidden layer); 0 is none. The masks follow ``training.seed``. Not
+        with the full-batch optimizers (rprop, lbfgs, lm).
     """
 
     hidden: list[int] = field(default_factory=lambda: [5])
@@ -166,6 +170,7 @@ class NetworkConfig:
     init: str = "small_uniform"
     init_scale: float = 0.1
     seed: int = 0
+    dropout: float | list[float] = 0.0
 
     def __post_init__(self) -> None:
         s = "network"
@@ -196,6 +201,12 @@ class NetworkConfig:
         self.init = _choice(f"{s}.init", self.init, INITS)
         self.init_scale = _float(f"{s}.init_scale", self.init_scale, low=0, low_open=True)
         self.seed = _int(f"{s}.seed", self.seed, 0)
+        try:
+            rates = v.check_dropout(self.dropout, len(self.hidden), f"{s}.dropout")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+        single = not isinstance(self.dropout, (list, tuple))
+        self.dropout = float(self.dropout) if single else rates  # type: ignore[arg-type]
         _check_pairing(self.output_activation, self.loss)
 
 
@@ -550,6 +561,15 @@ class Config:
                     f"{name} must be a {cls.__name__} or a table of its keys; got "
                     f"{type(value).__name__}"
                 )
+        rates = self.network.dropout
+        if OPTIMIZER_INFO[self.training.optimizer].full_batch and any(
+            rates if isinstance(rates, list) else [rates]
+        ):
+            raise ConfigError(
+                f"network.dropout needs a mini-batch optimizer; training.optimizer "
+                f"{self.training.optimizer!r} trains on the full batch: set network.dropout = 0 "
+                f"or another optimizer; got dropout {rates!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -671,6 +691,7 @@ _COMMENTS = {
         "dtype": "float64 or float32",
         "init": f"{', '.join(INITS)}",
         "init_scale": "bound of small_uniform",
+        "dropout": "dropout rate p in [0, 1) of the hidden layers in training (or one per layer)",
     },
     "training": {
         "batch_size": 'samples per update; 1 is online BP, "full" the full batch',
@@ -988,6 +1009,7 @@ def train_from_config(
         net_cfg.init,
         net_cfg.seed,
         net_cfg.init_scale,
+        net_cfg.dropout,
     )
     prior = None
     if resume is not None:

@@ -8,6 +8,10 @@ Everything is named as in docs/notation.md (samples are rows)::
     ∂J/∂W^[l] = −(1/n) (H^[l-1])ᵀ δ^[l],   ∂J/∂b^[l] = −(1/n) Σ_rows δ^[l]
     ΔW^[l] = −α ∂J/∂W^[l],   W^[l] ← W^[l] + ΔW^[l]     (α: the learning rate ``lr``)
 
+With dropout (``Network(..., dropout=p)``) a training step masks each hidden layer,
+H^[l] = f^[l](Z^[l]) ⊙ M^[l] / (1 − p_l), and δ^[l] = ((δ^[l+1] (W^[l+1])ᵀ) ⊙ M^[l] / (1 − p_l)) ⊙
+f′(Z^[l]); :func:`trace` shows M^[l].
+
 :func:`trace` reads these quantities from the C++ core (it does not recompute the forward or
 backward pass in Python) and :func:`gradcheck` compares the core's gradients with central
 differences of the core's J.
@@ -18,7 +22,7 @@ update ΔW^[l], mirroring the Greek letters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _validation as v
-from ._names import ACTIVATION_INFO, LOSS_INFO, OPTIMIZER_DEFAULTS
+from ._names import ACTIVATION_INFO, EPOCH_DEFAULTS, LOSS_INFO, OPTIMIZER_DEFAULTS
 from .activations import derivative
 
 if TYPE_CHECKING:
@@ -39,6 +43,8 @@ __all__ = ["trace", "Trace", "LayerTrace", "gradcheck", "GradcheckReport", "Tens
 _PRINT_MAX = 60
 # the learning rate α of a step: the core's default, the notes' α
 _LR = float(OPTIMIZER_DEFAULTS["lr"])  # type: ignore[arg-type]
+# the seed of a step's dropout masks: fit's default seed, the core's
+_SEED = int(EPOCH_DEFAULTS["seed"])  # type: ignore[call-overload]
 
 
 # ============================================================================ trace
@@ -73,6 +79,12 @@ class LayerTrace:
         W^[l] and b^[l] before and after the step (after = before + Δ).
     alpha_before, alpha_after, dJ_dalpha, Delta_alpha : float or None
         The prelu slope α^[l], ∂J/∂α^[l] and Δα^[l]; None unless f^[l] is prelu.
+    dropout : float
+        p_l, the layer's dropout rate (0: none).
+    mask : ndarray (n, n_l) or None
+        M^[l] of the step when the layer was masked: 1 keeps unit j of sample i, 0 drops it.
+        ``H`` is then f^[l](Z^[l]) ⊙ M^[l] / (1 − p_l), the input of layer l + 1. None when the
+        layer was not masked (no dropout, the output layer, or ``dropout_seed=None``).
     """
 
     l: int
@@ -95,6 +107,8 @@ class LayerTrace:
     alpha_after: float | None = None
     dJ_dalpha: float | None = None
     Delta_alpha: float | None = None
+    dropout: float = 0.0
+    mask: np.ndarray | None = None
 
     _FIELDS = (
         "l",
@@ -120,8 +134,13 @@ class LayerTrace:
     )
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict (arrays are copied)."""
-        return {k: _copy(getattr(self, k)) for k in self._FIELDS}
+        """The fields as a dict (arrays are copied); ``dropout`` and ``mask`` only for a layer
+        that the step masked."""
+        out = {k: _copy(getattr(self, k)) for k in self._FIELDS}
+        if self.mask is not None:
+            out["dropout"] = self.dropout
+            out["mask"] = self.mask.copy()
+        return out
 
     def __str__(self) -> str:
         l = self.l
@@ -130,10 +149,16 @@ class LayerTrace:
         lines = [
             f"layer l = {l}: f^[{l}] = {self.activation}{formula}, W^[{l}] {_shape(self.W_before)}"
         ]
+        masked = self.mask is not None
+        H_rule = f"f(Z^[{l}]) ⊙ M^[{l}] / (1 − {self.dropout:g})" if masked else f"f(Z^[{l}])"
         rows = [
             (f"H^[{l - 1}]", self.H_prev),
             (f"Z^[{l}] = H^[{l - 1}] W^[{l}] + b^[{l}]", self.Z),
-            (f"H^[{l}] = f(Z^[{l}])", self.H),
+        ]
+        if masked:
+            rows.append((f"M^[{l}] (dropout p = {self.dropout:g}; 0 drops a unit)", self.mask))
+        rows += [
+            (f"H^[{l}] = {H_rule}", self.H),
             (f"f′(Z^[{l}])", self.f_prime),
             (f"δ^[{l}] = {self.delta_rule}", self.delta),
             (f"∂J/∂W^[{l}] = −(1/n) H^[{l - 1}]ᵀ δ^[{l}]", self.dJ_dW),
@@ -260,7 +285,13 @@ class Trace:
 
 
 def trace(
-    net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _LR, update: bool = False
+    net: Network,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    lr: float = _LR,
+    update: bool = False,
+    dropout_seed: int | None = _SEED,
+    dropout_epoch: int = 0,
 ) -> Trace:
     """Run one BP step (forward, δ backward, gradient-descent update) on a batch and record it.
 
@@ -278,6 +309,12 @@ def trace(
         Apply the step to ``net`` (True) or leave its parameters unchanged (False, the default:
         looking does not train; the record then shows what the step would do, computed on a
         copy).
+    dropout_seed, dropout_epoch : int or None, int
+        With :attr:`~bpcore.Network.dropout` on, the step masks the hidden layers as training
+        does: the masks of rows 0 … n-1 in epoch ``dropout_epoch`` of a fit seeded
+        ``dropout_seed`` (default: fit's default seed, epoch 0 — the masks of the first epoch of
+        ``fit(..., batch_size=n, shuffle=False)``), and each layer's ``mask`` shows M^[l].
+        ``dropout_seed=None`` takes the step with no mask. Ignored without dropout.
 
     Returns
     -------
@@ -292,11 +329,18 @@ def trace(
     reported as None: δ^[L] = Y − Ŷ. For a sigmoid output with binary cross-entropy f′ is reported
     but δ^[L] = Y − Ŷ as well, because ∂J/∂Ŷ = −E / (Ŷ(1 − Ŷ)) cancels f′ = Ŷ(1 − Ŷ).
     After the call ``net.Z``, ``net.H``, ``net.delta`` and ``net.gradient`` hold this batch's values
-    (those of the parameters before the step).
+    (those of the parameters before the step). With a mask, J before and after are both the
+    masked J of the same masks.
     """
     v.check_network(net)
     lr = v.check_positive_float(lr, "lr")
     update = v.check_flag(update, "update")
+    if dropout_seed is not None:
+        dropout_seed = v.check_seed(dropout_seed, "dropout_seed")
+    dropout_epoch = v.check_int(dropout_epoch, "dropout_epoch", minimum=0)
+    rates = [*net.dropout, 0.0]
+    masked = dropout_seed is not None and any(rates)
+    drop = {"dropout_seed": dropout_seed, "dropout_epoch": dropout_epoch} if masked else {}
     dtype = net.dtype
     Xc = v.as_matrix(X, "X", dtype, net.sizes[0])
     Yc = v.as_targets(Y, "Y", dtype, net.sizes[-1], Xc.shape[0])
@@ -305,8 +349,9 @@ def trace(
     lr_t = dtype.type(lr)
 
     with net.training_state().lock:
-        J_before, grads = net.backward(Xc, Yc)
+        J_before, grads = net.backward(Xc, Yc, **drop)  # type: ignore[arg-type]
         Zs, Hs, deltas = net.Z, net.H, net.delta
+        masks = net.mask
         alpha_grads = net.alpha_gradients
         alphas = {l: float(a) for l, a in net.alphas.items()}
         W_before = [W.copy() for W in net.weights]
@@ -335,7 +380,9 @@ def trace(
                 H=Hs[l],
                 f_prime=f_prime,
                 delta=deltas[l],
-                delta_rule=_delta_rule(l, L, net.loss_name, name),
+                delta_rule=_delta_rule(
+                    l, L, net.loss_name, name, rates[l - 1] if l in masks else 0
+                ),
                 dJ_dW=dJ_dW,
                 dJ_db=dJ_db,
                 Delta_W=Delta_W,
@@ -344,6 +391,8 @@ def trace(
                 W_after=W_before[l - 1] + Delta_W,
                 b_before=b_before[l - 1],
                 b_after=b_before[l - 1] + Delta_b,
+                dropout=float(rates[l - 1]),
+                mask=masks.get(l),
             )
             if alpha is not None:
                 g = alpha_grads[l]
@@ -356,7 +405,10 @@ def trace(
 
         target = net if update else net.copy()
         _apply(target, layers)
-        J_after = target.loss(Xc, Yc)
+        if masked:  # J after under the same masks, on a copy: net's cache stays this step's
+            J_after = target.copy().backward(Xc, Yc, **drop)[0]  # type: ignore[arg-type]
+        else:
+            J_after = target.loss(Xc, Yc)
 
     return Trace(
         network=repr(net),
@@ -385,7 +437,9 @@ def _apply(net: Network, layers: list[LayerTrace]) -> None:
             a[...] = a + a.dtype.type(layer.Delta_alpha)
 
 
-def _delta_rule(l: int, L: int, loss: str, activation: str) -> str:
+def _delta_rule(l: int, L: int, loss: str, activation: str, dropout: float = 0.0) -> str:
+    if l < L and dropout:
+        return f"(δ^[{l + 1}] W^[{l + 1}]ᵀ ⊙ M^[{l}] / (1 − {dropout:g})) ⊙ f′(Z^[{l}])"
     if l < L:
         return f"(δ^[{l + 1}] W^[{l + 1}]ᵀ) ⊙ f′(Z^[{l}])"
     info = LOSS_INFO[loss]
@@ -563,6 +617,8 @@ def gradcheck(
     eps: float | None = None,
     rtol: float | None = None,
     atol: float | None = None,
+    dropout_seed: int | None = None,
+    dropout_epoch: int = 0,
 ) -> GradcheckReport:
     """Compare every analytic gradient (W^[l], b^[l], prelu α^[l]) with central differences of J.
 
@@ -581,6 +637,11 @@ def gradcheck(
     rtol, atol : float, optional
         Tolerances. Defaults: float64 networks 1e-3 and 1e-5 (those of
         ``torch.autograd.gradcheck``); float32 networks 1e-2 and 1e-4.
+    dropout_seed, dropout_epoch : int or None, int
+        With dropout on, check the gradient of the masked J of a training step instead: the
+        masks of rows 0 … n-1 in that epoch of a fit with that seed (see
+        :meth:`bpcore.Network.backward`). A mask does not depend on θ, so J and the gradient
+        are those of one fixed mask, and every J of the differences is taken under it.
 
     Returns
     -------
@@ -602,11 +663,25 @@ def gradcheck(
     rtol = d_rtol if rtol is None else _non_negative(rtol, "rtol")
     atol = d_atol if atol is None else _non_negative(atol, "atol")
 
+    if dropout_seed is not None:
+        dropout_seed = v.check_seed(dropout_seed, "dropout_seed")
+    dropout_epoch = v.check_int(dropout_epoch, "dropout_epoch", minimum=0)
     Xc = v.as_matrix(X, "X", net.dtype, net.sizes[0])
     Yc = v.as_targets(Y, "Y", net.dtype, net.sizes[-1], Xc.shape[0])
     saved = net.parameters.copy()
     try:
-        J, grads = net.backward(Xc, Yc)
+        if dropout_seed is not None:
+            J, grads = net.backward(Xc, Yc, dropout_seed=dropout_seed, dropout_epoch=dropout_epoch)
+
+            def J_of(fd: Network, X: np.ndarray, Y: np.ndarray) -> float:
+                return fd.backward(X, Y, dropout_seed=dropout_seed, dropout_epoch=dropout_epoch)[0]
+
+        else:
+            J, grads = net.backward(Xc, Yc)
+
+            def J_of(fd: Network, X: np.ndarray, Y: np.ndarray) -> float:
+                return fd.loss(X, Y)
+
         alpha_grads = dict(net.alpha_gradients)
         near_kink = _near_kink(net, Xc, _KINK_BAND * eps)
         if net.dtype == np.float64:
@@ -620,12 +695,34 @@ def gradcheck(
             gW, gb = grads[l - 1]
             checks.append(
                 _check_tensor(
-                    f"W^[{l}]", l, "W", gW, fd_net.weights[l - 1], fd_net, Xf, Yf, eps, rtol, atol
+                    f"W^[{l}]",
+                    l,
+                    "W",
+                    gW,
+                    fd_net.weights[l - 1],
+                    fd_net,
+                    Xf,
+                    Yf,
+                    eps,
+                    rtol,
+                    atol,
+                    J_of,
                 )
             )
             checks.append(
                 _check_tensor(
-                    f"b^[{l}]", l, "b", gb, fd_net.biases[l - 1], fd_net, Xf, Yf, eps, rtol, atol
+                    f"b^[{l}]",
+                    l,
+                    "b",
+                    gb,
+                    fd_net.biases[l - 1],
+                    fd_net,
+                    Xf,
+                    Yf,
+                    eps,
+                    rtol,
+                    atol,
+                    J_of,
                 )
             )
             if l in alpha_grads:
@@ -642,6 +739,7 @@ def gradcheck(
                         eps,
                         rtol,
                         atol,
+                        J_of,
                     )
                 )
     finally:
@@ -689,6 +787,7 @@ def _check_tensor(
     eps: float,
     rtol: float,
     atol: float,
+    J_of: Callable[[Network, np.ndarray, np.ndarray], float],
 ) -> TensorCheck:
     analytic = np.asarray(analytic, dtype=np.float64).reshape(view.shape)
     numeric = np.empty(view.shape, dtype=np.float64)
@@ -696,9 +795,9 @@ def _check_tensor(
         theta = view[idx].copy()
         try:
             view[idx] = theta + eps
-            J_plus = fd_net.loss(X, Y)
+            J_plus = J_of(fd_net, X, Y)
             view[idx] = theta - eps
-            J_minus = fd_net.loss(X, Y)
+            J_minus = J_of(fd_net, X, Y)
         finally:
             view[idx] = theta
         numeric[idx] = (J_plus - J_minus) / (2.0 * eps)

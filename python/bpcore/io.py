@@ -16,7 +16,8 @@ in the network's dtype (F32 or F64); and, when the network was trained on raw da
 ``preprocessing.scale`` (X ← (X − mean) / scale) and, for standardised regression targets,
 ``preprocessing.target_mean``, ``preprocessing.target_scale``. The metadata keys ``bpcore.*``
 describe the network (``sizes``, ``activations``, ``loss``, ``dtype``, ``init``, ``init_scale``,
-``seed``), the preprocessing (``task``, ``classes``, ``one_hot``, ``feature_names``, ``target``),
+``seed``, ``dropout``: the JSON list of the hidden layers' dropout rates, 0 when a file written
+before dropout has none), the preprocessing (``task``, ``classes``, ``one_hot``, ``feature_names``, ``target``),
 the writer (``version``), the file format (``format``, ``format_version``) and a SHA-256
 ``checksum`` over the tensors and the ``bpcore.*`` metadata. Other metadata keys are the user's.
 
@@ -351,6 +352,7 @@ def _load(path: PathLike) -> tuple[Network, dict[str, np.ndarray], dict[str, str
     try:
         init_scale = float(meta.get(_PREFIX + "init_scale", "0.1"))
         seed = int(meta.get(_PREFIX + "seed", "0"))
+        dropout = _json_meta(meta, "dropout", path, None)
         net = Network(
             sizes,
             acts[:-1] if len(acts) > 1 else "sigmoid",
@@ -360,6 +362,7 @@ def _load(path: PathLike) -> tuple[Network, dict[str, np.ndarray], dict[str, str
             meta.get(_PREFIX + "init", "small_uniform"),
             seed,
             init_scale,
+            0.0 if dropout is None else dropout,
         )
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"the metadata describes no valid network: {exc}", path) from None

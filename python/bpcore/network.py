@@ -58,6 +58,14 @@ class Network(NetworkBase):
         Seed of the initialisation. The same seed gives the same network.
     init_scale : float
         Bound of ``small_uniform`` (default 0.1).
+    dropout : float or sequence of float
+        Inverted dropout during training: the rate p_l of each hidden layer (one number for all,
+        or one per hidden layer), each in [0, 1); 0 (the default) is no dropout. While ``fit``
+        trains, each unit of H^[l] is dropped with probability p_l and the kept ones are scaled
+        by 1/(1 − p_l), H^[l] ← H^[l] ⊙ M^[l] / (1 − p_l), and δ passes through the same mask.
+        The masks come from fit's ``seed``, the epoch and each sample's row index, so training
+        is reproducible and the same for any thread count. :meth:`predict`, :meth:`loss` and
+        :meth:`forward` use no mask. The full-batch optimizers (rprop, lbfgs, lm) refuse it.
 
     Attributes
     ----------
@@ -84,6 +92,7 @@ class Network(NetworkBase):
         init: str = "small_uniform",
         seed: int = 0,
         init_scale: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         sizes = v.check_sizes(sizes)
         n_hidden = len(sizes) - 2
@@ -102,8 +111,10 @@ class Network(NetworkBase):
         self._dtype = v.check_dtype(dtype)
         seed = v.check_seed(seed)
         init_scale = v.check_positive_float(init_scale, "init_scale")
+        rates = v.check_dropout(dropout, n_hidden)
         cls = core.Network64 if self._dtype == np.float64 else core.Network32
         self._net = cls(sizes, hidden + [output_activation], loss)
+        self._net.dropout = rates
         self._net.initialize(init, seed, init_scale)
         self._init = init
         self._seed = seed
@@ -163,13 +174,23 @@ class Network(NetworkBase):
     def init_scale(self) -> float:
         return self._init_scale
 
+    @property
+    def dropout(self) -> list[float]:
+        """The dropout rates p_l of the hidden layers l = 1 … L-1 (all 0: no dropout)."""
+        return list(self._net.dropout)
+
     def __repr__(self) -> str:
         acts = self.activations
         hidden = acts[:-1]
         hidden_txt = repr(hidden[0]) if hidden and len(set(hidden)) == 1 else repr(hidden)
+        rates = self.dropout
+        drop_txt = ""
+        if any(rates):
+            drop_txt = f", dropout={rates[0]!r}" if len(set(rates)) == 1 else f", dropout={rates}"
         return (
             f"Network({self.sizes}, activation={hidden_txt}, output_activation={acts[-1]!r}, "
-            f"loss={self.loss_name!r}, dtype={self._dtype.name!r}, n_params={self.n_params})"
+            f"loss={self.loss_name!r}, dtype={self._dtype.name!r}{drop_txt}, "
+            f"n_params={self.n_params})"
         )
 
     def summary(self) -> Summary:
@@ -268,6 +289,9 @@ class Network(NetworkBase):
         Y: npt.ArrayLike,
         sample_weight: npt.ArrayLike | None = None,
         n_threads: int | None = None,
+        *,
+        dropout_seed: int | None = None,
+        dropout_epoch: int = 0,
     ) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
         """Forward pass and δ back-propagation of a batch.
 
@@ -275,13 +299,20 @@ class Network(NetworkBase):
         ∂J/∂W^[l] = -(1/n) H^[l-1]ᵀ δ^[l] and ∂J/∂b^[l] = -(1/n) Σ_rows δ^[l]. With sample weights,
         J is the weighted mean and each row of δ^[l] is multiplied by n·w_i/Σw.
         ∂J/∂α^[l] of prelu layers is in :attr:`alpha_gradients`.
+
+        With :attr:`dropout` on, ``dropout_seed`` (fit's ``seed``) runs the pass as training does:
+        the masks of rows 0 … n-1 in epoch ``dropout_epoch`` (see :attr:`mask`), the same masks
+        whatever the parameters, so J and the gradient are those of one fixed mask. Without it
+        (the default) no mask is used.
         """
         X = self._X(X)
         Y = self._Y(Y, X.shape[0])
         w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
         threads = v.check_threads(n_threads)
+        seed = None if dropout_seed is None else v.check_seed(dropout_seed, "dropout_seed")
+        epoch = v.check_int(dropout_epoch, "dropout_epoch", minimum=0)
         with self._state.lock:
-            J = float(self._net.backward(X, Y, w, threads))
+            J = float(self._net.backward(X, Y, w, threads, seed, epoch))
             self._X_cache = X
             g = self._net.grads().copy()
             grads = []
@@ -323,6 +354,20 @@ class Network(NetworkBase):
         out = self._cached("cached_H", 0)
         out[0] = np.array(self._X_cache, copy=True)
         return dict(sorted(out.items()))
+
+    @property
+    def mask(self) -> dict[int, np.ndarray]:
+        """``{l: M^[l]}`` of the last :meth:`backward` with ``dropout_seed``: 1 where unit j of
+        sample i was kept, 0 where it was dropped, for the hidden layers with p_l > 0 (empty when
+        that pass used no mask). The H^[l] of that pass is f(Z^[l]) ⊙ M^[l] / (1 − p_l)."""
+        if self._net.cached_rows == 0:
+            raise RuntimeError("run forward() or backward() first")
+        with self._state.lock:
+            return {
+                k + 1: (self._net.cached_mask(k) != 0).astype(self._dtype)
+                for k in range(self.n_layers)
+                if self._net.has_mask(k)
+            }
 
     @property
     def delta(self) -> dict[int, np.ndarray]:
@@ -374,15 +419,31 @@ class Network(NetworkBase):
 
     # ---------------------------------------------------------------- glass box and files
     def trace(
-        self, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float = _D.lr, update: bool = False
+        self,
+        X: npt.ArrayLike,
+        Y: npt.ArrayLike,
+        lr: float = _D.lr,
+        update: bool = False,
+        dropout_seed: int | None = _D.seed,
+        dropout_epoch: int = 0,
     ) -> Trace:
         """One BP step on a batch with every quantity of the notes; see :func:`bpcore.glassbox.trace`.
 
         Looking does not train: by default (``update=False``) the network is left unchanged and the
-        record shows what the step would do; ``update=True`` applies the step."""
+        record shows what the step would do; ``update=True`` applies the step. With dropout the
+        step masks the hidden layers as training does (``dropout_seed``, ``dropout_epoch``) and
+        the record shows each mask M^[l]."""
         from .glassbox import trace
 
-        return trace(self, X, Y, lr=lr, update=update)
+        return trace(
+            self,
+            X,
+            Y,
+            lr=lr,
+            update=update,
+            dropout_seed=dropout_seed,
+            dropout_epoch=dropout_epoch,
+        )
 
     def save(self, path: str | os.PathLike[str], **metadata: object) -> None:
         """Write the network to a safetensors model file, atomically; see :func:`bpcore.io.save`."""
@@ -441,6 +502,7 @@ class Network(NetworkBase):
             "init": self._init,
             "seed": self._seed,
             "init_scale": self._init_scale,
+            "dropout": self.dropout,
             "parameters": self.parameters.copy(),
             "metadata": dict(self.metadata),
             "preprocessing": self.preprocessing,
@@ -456,6 +518,7 @@ class Network(NetworkBase):
             state["init"],
             state["seed"],
             state["init_scale"],
+            state.get("dropout", 0.0),
         )
         params = np.asarray(state["parameters"], dtype=self._dtype)
         if params.shape != (self.n_params,):

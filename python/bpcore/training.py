@@ -511,7 +511,7 @@ def fit(
         Threads over the batch; None is OpenMP's default (with ``comm``: the node's CPUs shared
         among its ranks). Results are bitwise the same for any thread count.
     seed : int
-        Seed of the shuffling (and of the validation split).
+        Seed of the shuffling and of the dropout masks (and of the validation split).
     callbacks : sequence
         Called after each epoch as ``cb(net, epoch, logs)`` (or ``cb.on_epoch_end(...)``) with
         ``logs = {"loss", "val_loss", "lr", "time", "rank", "size"}``; returning True or raising
@@ -676,6 +676,13 @@ def _prepare(
     early = v.check_flag(early, "early_stopping")
     config = _optimizer_config(optimizer, lr, momentum, opts)
     batch_size = _full_batch_size(optimizer, batch_size, sharded)
+    if OPTIMIZER_INFO[optimizer].full_batch and any(net.dropout):
+        mini = ", ".join(name for name, info in OPTIMIZER_INFO.items() if not info.full_batch)
+        raise ValueError(
+            f"dropout needs a mini-batch optimizer: optimizer {optimizer!r} trains on the full "
+            f"batch, and the network has dropout={net.dropout}; use one of {mini}, or build "
+            "the network with dropout=0"
+        )
     if opts:
         raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(opts))}")
 

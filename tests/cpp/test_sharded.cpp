@@ -104,7 +104,8 @@ struct RankRun {
 std::vector<RankRun> train_sharded(const Data& data, const std::vector<Shard>& shards,
                                    const OptimizerConfig& config, EpochOptions options,
                                    bool weighted, Index epochs,
-                                   std::function<bool(int)> poll_of = nullptr, int fail_on = -1) {
+                                   std::function<bool(int)> poll_of = nullptr, int fail_on = -1,
+                                   double dropout = 0) {
   const int size = int(shards.size());
   AllReduce all_reduce(size);
   std::vector<RankRun> runs(static_cast<std::size_t>(size));
@@ -112,6 +113,7 @@ std::vector<RankRun> train_sharded(const Data& data, const std::vector<Shard>& s
   for (int rank = 0; rank < size; ++rank) {
     threads.emplace_back([&, rank] {
       RankRun& run = runs[std::size_t(rank)];
+      run.net.set_dropout({dropout});
       const Shard s = shards[std::size_t(rank)];
       Optimizer<double> opt(config, run.net.n_params());
       int calls = 0;
@@ -205,6 +207,47 @@ TEST_CASE("shards trained together equal one process on the whole data (to round
               // every rank applied the same updates: bitwise the same parameters
               CHECK(same_bits(params_of(run.net), params_of(runs[0].net)));
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("dropout masks follow the global row: shards with dropout equal one process") {
+  const Data data;
+  for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::adam}) {
+    for (const auto& split : std::vector<std::vector<Index>>{{6, 5}, {4, 0, 7}, {3, 3, 3, 2}}) {
+      for (Index batch : {1, 4, 0}) {
+        for (bool shuffle : {true, false}) {
+          CAPTURE(bpcore::optimizer_name(kind));
+          CAPTURE(split.size());
+          CAPTURE(batch);
+          CAPTURE(shuffle);
+          OptimizerConfig c;
+          c.kind = kind;
+          c.lr = kind == OptimizerKind::adam ? 0.02 : 0.4;
+          EpochOptions o;
+          o.batch_size = batch;
+          o.shuffle = shuffle;
+          o.seed = 6;
+          o.n_threads = 1;
+          auto whole = make_network();
+          whole.set_dropout({0.5});
+          const auto expected = train_whole(whole, data, c, o, false, 3);
+          auto plain = make_network();
+          train_whole(plain, data, c, o, false, 3);
+          // the masks changed the training
+          CHECK(bpcore_test::max_relative_error(plain.params(), whole.params(), whole.n_params(),
+                                                1e-3) > 1e-6);
+          const auto runs = train_sharded(data, shards_of(split), c, o, false, 3, nullptr, -1, 0.5);
+          for (const auto& run : runs) {
+            REQUIRE(run.error.empty());
+            for (std::size_t e = 0; e < 3; ++e)
+              CHECK(run.results[e].loss == doctest::Approx(expected[e].loss).epsilon(1e-13));
+            CHECK(bpcore_test::max_relative_error(run.net.params(), whole.params(),
+                                                  whole.n_params(), 1e-3) < 1e-12);
+            CHECK(same_bits(params_of(run.net), params_of(runs[0].net)));
           }
         }
       }

@@ -60,6 +60,13 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], set[str]]] = {
         },
         set(),
     ),
+    # dropout masks follow the global row index, so shards see the masks of one process
+    "sgd-online-dropout": ({"dropout": 0.5}, {"batch_size": 1, "lr": 0.3, "epochs": 3}, set()),
+    "adam-batch16-dropout": (
+        {"activation": "tanh", "sizes": [4, 8, 6, 3], "dropout": [0.3, 0.2]},
+        {"batch_size": 16, "lr": 0.02, "optimizer": "adam", "epochs": 5},
+        set(),
+    ),
 }
 
 

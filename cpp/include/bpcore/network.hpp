@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bpcore/activation.hpp"
+#include "bpcore/dropout.hpp"
 #include "bpcore/init.hpp"
 #include "bpcore/kernels.hpp"
 #include "bpcore/loss.hpp"
@@ -92,12 +93,32 @@ class Network {
   /// Frees the per-batch workspace (it is sized again on the next call).
   void release_workspace();
 
+  /// Dropout (dropout.hpp): the rates p_l of the hidden layers l = 1 … L-1, each in [0, 1); all 0
+  /// (no dropout) by default. Setting them frees the workspace.
+  void set_dropout(std::vector<double> rates);
+  const std::vector<double>& dropout() const { return dropout_; }
+  /// True when some hidden layer has a rate above 0.
+  bool has_dropout() const { return has_dropout_; }
+  /// Training mode: the forward/backward calls that follow mask the hidden layers for these
+  /// rows (which must outlive them); null (the default) is evaluation: no masks.
+  void set_dropout_rows(const DropoutRows* rows) { dropout_rows_ = rows; }
+  /// True when the last forward/backward masked layer k.
+  bool has_mask(Index k) const;
+  /// M^[l] / (1 - p_l) (0 or 1 / (1 - p_l)) of layer k in the last forward/backward.
+  ConstMatrixMap<T> cached_mask(Index k) const;
+
  private:
   void reserve_rows(Index rows);
   void forward_rows(const T* X, Index r0, Index nr);
   // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
   void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
   bool parallel_worth(Index rows, int threads) const;
+  // Dropout of hidden layer k on rows r0 … r0+nr-1 when masking_: H^[l] <- H^[l] ⊙ M / (1 - p)
+  // (keeping f(Z^[l]) for f'), and G <- G ⊙ M / (1 - p) in back-propagation, which returns where
+  // f(Z^[l]) lies for f' (Hp when layer k is not masked).
+  void drop_forward(Index k, Index r0, Index nr);
+  const T* drop_backward(Index k, Index r0, Index nr, T* G, const T* Hp);
+  bool dropped(Index k) const;
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
@@ -115,6 +136,12 @@ class Network {
   Matrix<T> block_grads_;                          // one row of n_params per row block
   Eigen::Matrix<T, Eigen::Dynamic, 1> row_scale_;  // n w_i / sum(w) when weighted
   std::vector<double> block_loss_;
+
+  std::vector<double> dropout_;  // p_l of hidden layer k = l - 1
+  bool has_dropout_ = false;
+  const DropoutRows* dropout_rows_ = nullptr;
+  bool masking_ = false, masked_cache_ = false;  // this call masks; the cache holds masks
+  std::vector<Matrix<T>> M_, F_;                 // M^[l] / (1 - p_l) and f(Z^[l]) of masked layers
 };
 
 extern template class Network<float>;
