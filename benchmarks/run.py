@@ -10,7 +10,8 @@ threads and the faster is quoted; bpcore runs with its defaults. Each contender 
 warm-up run, then ``rounds`` rounds interleaved across the contenders (a run that takes under 0.1 s
 is repeated within a round, up to 10 times); the figure quoted is the fastest run. The machine's
 limits are measured in the same run: a large float32 GEMM at 1 and 2 threads (W3 and W4 as a share
-of it) and the fixed-size loop's ns per W1 update.
+of it) and the fixed-size loop's ns per W1 update. T (time to the J that scikit-learn's lbfgs
+reaches, for bpcore's optimizers and the peers' full-batch ones) is in ``time_to_target.py``.
 
 Ratios read "bpcore is N× the peer": higher is better for bpcore, on every row (throughput over
 throughput, the peer's time over bpcore's, the peer's memory over bpcore's). A missing peer is
