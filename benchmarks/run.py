@@ -10,7 +10,8 @@ threads and the faster is quoted; bpcore runs with its defaults. Each contender 
 warm-up run, then ``rounds`` rounds interleaved across the contenders (a run that takes under 0.1 s
 is repeated within a round, up to 10 times); the figure quoted is the fastest run. The machine's
 limits are measured in the same run: a large float32 GEMM at 1 and 2 threads (W3 and W4 as a share
-of it) and the fixed-size loop's ns per W1 update.
+of it) and the fixed-size loop's ns per W1 update. T (time to the J that scikit-learn's lbfgs
+reaches, for bpcore's optimizers and the peers' full-batch ones) is in ``time_to_target.py``.
 
 Ratios read "bpcore is N× the peer": higher is better for bpcore, on every row (throughput over
 throughput, the peer's time over bpcore's, the peer's memory over bpcore's). A missing peer is
@@ -37,7 +38,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-WORKLOADS = ("W1", "SN", "W2", "W3", "W4", "M1", "M2")
+WORKLOADS = ("W1", "SN", "W2", "W3", "W4", "M1", "M2", "T")
 MB = 1e6  # as the workloads count: the W3 data X is 60000 × 784 × 4 B = 188 MB
 
 
@@ -778,6 +779,11 @@ class Suite:
             else "loads " + ", ".join(heavy),
         )
 
+    def run_t(self) -> None:
+        from time_to_target import run_t
+
+        run_t(self, _progress)
+
     def run(self) -> None:
         steps: dict[str, Callable[[], None]] = {
             "W1": self.run_w1,
@@ -787,6 +793,7 @@ class Suite:
             "W4": self.run_w4,
             "M1": self.run_m1,
             "M2": self.run_m2,
+            "T": self.run_t,
         }
         if any(w in self.only for w in ("W3", "W4")):
             self.run_peak()
@@ -853,6 +860,11 @@ def _rows(suite: Suite) -> list[list[str]]:
         if entry is None:
             continue
         kind = entry["kind"]
+        if kind == "time to target":
+            from time_to_target import result_rows
+
+            rows.extend(result_rows(entry))
+            continue
         if kind == "networks":
             for sub in entry["networks"]:
                 rows.extend(_rate_rows(sub["id"], sub))
@@ -1082,6 +1094,10 @@ def report(
     )
 
     out.extend(_limits_lines(suite))
+    if "T" in suite.workloads:
+        from time_to_target import report_lines
+
+        out.extend(report_lines(suite.workloads["T"], spec.quick, _table))
     if suite.jax_compile:
         out.append("")
         out.append("JAX compile times (jit(...).lower(...).compile(), outside the clock), seconds")

@@ -172,8 +172,13 @@ double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const 
   // Lower-triangle tiles of J^T J, in a fixed order: each tile is one task.
   const Index n_tiles = (P + lm_tile - 1) / lm_tile;
   std::vector<std::pair<Index, Index>> tiles;
+  double tile_area = 0;  // multiply-adds of one row's update of the lower tiles
   for (Index a = 0; a < n_tiles; ++a)
-    for (Index b = 0; b <= a; ++b) tiles.emplace_back(a, b);
+    for (Index b = 0; b <= a; ++b) {
+      tiles.emplace_back(a, b);
+      tile_area +=
+          double(std::min(lm_tile, P - a * lm_tile)) * double(std::min(lm_tile, P - b * lm_tile));
+    }
   double J = 0;
   for (Index r0 = 0; r0 < rows; r0 += B) {
     const Index nr = std::min(B, rows - r0);
@@ -231,7 +236,10 @@ double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const 
     }
     const Index m = nr * q;
     Jte.noalias() += Jb.topRows(m).transpose() * eb.head(m);
-    for_each_block(Index(tiles.size()), threads, threads > 1, [&](Index t) {
+    // Threads only where a block's tiles are worth starting them for (small P: one thread is
+    // faster). The tiles and their order are the same either way, so are the sums.
+    const bool parallel = threads > 1 && double(m) * tile_area >= lm_parallel_work;
+    for_each_block(Index(tiles.size()), threads, parallel, [&](Index t) {
       const auto [a, b] = tiles[std::size_t(t)];
       const Index ra = a * lm_tile, rb = b * lm_tile;
       const Index ha = std::min(lm_tile, P - ra), hb = std::min(lm_tile, P - rb);

@@ -381,3 +381,56 @@ def test_peers_rejects_an_unknown_peer():
     proc = _run(["--peers", "fann,tensorflow"], _env(), timeout=60)
     assert proc.returncode == 2
     assert "--peers" in proc.stderr and "tensorflow" in proc.stderr
+
+
+# ------------------------------------------------------------------------- T: time to a target
+def test_quick_time_to_target_reaches_the_target_of_scikit_learns_lbfgs(quick):
+    """T in the quick run: J* is scikit-learn's lbfgs at convergence (its own loss_, converted,
+    is bpcore's J of its weights); bpcore's lbfgs reaches it and every timed run ends at J ≤ J*;
+    lm runs on the regression only; bpcore's rprop needs as many iterations as PyTorch's."""
+    proc, data = quick
+    t = data["workloads"]["T"]
+    assert [s["set"] for s in t["sets"]] == ["iris", "sine"]
+    for s in t["sets"]:
+        r, J_star = s["results"], s["J_star"]
+        assert s["sklearn"]["converged"]
+        assert abs(s["sklearn"]["sklearn_loss_as_J"] - J_star) <= 1e-8 * J_star
+        lbfgs = r["bpcore lbfgs"]
+        assert lbfgs["reached"] and 0 < lbfgs["iterations"] and lbfgs["seconds"] > 0
+        for name, x in r.items():
+            if x["reached"] and x["framework"] == "bpcore":  # deterministic: every run reaches
+                assert x["final_J"] <= J_star * (1 + 1e-9), name
+            elif not x["reached"]:
+                assert x["best_J"] > J_star, name
+        assert ("bpcore lm" in r) == (s["set"] == "sine")
+        if "PyTorch Rprop" in r and r["PyTorch Rprop"]["reached"]:
+            assert r["bpcore rprop"]["iterations"] == r["PyTorch Rprop"]["iterations"]
+    assert "Time to target (T)" in proc.stdout
+    t_targets = [x for x in data["targets"] if x["id"] == "T"]
+    assert any("5× scikit-learn lbfgs" in x["target"] for x in t_targets)
+    assert not [c for c in data["checks"] if c["id"] == "T" and c["status"] == "FAIL"]
+
+
+def test_time_to_target_peers_start_from_bpcores_parameters_and_compute_its_J():
+    """The same start and the same J everywhere: scikit-learn's warm-started MLP and PyTorch's
+    network of each kind of set (multiclass, binary, regression) predict what bpcore's initial
+    network predicts, and PyTorch's loss is bpcore's J."""
+    pytest.importorskip("sklearn")
+    torch = pytest.importorskip("torch")
+    import time_to_target as ttt
+
+    for name in ("iris", "breast_cancer", "sine"):
+        p = ttt.load_problem(name)
+        net = p.network()
+        model = ttt._sklearn_model(p, "lbfgs")
+        for (W, b), (Ws, bs) in zip(p.layers(), ttt._sklearn_params(model)):
+            np.testing.assert_array_equal(W, Ws)
+            np.testing.assert_array_equal(b, bs)
+        out = model.predict(p.X) if p.kind == "regression" else model.predict_proba(p.X)
+        ours = net.predict(p.X)
+        if p.kind == "binary":  # scikit-learn's binary classifier: one logistic output
+            ours = np.hstack([1 - ours, ours])
+        np.testing.assert_allclose(out.reshape(ours.shape), ours, rtol=1e-12, atol=1e-14)
+        tmodel, X, J = ttt._torch_setup(p)
+        with torch.no_grad():
+            assert abs(float(J(tmodel(X))) - net.loss(p.X, p.Y)) <= 1e-12 * net.loss(p.X, p.Y)
