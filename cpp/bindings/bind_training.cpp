@@ -177,8 +177,8 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
         py::arg("sample_weight").noconvert().none(true), py::kw_only(),
         py::arg("history_size") = d.history_size, py::arg("max_iter") = d.max_iter,
         py::arg("max_fun") = d.max_fun, py::arg("max_linesearch") = d.max_linesearch,
-        py::arg("grad_tol") = d.grad_tol, py::arg("loss_tol") = d.loss_tol,
-        py::arg("l2") = d.l2, py::arg("n_threads") = d.n_threads,
+        py::arg("grad_tol") = d.grad_tol, py::arg("loss_tol") = d.loss_tol, py::arg("l2") = d.l2,
+        py::arg("n_threads") = d.n_threads,
         "A whole L-BFGS minimisation of J + l2/2 sum ||W||^2 with scipy's L-BFGS-B stopping rules "
         "(lbfgs_run.hpp): {stop, iterations, evaluations, loss, penalty}; Ctrl-C as train_epoch.");
   m.def(std::string("lm_normal_equations").append(train_name + 11).c_str(),

@@ -493,9 +493,7 @@ class _BaseMLP(BaseEstimator):
             self._train(cfg, X, Y, w, rng, incremental)
         return self
 
-    def _fit_lbfgs(
-        self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None
-    ) -> None:
+    def _fit_lbfgs(self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> None:
         """scikit-learn's solver='lbfgs': one L-BFGS run in the core (``lbfgs_run``) with the
         rules scikit-learn gives scipy's L-BFGS-B: at most ``max_iter`` iterations and
         ``max_fun`` evaluations (checked after each iteration), converged when

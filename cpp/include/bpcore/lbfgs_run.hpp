@@ -32,11 +32,11 @@
 namespace bpcore {
 
 struct LbfgsRunSettings {
-  Index history_size = 10;    // curvature pairs kept (scipy's maxcor)
-  Index max_iter = 15000;     // iterations
-  Index max_fun = 15000;      // evaluations of F and dF/dtheta, over the whole run
-  Index max_linesearch = 20;  // evaluations in one line search (scipy's maxls)
-  double grad_tol = 1e-5;     // on max_p |dF/dtheta_p|
+  Index history_size = 10;                  // curvature pairs kept (scipy's maxcor)
+  Index max_iter = 15000;                   // iterations
+  Index max_fun = 15000;                    // evaluations of F and dF/dtheta, over the whole run
+  Index max_linesearch = 20;                // evaluations in one line search (scipy's maxls)
+  double grad_tol = 1e-5;                   // on max_p |dF/dtheta_p|
   double loss_tol = 2.220446049250313e-09;  // relative decrease of F (scipy's default ftol)
   double l2 = 0;                            // F = J + l2/2 sum ||W^[l]||^2
   int n_threads = 0;
