@@ -277,6 +277,23 @@ def _torch_dtype(torch: Any, dtype: np.dtype) -> Any:
     return torch.float32 if dtype == np.float32 else torch.float64
 
 
+_EXP_MODULE: list[Any] = []
+
+
+def _exp_module_class(torch: Any) -> Any:
+    """``Exp``, the torch module of bpcore's exp activation (torch.nn has none): H = e^Z."""
+    if not _EXP_MODULE:
+
+        class Exp(torch.nn.Module):
+            """H = e^Z element-wise (bpcore's exp activation)."""
+
+            def forward(self, z: Any) -> Any:
+                return torch.exp(z)
+
+        _EXP_MODULE.append(Exp)
+    return _EXP_MODULE[0]
+
+
 def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
     nn = torch.nn
     if f == "prelu":
@@ -294,6 +311,7 @@ def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
         "softplus": nn.Softplus,
         "gelu": lambda: nn.GELU(approximate="none"),
         "silu": nn.SiLU,
+        "exp": _exp_module_class(torch),
     }
     if f not in factories:
         raise ValueError(f"activation {f!r} has no torch module here")
@@ -313,6 +331,7 @@ TORCH_ACTIVATIONS = (
     "softplus",
     "gelu",
     "silu",
+    "exp",
 )
 
 
@@ -322,7 +341,8 @@ def to_torch(net: Any) -> Any:
     Layer l is ``nn.Linear(n_{l-1}, n_l)`` with ``weight = W^[l]ᵀ`` and ``bias = b^[l]``,
     followed by f^[l]'s module (none for identity): ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``,
     ``nn.PReLU`` with α^[l], ``nn.Softmax(dim=-1)``, ``nn.LeakyReLU(0.01)``, ``nn.ELU``,
-    ``nn.Softplus``, ``nn.GELU()``, ``nn.SiLU``. The preprocessing is not included: feed it
+    ``nn.Softplus``, ``nn.GELU()``, ``nn.SiLU``, or a module ``Exp`` (H = e^Z) of this module for
+    exp. The preprocessing is not included: feed it
     ``net.preprocessing.transform(X)``.
     """
     torch = _import_torch()
@@ -356,6 +376,8 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     for cls, name in simple.items():
         if type(module) is cls:
             return name, None
+    if type(module) is _exp_module_class(torch):
+        return "exp", None
     if type(module) is nn.PReLU:
         if module.num_parameters != 1:
             raise ValueError(
@@ -395,7 +417,7 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     raise ValueError(
         f"{where} is not supported: from_torch reads Linear layers, each followed "
         "by at most one of Identity, Sigmoid, Tanh, ReLU, PReLU, Softmax (output "
-        "only), LeakyReLU(0.01), ELU, Softplus, GELU and SiLU"
+        "only), LeakyReLU(0.01), ELU, Softplus, GELU, SiLU and bpcore's Exp"
     )
 
 

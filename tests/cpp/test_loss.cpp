@@ -142,14 +142,17 @@ TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
       CAPTURE(activation.name);
       bool valid = false;
       switch (loss.id) {
-        case Loss::mse:
-          valid = f != Activation::softmax;
+        case Loss::mse:  // any hidden activation as f^[L]
+          valid = bpcore::activation_info(f).hidden;
           break;
         case Loss::cross_entropy:
           valid = f == Activation::softmax;
           break;
         case Loss::binary_cross_entropy:
           valid = f == Activation::sigmoid;
+          break;
+        case Loss::poisson:
+          valid = f == Activation::exp;
           break;
       }
       if (valid)
