@@ -122,13 +122,12 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
     const double F0 = F;
     // A trial where F is not finite shortens the first step ten times and starts again, within
     // the line search's evaluations. LBFGSpp's line search takes at most max_linesearch + 1.
+    // A non-finite trial can also come from the line search's own interpolation at the limit of
+    // precision (0/0): starting again from a shorter first step covers both.
     Index left = c.max_linesearch;
-    bool moved = false, exhausted = false;
-    while (!moved) {
-      if (left <= 0) {
-        exhausted = true;
-        break;
-      }
+    double first_step = step;
+    bool moved = false;
+    while (!moved && left > 0) {
       param.max_linesearch = int(left - 1);
       f.budget = left;
       try {
@@ -136,7 +135,8 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
         moved = true;
       } catch (const NonFinite&) {
         left = f.budget;
-        step *= 0.1;
+        first_step *= 0.1;
+        step = first_step;
         x = xp;  // the line search starts again from the iterate (F, g may hold a trial's)
         g = gp;
         F = F0;
@@ -148,7 +148,6 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
         break;
       }
     }
-    if (exhausted) return finish(LbfgsStop::nonfinite);
     if (!moved || !(F < F0)) return finish(LbfgsStop::stalled);
     x_best = x;
     J_best = f.J;

@@ -1,10 +1,14 @@
 """scikit-learn estimators trained by bpcore's core: MLPClassifier and MLPRegressor.
 
 They take the constructor parameters of ``sklearn.neural_network.MLPClassifier`` /
-``MLPRegressor`` with the same names, meanings and defaults, and train a :class:`bpcore.Network`
-one epoch at a time (one call into C++ per epoch). Between epochs Python applies scikit-learn's
-stopping rules (``tol`` and ``n_iter_no_change`` on the training loss or on the validation score),
-its ``invscaling`` and ``adaptive`` learning rates, and its warnings.
+``MLPRegressor`` with the same names, meanings and defaults, and train a :class:`bpcore.Network`.
+The stochastic solvers ('sgd', 'adam') run one epoch at a time (one call into C++ per epoch);
+between epochs Python applies scikit-learn's stopping rules (``tol`` and ``n_iter_no_change`` on
+the training loss or on the validation score), its ``invscaling`` and ``adaptive`` learning
+rates, and its warnings. 'lbfgs' is one call into the core for the whole run (``lbfgs_run``).
+A loss that becomes NaN or infinite ends training as scikit-learn's does: with early stopping
+the NaN validation score is recorded and the best parameters are kept; without it ``fit`` raises
+scikit-learn's ValueError, with bpcore's detail as its cause.
 
 The mapping onto the notation of docs/notation.md::
 
@@ -179,7 +183,7 @@ class _BaseMLP(BaseEstimator):
                 f"activation must be a name or a list of names (one per hidden layer); got {act!r}"
             )
 
-        solver = _check_choice(self.solver, "solver", ("lbfgs", "sgd", "adam"))
+        solver = _check_choice(self.solver, "solver", ("sgd", "adam", "lbfgs"))
         _check_real(self.alpha, "alpha", 0.0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _check_int(self.batch_size, "batch_size", 1)
@@ -525,10 +529,9 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = min(int(result["iterations"]), int(self.max_iter))
         if stop == "nonfinite":
             cause = TrainingDivergedError(
-                f"training diverged in iteration {self.n_iter_ + 1} of solver='lbfgs': the loss "
-                "became NaN or infinite; the network keeps the parameters of iteration "
-                f"{self.n_iter_}.",
-                self.n_iter_ + 1,
+                "solver='lbfgs' cannot start: the loss or its gradient is NaN or infinite at the "
+                "initial parameters; scale the inputs.",
+                1,
                 History(),
             )
             raise ValueError(_NONFINITE_MESSAGE) from cause
@@ -614,7 +617,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         for it in range(self.max_iter):
             # ½ λ Σ‖W^[l]‖² at the start of the epoch: scikit-learn's L2 term of its loss
-            penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run's weights
+                penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
             try:
                 hist = net.fit(
                     X,
@@ -835,10 +839,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
         'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
         A list gives one name per hidden layer.
-    solver : {'adam', 'sgd'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
-        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
-        'lbfgs' is not offered.
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. 'lbfgs' runs the
+        core's L-BFGS on the full batch with the stopping rules scikit-learn gives scipy's
+        L-BFGS-B: ``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on
+        max_p |∂F/∂θ_p| and a relative decrease of F of 2.2e-9 (F = J + ½ alpha Σ‖W‖² / Σ w);
+        it sets ``loss_`` and ``n_iter_`` but no ``loss_curve_``, ignores ``early_stopping`` and
+        has no ``partial_fit``.
     alpha : float, default=0.0001
         L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
     batch_size : int or 'auto', default='auto'
@@ -873,6 +881,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Of adam.
     n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        Of 'lbfgs': stop after the iteration in which the evaluations of F and ∂F/∂θ pass
+        max_fun (ConvergenceWarning).
     loss : {'log_loss', 'mse'}, default='log_loss'
         'log_loss' is scikit-learn's (cross-entropy). 'mse' trains sigmoid outputs on the one-hot
         targets with the notes' J = ½ Σ_j (y_j − ŷ_j)²; predict_proba then normalises the
@@ -1098,7 +1109,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     The parameters, fitted attributes and behaviour follow
     ``sklearn.neural_network.MLPRegressor`` (see the differences in the README's "scikit-learn"
-    section). The output layer is identity with the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample.
+    section). The output layer is identity with the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample
+    (exp with half the Poisson deviance for ``loss='poisson'``).
 
     Parameters
     ----------
@@ -1108,10 +1120,14 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
         'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
         A list gives one name per hidden layer.
-    solver : {'adam', 'sgd'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
-        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
-        'lbfgs' is not offered.
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. 'lbfgs' runs the
+        core's L-BFGS on the full batch with the stopping rules scikit-learn gives scipy's
+        L-BFGS-B: ``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on
+        max_p |∂F/∂θ_p| and a relative decrease of F of 2.2e-9 (F = J + ½ alpha Σ‖W‖² / Σ w);
+        it sets ``loss_`` and ``n_iter_`` but no ``loss_curve_``, ignores ``early_stopping`` and
+        has no ``partial_fit``.
     alpha : float, default=0.0001
         L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
     batch_size : int or 'auto', default='auto'
@@ -1145,12 +1161,17 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Of adam.
     n_iter_no_change : int, default=10
-    loss : {'squared_error', 'mse'}, default='squared_error'
-        Both train on the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample, averaged over the batch, whose
-        gradient is the one scikit-learn's 'squared_error' follows. They differ only in the
-        reported loss (``loss_curve_``, and so ``tol``): 'squared_error' reports
-        ½ mean_j (y_j − ŷ_j)² as scikit-learn does, 'mse' the notes' J itself (n_outputs times
-        larger).
+    max_fun : int, default=15000
+        Of 'lbfgs': stop after the iteration in which the evaluations of F and ∂F/∂θ pass
+        max_fun (ConvergenceWarning).
+    loss : {'squared_error', 'poisson', 'mse'}, default='squared_error'
+        'squared_error' and 'mse' train on the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample, averaged
+        over the batch, whose gradient is the one scikit-learn's 'squared_error' follows. They
+        differ only in the reported loss (``loss_curve_``, and so ``tol``): 'squared_error'
+        reports ½ mean_j (y_j − ŷ_j)² as scikit-learn does, 'mse' the notes' J itself (n_outputs
+        times larger). 'poisson' is scikit-learn's: the output f^[L] = exp (``out_activation_``
+        'exp') and half the Poisson deviance J = Σ_j [ŷ_j − y_j + y_j log(y_j / ŷ_j)], with
+        δ^[L] = Y − Ŷ; it needs y ≥ 0 (ValueError otherwise).
     dtype : {None, 'float64', 'float32'}, default=None
         Floating type of the network; None follows X (float32 X gives a float32 network).
     n_threads : int or None, default=None
@@ -1225,14 +1246,11 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         self.n_threads = n_threads
 
     def _check_loss(self) -> None:
-        if self.loss == "poisson":
-            raise ValueError(
-                "loss='poisson' is not offered by bpcore; use loss='squared_error' "
-                "(or its alias 'mse')"
-            )
-        _check_choice(self.loss, "loss", ("squared_error", "mse"))
+        _check_choice(self.loss, "loss", ("squared_error", "poisson", "mse"))
 
     def _output(self) -> tuple[str, str]:
+        if self.loss == "poisson":  # the table's loss with its log link, f^[L] = exp
+            return LOSS_INFO["poisson"].output_activation or "exp", "poisson"
         f_L, loss = _output_for("regression")
         return f_L or "identity", loss
 
@@ -1241,6 +1259,11 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         return 1.0 / self.n_outputs_ if self.loss == "squared_error" else 1.0
 
     def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson regression "
+                "(loss='poisson' needs targets y >= 0)."
+            )
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:

@@ -16,10 +16,10 @@
 //                   passes the limit is finished first, as in scipy)
 //   converged_grad  max_p |dF/dtheta_p| <= grad_tol            (scipy's gtol, a max-norm)
 //   converged_loss  (F_k - F_k+1) <= loss_tol max(|F_k|, |F_k+1|, 1)    (scipy's ftol)
-//   stalled         the line search found no step that lowers F: theta is left where it was
-//   nonfinite       F is NaN or infinite at the starting point, or at every trial of a line search
-//                   (a trial step where F is not finite is retried ten times shorter while the
-//                   line search has evaluations left); theta is the last finite iterate
+//   stalled         the line search found no step that lowers F (also when every trial it had
+//                   evaluations for gave a non-finite F: such a trial is retried from a first
+//                   step ten times shorter): theta is left where it was
+//   nonfinite       F or dF/dtheta is NaN or infinite at the starting point: theta unchanged
 //   interrupted     `poll` (called after every evaluation) asked to stop: theta at the last iterate
 #pragma once
 
