@@ -141,6 +141,16 @@ class _Config:
     n_threads: int | None
 
 
+def _has_partial_fit(est: Any) -> bool:
+    """partial_fit exists for the stochastic solvers only (scikit-learn's rule, by available_if)."""
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+            "stochastic."
+        )
+    return True
+
+
 # -------------------------------------------------------------------- the shared estimator
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, training loop, fitted state."""
@@ -240,15 +250,6 @@ class _BaseMLP(BaseEstimator):
 
     def _check_loss(self) -> None:
         raise NotImplementedError
-
-    def _check_solver(self) -> bool:
-        """partial_fit exists for the stochastic solvers only (scikit-learn's rule)."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(
-                "partial_fit is only available for stochastic optimizers. "
-                f"{self.solver} is not stochastic."
-            )
-        return True
 
     def _loss_scale(self) -> float:
         """Factor from the core's J to the reported loss (1 but for 'squared_error')."""
@@ -1011,7 +1012,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_true = self._labels(Y)
         return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
 
-    @available_if(lambda est: est._check_solver())
+    @available_if(_has_partial_fit)
     def partial_fit(
         self,
         X: npt.ArrayLike,
@@ -1274,7 +1275,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
             Y, Y_hat = Y.ravel(), Y_hat.ravel()
         return float(r2_score(Y, Y_hat, sample_weight=w))
 
-    @available_if(lambda est: est._check_solver())
+    @available_if(_has_partial_fit)
     def partial_fit(
         self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
     ) -> MLPRegressor:
