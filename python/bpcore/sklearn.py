@@ -577,8 +577,9 @@ class _BaseMLP(BaseEstimator):
         early = bool(self.early_stopping)
         X_val = Y_val = w_val = None
         if early:
-            # as scikit-learn: stratified for single-output classification only
-            stratify = Y if self._is_classifier and self.n_outputs_ == 1 else None
+            # as scikit-learn: stratified for single-output classification only, on the
+            # indicator matrix as booleans (its messages name the classes 'False', 'True')
+            stratify = Y.astype(bool) if self._is_classifier and self.n_outputs_ == 1 else None
             arrays = [X, Y] if w is None else [X, Y, w]
             parts = train_test_split(
                 *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify

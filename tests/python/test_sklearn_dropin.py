@@ -389,3 +389,25 @@ def test_divergence_without_early_stopping_raises_scikit_learns_exact_message():
     assert "epoch" not in str(detail)
     assert isinstance(detail.__cause__, TrainingDivergedError)  # the core's own report
     assert np.isnan(est.loss_) and np.isnan(est.loss_curve_[-1])
+
+
+def test_early_stopping_split_fails_with_scikit_learns_message():
+    # one member in a class: the stratified split's error names it as scikit-learn's does
+    X, y = [[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1]
+    with pytest.raises(ValueError) as ours:
+        MLPClassifier(early_stopping=True).fit(X, y)
+    with pytest.raises(ValueError) as theirs:
+        skl.MLPClassifier(early_stopping=True).fit(X, y)
+    assert str(ours.value) == str(theirs.value)
+    assert "['True']" in str(ours.value)
+
+
+def test_network_fit_checks_poisson_targets():
+    net = bpcore.Network([2, 1], output_activation="exp", loss="poisson")
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"^Y must be non-negative for loss 'poisson'"):
+        net.fit(X, np.array([[1.0], [0.0], [-2.0], [3.0]]), epochs=1)
+    with pytest.raises(ValueError, match=r"^Y_val must be non-negative"):
+        net.fit(X, np.ones((4, 1)), epochs=1, validation_data=(X, -np.ones((4, 1))))
+    hist = net.fit(X, np.array([[1.0], [0.0], [2.0], [3.0]]), epochs=3, lr=0.1)
+    assert len(hist.loss) == 3 and np.isfinite(hist.loss).all()
