@@ -35,6 +35,7 @@ _FROM_SKLEARN = {
     "tanh": "tanh",
     "relu": "relu",
     "softmax": "softmax",
+    "exp": "exp",  # the output of loss="poisson"
 }
 _TO_SKLEARN = {v: k for k, v in _FROM_SKLEARN.items()}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -42,7 +43,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # ---------------------------------------------------------------------- scikit-learn
 def _loss_for(output_activation: str) -> str:
-    return {"softmax": "cross_entropy"}.get(output_activation, "mse")
+    return {"softmax": "cross_entropy", "exp": "poisson"}.get(output_activation, "mse")
 
 
 def _new_network(
@@ -73,7 +74,8 @@ def from_sklearn(est: Any, network_cls: type) -> Any:
     ``est.predict_proba(X)[:, 1:]`` of a binary one (scikit-learn gives it one logistic output),
     the indicator probabilities of a multilabel one, and ``est.predict(X)`` (as a column for one
     target) of a regressor. The network's dtype is that of ``coefs_``; the loss follows the
-    output (softmax: cross_entropy; logistic: binary_cross_entropy; identity: mse). For
+    output (softmax: cross_entropy; logistic: binary_cross_entropy; identity: mse; exp:
+    poisson). For
     classifiers with one label per sample, ``net.preprocessing`` carries ``classes_``.
     ``network_cls`` is the class to build (:meth:`bpcore.Network.from_sklearn` passes its own).
     """
@@ -102,7 +104,7 @@ def from_sklearn(est: Any, network_cls: type) -> Any:
     if act not in ("identity", "logistic", "tanh", "relu"):
         raise ValueError(f"activation {act!r} of the estimator has no bpcore counterpart")
     out = est.out_activation_
-    if out not in ("identity", "logistic", "softmax"):
+    if out not in ("identity", "logistic", "softmax", "exp"):
         raise ValueError(f"out_activation_ {out!r} of the estimator has no bpcore counterpart")
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
     net = _new_network(
@@ -246,7 +248,9 @@ def estimator_to_sklearn(est: Any) -> Any:
     params = {k: v for k, v in est.get_params(deep=False).items() if k in names}
     params["activation"] = hidden
     if "loss" in names:
-        params["loss"] = "log_loss" if classifier else "squared_error"
+        params["loss"] = (
+            "log_loss" if classifier else ("poisson" if est.loss == "poisson" else "squared_error")
+        )
     if classifier and est._label_binarizer.y_type_ == "multiclass" and acts[-1] != "softmax":
         raise ValueError(
             "a multi-class MLPClassifier trained with loss='mse' has sigmoid outputs "

@@ -411,3 +411,18 @@ def test_network_fit_checks_poisson_targets():
         net.fit(X, np.ones((4, 1)), epochs=1, validation_data=(X, -np.ones((4, 1))))
     hist = net.fit(X, np.array([[1.0], [0.0], [2.0], [3.0]]), epochs=3, lr=0.1)
     assert len(hist.loss) == 3 and np.isfinite(hist.loss).all()
+
+
+def test_poisson_estimator_converts_to_scikit_learn_and_back():
+    X, y = _counts(80)
+    est = MLPRegressor(loss="poisson", solver="lbfgs", hidden_layer_sizes=(4,), max_iter=40)
+    est.set_params(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    sk = est.to_sklearn()
+    assert sk.loss == "poisson" and sk.out_activation_ == "exp" and sk.solver == "lbfgs"
+    np.testing.assert_allclose(sk.predict(X), est.predict(X), rtol=1e-14)
+    net = bpcore.Network.from_sklearn(sk)
+    assert net.activations[-1] == "exp" and net.loss_name == "poisson"
+    np.testing.assert_allclose(net.predict(X).ravel(), est.predict(X), rtol=1e-14)
