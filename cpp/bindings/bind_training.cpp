@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "bpcore/fullbatch.hpp"
+#include "bpcore/lbfgs_run.hpp"
 #include "bpcore/names.hpp"
 #include "bpcore/trainer.hpp"
 
@@ -78,6 +79,31 @@ EpochResult fullbatch_epoch_arrays(Network<T>& net, Optimizer<T>& optimizer, con
 }
 
 template <class T>
+py::dict lbfgs_run_arrays(Network<T>& net, const CArray<T>& X, const CArray<T>& Y,
+                          std::optional<CArray<T>> w, Index history_size, Index max_iter,
+                          Index max_fun, Index max_linesearch, double grad_tol, double loss_tol,
+                          double l2, int n_threads) {
+  const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
+  LbfgsRunSettings settings{history_size, max_iter, max_fun, max_linesearch,
+                            grad_tol,     loss_tol, l2,      n_threads};
+  SignalPoll poll;
+  LbfgsRunResult r;
+  {
+    py::gil_scoped_release release;
+    r = lbfgs_run(net, X.data(), Y.data(), w ? w->data() : nullptr, rows, settings,
+                  poll.function());
+  }
+  poll.rethrow_if_signalled();
+  py::dict out;
+  out["stop"] = std::string(lbfgs_stop_name(r.stop));
+  out["iterations"] = r.iterations;
+  out["evaluations"] = r.evaluations;
+  out["loss"] = r.loss;
+  out["penalty"] = r.penalty;
+  return out;
+}
+
+template <class T>
 py::tuple lm_normal_equations_arrays(const Network<T>& net, const CArray<T>& X, const CArray<T>& Y,
                                      std::optional<CArray<T>> w, int n_threads) {
   const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
@@ -145,6 +171,16 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
         py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("sample_weight").noconvert().none(true), py::arg("options"),
         "One lbfgs or lm iteration on the full data set (fullbatch.hpp); Ctrl-C as train_epoch.");
+  const LbfgsRunSettings d;
+  m.def(std::string("lbfgs_run").append(train_name + 11).c_str(), &lbfgs_run_arrays<T>,
+        py::arg("net"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+        py::arg("sample_weight").noconvert().none(true), py::kw_only(),
+        py::arg("history_size") = d.history_size, py::arg("max_iter") = d.max_iter,
+        py::arg("max_fun") = d.max_fun, py::arg("max_linesearch") = d.max_linesearch,
+        py::arg("grad_tol") = d.grad_tol, py::arg("loss_tol") = d.loss_tol, py::arg("l2") = d.l2,
+        py::arg("n_threads") = d.n_threads,
+        "A whole L-BFGS minimisation of J + l2/2 sum ||W||^2 with scipy's L-BFGS-B stopping rules "
+        "(lbfgs_run.hpp): {stop, iterations, evaluations, loss, penalty}; Ctrl-C as train_epoch.");
   m.def(std::string("lm_normal_equations").append(train_name + 11).c_str(),
         &lm_normal_equations_arrays<T>, py::arg("net"), py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("sample_weight").noconvert().none(true),

@@ -290,6 +290,20 @@ struct Kernel<Activation::silu> {
   }
 };
 
+template <>
+struct Kernel<Activation::exp> {
+  template <class T>
+  static void f(const T* Z, T* H, Index n, T) {
+    // H = e^Z (+inf past the overflow threshold)
+    for (Index i = 0; i < n; ++i) H[i] = exp_of(Z[i]);
+  }
+  template <class T>
+  static void times_df(const T*, const T* Hp, T* Gp, Index n, T) {
+    // exp' = e^Z = H
+    ArrayMap<T>(Gp, n) *= ConstArrayMap<T>(Hp, n);
+  }
+};
+
 // Calls fn(Kernel<f>{}) for an element-wise activation; ArgumentError for softmax.
 template <class Fn>
 void with_kernel(Activation f, Fn&& fn) {
@@ -314,6 +328,8 @@ void with_kernel(Activation f, Fn&& fn) {
       return fn(Kernel<Activation::gelu>{});
     case Activation::silu:
       return fn(Kernel<Activation::silu>{});
+    case Activation::exp:
+      return fn(Kernel<Activation::exp>{});
     case Activation::softmax:
       break;
   }

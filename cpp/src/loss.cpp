@@ -73,6 +73,13 @@ double loss_sum(Loss loss, const T* Zp, const T* Yhp, const T* Yp, const T* w, I
           J += y * softplus(-z) + (1 - y) * softplus(z);
         }
         break;
+      case Loss::poisson:
+        // J = sum_j [y_hat - y + y (log y - z)] with log y_hat = z, and 0 log 0 = 0
+        for (Index j = 0; j < cols; ++j) {
+          const double z = Z(i, j), y = Y(i, j);
+          J += double(Y_hat(i, j)) - y + (y != 0 ? y * (std::log(y) - z) : 0.0);
+        }
+        break;
     }
     total += w ? double(w[i]) * J : J;
   }

@@ -6,7 +6,7 @@ Defaults of the option structs are written ``...``: the core's structs are their
 """
 
 from collections.abc import Callable
-from typing import TypedDict, overload
+from typing import Any, TypedDict, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -312,6 +312,21 @@ def fullbatch_epoch32(
     sample_weight: NDArray[np.float32] | None,
     options: EpochOptions,
 ) -> EpochResult: ...
+def lbfgs_run32(
+    net: Network32,
+    X: NDArray[np.float32],
+    Y: NDArray[np.float32],
+    sample_weight: NDArray[np.float32] | None,
+    *,
+    history_size: int = ...,
+    max_iter: int = ...,
+    max_fun: int = ...,
+    max_linesearch: int = ...,
+    grad_tol: float = ...,
+    loss_tol: float = ...,
+    l2: float = ...,
+    n_threads: int = ...,
+) -> dict[str, Any]: ...
 def lm_normal_equations32(
     net: Network32,
     X: NDArray[np.float32],
@@ -352,6 +367,21 @@ def fullbatch_epoch64(
     sample_weight: NDArray[np.float64] | None,
     options: EpochOptions,
 ) -> EpochResult: ...
+def lbfgs_run64(
+    net: Network64,
+    X: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    sample_weight: NDArray[np.float64] | None,
+    *,
+    history_size: int = ...,
+    max_iter: int = ...,
+    max_fun: int = ...,
+    max_linesearch: int = ...,
+    grad_tol: float = ...,
+    loss_tol: float = ...,
+    l2: float = ...,
+    n_threads: int = ...,
+) -> dict[str, Any]: ...
 def lm_normal_equations64(
     net: Network64,
     X: NDArray[np.float64],

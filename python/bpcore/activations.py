@@ -42,7 +42,7 @@ def activate(name: str, z: npt.ArrayLike, alpha: float = 0.25) -> np.ndarray:
     ----------
     name : str
         One of ``bpcore.ACTIVATIONS``: identity, sigmoid, tanh, relu, prelu, softmax, leaky_relu,
-        elu, softplus, gelu, silu.
+        elu, softplus, gelu, silu, exp (e^z, the output of the poisson loss).
     z : array-like of real numbers, any shape
         Z; softmax normalises over the last axis.
     alpha : float
@@ -61,6 +61,12 @@ def activate(name: str, z: npt.ArrayLike, alpha: float = 0.25) -> np.ndarray:
     return core.activate(name, arr, a)
 
 
+# the output-only activations without an element-wise f′ (softmax; exp has one, f′ = h)
+_ROW_WISE = frozenset(
+    n for n, info in ACTIVATION_INFO.items() if not info.hidden and not info.from_output
+)
+
+
 def derivative(name: str, z: npt.ArrayLike, alpha: float = 0.25) -> np.ndarray:
     """f′(Z) element-wise for the activation ``name``, computed by the core.
 
@@ -71,7 +77,8 @@ def derivative(name: str, z: npt.ArrayLike, alpha: float = 0.25) -> np.ndarray:
     Parameters
     ----------
     name : str
-        One of ``bpcore.HIDDEN_ACTIVATIONS`` (softmax has no element-wise derivative: ValueError).
+        One of ``bpcore.HIDDEN_ACTIVATIONS`` or exp (softmax has no element-wise derivative:
+        ValueError).
     z : array-like of real numbers, any shape
     alpha : float
         α of prelu.
@@ -83,7 +90,7 @@ def derivative(name: str, z: npt.ArrayLike, alpha: float = 0.25) -> np.ndarray:
     check_name(name, ACTIVATIONS, "name")
     arr = _as_real(z)
     a = _alpha(alpha)
-    if not ACTIVATION_INFO[name].hidden:
+    if name in _ROW_WISE:
         raise ValueError(
             f"{name} has no element-wise derivative; with cross_entropy, δ^[L] = Y − Ŷ directly"
         )

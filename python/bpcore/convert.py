@@ -35,6 +35,7 @@ _FROM_SKLEARN = {
     "tanh": "tanh",
     "relu": "relu",
     "softmax": "softmax",
+    "exp": "exp",  # the output of loss="poisson"
 }
 _TO_SKLEARN = {v: k for k, v in _FROM_SKLEARN.items()}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -42,7 +43,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # ---------------------------------------------------------------------- scikit-learn
 def _loss_for(output_activation: str) -> str:
-    return {"softmax": "cross_entropy"}.get(output_activation, "mse")
+    return {"softmax": "cross_entropy", "exp": "poisson"}.get(output_activation, "mse")
 
 
 def _new_network(
@@ -73,7 +74,8 @@ def from_sklearn(est: Any, network_cls: type) -> Any:
     ``est.predict_proba(X)[:, 1:]`` of a binary one (scikit-learn gives it one logistic output),
     the indicator probabilities of a multilabel one, and ``est.predict(X)`` (as a column for one
     target) of a regressor. The network's dtype is that of ``coefs_``; the loss follows the
-    output (softmax: cross_entropy; logistic: binary_cross_entropy; identity: mse). For
+    output (softmax: cross_entropy; logistic: binary_cross_entropy; identity: mse; exp:
+    poisson). For
     classifiers with one label per sample, ``net.preprocessing`` carries ``classes_``.
     ``network_cls`` is the class to build (:meth:`bpcore.Network.from_sklearn` passes its own).
     """
@@ -102,7 +104,7 @@ def from_sklearn(est: Any, network_cls: type) -> Any:
     if act not in ("identity", "logistic", "tanh", "relu"):
         raise ValueError(f"activation {act!r} of the estimator has no bpcore counterpart")
     out = est.out_activation_
-    if out not in ("identity", "logistic", "softmax"):
+    if out not in ("identity", "logistic", "softmax", "exp"):
         raise ValueError(f"out_activation_ {out!r} of the estimator has no bpcore counterpart")
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
     net = _new_network(
@@ -246,7 +248,9 @@ def estimator_to_sklearn(est: Any) -> Any:
     params = {k: v for k, v in est.get_params(deep=False).items() if k in names}
     params["activation"] = hidden
     if "loss" in names:
-        params["loss"] = "log_loss" if classifier else "squared_error"
+        params["loss"] = (
+            "log_loss" if classifier else ("poisson" if est.loss == "poisson" else "squared_error")
+        )
     if classifier and est._label_binarizer.y_type_ == "multiclass" and acts[-1] != "softmax":
         raise ValueError(
             "a multi-class MLPClassifier trained with loss='mse' has sigmoid outputs "
@@ -277,6 +281,23 @@ def _torch_dtype(torch: Any, dtype: np.dtype) -> Any:
     return torch.float32 if dtype == np.float32 else torch.float64
 
 
+_EXP_MODULE: list[Any] = []
+
+
+def _exp_module_class(torch: Any) -> Any:
+    """``Exp``, the torch module of bpcore's exp activation (torch.nn has none): H = e^Z."""
+    if not _EXP_MODULE:
+
+        class Exp(torch.nn.Module):
+            """H = e^Z element-wise (bpcore's exp activation)."""
+
+            def forward(self, z: Any) -> Any:
+                return torch.exp(z)
+
+        _EXP_MODULE.append(Exp)
+    return _EXP_MODULE[0]
+
+
 def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
     nn = torch.nn
     if f == "prelu":
@@ -294,6 +315,7 @@ def _torch_module(torch: Any, f: str, alpha: float | None, dtype: Any) -> Any:
         "softplus": nn.Softplus,
         "gelu": lambda: nn.GELU(approximate="none"),
         "silu": nn.SiLU,
+        "exp": _exp_module_class(torch),
     }
     if f not in factories:
         raise ValueError(f"activation {f!r} has no torch module here")
@@ -313,6 +335,7 @@ TORCH_ACTIVATIONS = (
     "softplus",
     "gelu",
     "silu",
+    "exp",
 )
 
 
@@ -322,7 +345,8 @@ def to_torch(net: Any) -> Any:
     Layer l is ``nn.Linear(n_{l-1}, n_l)`` with ``weight = W^[l]ᵀ`` and ``bias = b^[l]``,
     followed by f^[l]'s module (none for identity): ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``,
     ``nn.PReLU`` with α^[l], ``nn.Softmax(dim=-1)``, ``nn.LeakyReLU(0.01)``, ``nn.ELU``,
-    ``nn.Softplus``, ``nn.GELU()``, ``nn.SiLU``. The preprocessing is not included: feed it
+    ``nn.Softplus``, ``nn.GELU()``, ``nn.SiLU``, or a module ``Exp`` (H = e^Z) of this module for
+    exp. The preprocessing is not included: feed it
     ``net.preprocessing.transform(X)``.
     """
     torch = _import_torch()
@@ -356,6 +380,8 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     for cls, name in simple.items():
         if type(module) is cls:
             return name, None
+    if type(module) is _exp_module_class(torch):
+        return "exp", None
     if type(module) is nn.PReLU:
         if module.num_parameters != 1:
             raise ValueError(
@@ -395,7 +421,7 @@ def _activation_of(torch: Any, module: Any, position: int) -> tuple[str, float |
     raise ValueError(
         f"{where} is not supported: from_torch reads Linear layers, each followed "
         "by at most one of Identity, Sigmoid, Tanh, ReLU, PReLU, Softmax (output "
-        "only), LeakyReLU(0.01), ELU, Softplus, GELU and SiLU"
+        "only), LeakyReLU(0.01), ELU, Softplus, GELU, SiLU and bpcore's Exp"
     )
 
 

@@ -346,6 +346,7 @@ _ONNX_ACTIVATIONS: dict[str, Callable[[_Graph, str, _Layer, int], str]] = {
     "softplus": _onnx_softplus,
     "gelu": _onnx_gelu,
     "silu": lambda g, z, layer, l: g.op("Mul", [z, g.op("Sigmoid", [z])]),
+    "exp": lambda g, z, layer, l: g.op("Exp", [z]),
 }
 
 
@@ -567,6 +568,7 @@ _C_FUNCTIONS: dict[str, tuple[str, str]] = {
         "{fn}({z})",
     ),
     "silu": ("return z / (({T})1 + exp{f}(-z));", "{fn}({z})"),
+    "exp": ("return exp{f}(z);", "{fn}({z})"),
 }
 #: the activations the C export knows
 _C_ACTIVATIONS = tuple(_C_FUNCTIONS)

@@ -1,10 +1,14 @@
 """scikit-learn estimators trained by bpcore's core: MLPClassifier and MLPRegressor.
 
 They take the constructor parameters of ``sklearn.neural_network.MLPClassifier`` /
-``MLPRegressor`` with the same names, meanings and defaults, and train a :class:`bpcore.Network`
-one epoch at a time (one call into C++ per epoch). Between epochs Python applies scikit-learn's
-stopping rules (``tol`` and ``n_iter_no_change`` on the training loss or on the validation score),
-its ``invscaling`` and ``adaptive`` learning rates, and its warnings.
+``MLPRegressor`` with the same names, meanings and defaults, and train a :class:`bpcore.Network`.
+The stochastic solvers ('sgd', 'adam') run one epoch at a time (one call into C++ per epoch);
+between epochs Python applies scikit-learn's stopping rules (``tol`` and ``n_iter_no_change`` on
+the training loss or on the validation score), its ``invscaling`` and ``adaptive`` learning
+rates, and its warnings. 'lbfgs' is one call into the core for the whole run (``lbfgs_run``).
+A loss that becomes NaN or infinite ends training as scikit-learn's does: with early stopping
+the NaN validation score is recorded and the best parameters are kept; without it ``fit`` raises
+scikit-learn's ValueError, with bpcore's detail as its cause.
 
 The mapping onto the notation of docs/notation.md::
 
@@ -36,13 +40,15 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import _validation as _v
+from ._loader import core
 from ._names import HIDDEN_ACTIVATIONS, LOSS_INFO
 from .network import Network
-from .training import TrainingDivergedError
+from .training import History, TrainingDivergedError
 
 try:
     from sklearn.utils.validation import validate_data as _sk_validate_data
@@ -58,6 +64,22 @@ _ACTIVATION_NAMES = {**_SKLEARN_ALIASES, **{name: name for name in HIDDEN_ACTIVA
 # scikit-learn's name of an output activation f^[L] (the out_activation_ attribute)
 _SKLEARN_NAME = {bp: sk for sk, bp in _SKLEARN_ALIASES.items()}
 _FLOAT_DTYPES = (np.float64, np.float32)
+# scipy's default ftol of L-BFGS-B, which scikit-learn leaves as it is
+_SCIPY_FTOL = 2.220446049250313e-09
+# scikit-learn's message when training made a parameter non-finite (matched by users' code)
+_NONFINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+# the core's lbfgs_run stops as scipy's L-BFGS-B statuses and messages
+_LBFGS_MESSAGES = {
+    "converged_grad": (0, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL"),
+    "converged_loss": (0, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH"),
+    "max_iter": (1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"),
+    "max_fun": (1, "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT"),
+    "stalled": (2, "ABNORMAL: the line search found no step that lowers the loss"),
+    "interrupted": (2, "STOP: interrupted"),
+}
 
 
 # -------------------------------------------------------------------- parameter checks
@@ -119,6 +141,16 @@ class _Config:
     n_threads: int | None
 
 
+def _has_partial_fit(est: Any) -> bool:
+    """partial_fit exists for the stochastic solvers only (scikit-learn's rule, by available_if)."""
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+            "stochastic."
+        )
+    return True
+
+
 # -------------------------------------------------------------------- the shared estimator
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, training loop, fitted state."""
@@ -161,13 +193,7 @@ class _BaseMLP(BaseEstimator):
                 f"activation must be a name or a list of names (one per hidden layer); got {act!r}"
             )
 
-        if self.solver == "lbfgs":
-            raise ValueError(
-                "solver='lbfgs' is not offered by bpcore, whose core trains by back-propagation "
-                "with stochastic mini-batch updates; use solver='adam' or solver='sgd' (or "
-                "sklearn.neural_network for L-BFGS)"
-            )
-        solver = _check_choice(self.solver, "solver", ("sgd", "adam"))
+        solver = _check_choice(self.solver, "solver", ("sgd", "adam", "lbfgs"))
         _check_real(self.alpha, "alpha", 0.0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _check_int(self.batch_size, "batch_size", 1)
@@ -197,10 +223,11 @@ class _BaseMLP(BaseEstimator):
         _check_real(self.epsilon, "epsilon", 0.0, low_closed=False)
         if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
             _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        _check_int(self.max_fun, "max_fun", 1)
         self._check_loss()
 
-        if solver == "adam":
-            optimizer = "adam"
+        if solver in ("adam", "lbfgs"):
+            optimizer = solver
         elif momentum > 0:
             optimizer = "nesterov" if nesterov else "momentum"
         else:
@@ -413,6 +440,7 @@ class _BaseMLP(BaseEstimator):
         w = _v.as_sample_weight(w, dtype, n)
         rng = check_random_state(self.random_state)
 
+        lbfgs = cfg.optimizer == "lbfgs"
         if first_pass:
             self.n_outputs_ = Y.shape[1]
             self.n_layers_ = len(cfg.hidden) + 2
@@ -420,10 +448,18 @@ class _BaseMLP(BaseEstimator):
             self._net = self._new_network(cfg, X.shape[1], Y.shape[1], dtype, rng)
             self.n_iter_ = 0
             self.t_ = 0
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
+            # as scikit-learn: the stopping state of the stochastic solvers only
+            for name in (
+                "loss_curve_",
+                "best_loss_",
+                "validation_scores_",
+                "best_validation_score_",
+            ):
+                self.__dict__.pop(name, None)
             self._best_parameters = self._net.parameters.copy()
-            if self.early_stopping:
+            if lbfgs:
+                pass
+            elif self.early_stopping:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
@@ -431,17 +467,97 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+            if not lbfgs:
+                self.loss_curve_ = []
+                self._no_improvement_count = 0
         else:
             self._check_architecture(cfg, Y.shape[1])
             self.out_activation_ = _sklearn_name(self._output()[0])
-            if self.early_stopping and self.validation_scores_ is None:
+            if lbfgs:
+                pass
+            elif "loss_curve_" not in self.__dict__:  # warm start after lbfgs
+                self.loss_curve_ = []
+                self._no_improvement_count = 0
+                if self.early_stopping:
+                    self.validation_scores_ = []
+                    self.best_validation_score_ = -np.inf
+                    self.best_loss_ = None
+                else:
+                    self.best_loss_ = np.inf
+                    self.validation_scores_ = None
+                    self.best_validation_score_ = None
+            elif self.early_stopping and self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
             elif not self.early_stopping and self.best_loss_ is None:
                 self.best_loss_ = min(self.loss_curve_, default=np.inf)
 
-        self._train(cfg, X, Y, w, rng, incremental)
+        if lbfgs:
+            self._fit_lbfgs(cfg, X, Y, w)
+        else:
+            self._train(cfg, X, Y, w, rng, incremental)
         return self
+
+    def _fit_lbfgs(self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> None:
+        """scikit-learn's solver='lbfgs': one L-BFGS run in the core (``lbfgs_run``) with the
+        rules scikit-learn gives scipy's L-BFGS-B: at most ``max_iter`` iterations and
+        ``max_fun`` evaluations (checked after each iteration), converged when
+        max_p |∂F/∂θ_p| ≤ ``tol`` or F fell by at most 2.2e-9 relative to |F|; curvature pairs
+        10, evaluations per line search 20. F = J + ½λ Σ‖W^[l]‖² with λ = alpha / Σ_i w_i, the
+        full batch's L2 term of scikit-learn."""
+        net = self._net
+        n_w = float(X.shape[0]) if w is None else float(w.sum())
+        if not n_w > 0:
+            raise ValueError("sample_weight must not sum to 0")
+        state = net.training_state()
+        run = core.lbfgs_run64 if net.dtype == np.float64 else core.lbfgs_run32
+        with state.lock:
+            result = run(
+                state.core_net,
+                X,
+                Y,
+                w,
+                history_size=10,
+                max_iter=int(self.max_iter),
+                max_fun=int(self.max_fun),
+                max_linesearch=20,
+                grad_tol=float(self.tol),
+                loss_tol=_SCIPY_FTOL,
+                l2=float(self.alpha) / n_w,
+                n_threads=0 if cfg.n_threads is None else cfg.n_threads,
+            )
+        stop = result["stop"]
+        self.n_iter_ = min(int(result["iterations"]), int(self.max_iter))
+        if stop == "nonfinite":
+            cause = TrainingDivergedError(
+                "solver='lbfgs' cannot start: the loss or its gradient is NaN or infinite at the "
+                "initial parameters; scale the inputs.",
+                1,
+                History(),
+            )
+            raise ValueError(_NONFINITE_MESSAGE) from cause
+        self.loss_ = float(result["loss"]) * self._loss_scale() + float(result["penalty"])
+        if self.verbose:
+            print(
+                f"L-BFGS: {result['iterations']} iterations, {result['evaluations']} "
+                f"evaluations, loss = {self.loss_:.8f} ({_LBFGS_MESSAGES[stop][1]})"
+            )
+        status, message = _LBFGS_MESSAGES[stop]
+        if status != 0:
+            text = (
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={status}):\n{message}\n"
+            )
+            if self.n_iter_ == self.max_iter:
+                text += (
+                    "\nIncrease the number of iterations to improve the convergence "
+                    f"(max_iter={self.max_iter})."
+                )
+            text += (
+                "\nYou might also want to scale the data as shown in:\n"
+                "    https://scikit-learn.org/stable/modules/preprocessing.html"
+            )
+            warnings.warn(text, ConvergenceWarning, stacklevel=3)
 
     def _train(
         self,
@@ -461,8 +577,9 @@ class _BaseMLP(BaseEstimator):
         early = bool(self.early_stopping)
         X_val = Y_val = w_val = None
         if early:
-            # as scikit-learn: stratified for single-output classification only
-            stratify = Y if self._is_classifier and self.n_outputs_ == 1 else None
+            # as scikit-learn: stratified for single-output classification only, on the
+            # indicator matrix as booleans (its messages name the classes 'False', 'True')
+            stratify = Y.astype(bool) if self._is_classifier and self.n_outputs_ == 1 else None
             arrays = [X, Y] if w is None else [X, Y, w]
             parts = train_test_split(
                 *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
@@ -502,7 +619,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         for it in range(self.max_iter):
             # ½ λ Σ‖W^[l]‖² at the start of the epoch: scikit-learn's L2 term of its loss
-            penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run's weights
+                penalty = 0.5 * lam * sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
             try:
                 hist = net.fit(
                     X,
@@ -523,10 +641,35 @@ class _BaseMLP(BaseEstimator):
                     warm_start=not (fresh_optimizer and it == 0),
                 )
             except TrainingDivergedError as exc:
-                raise ValueError(
-                    f"Solver produced non-finite parameter weights: {exc} The input data may "
-                    "contain large values and need to be preprocessed."
-                ) from exc
+                # scikit-learn counts the iteration whose loss overflowed, records its NaN
+                # validation score and, with early stopping, keeps the best parameters
+                self.n_iter_ += 1
+                self.t_ += n_seen
+                self.loss_ = math.nan
+                self.loss_curve_.append(math.nan)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = nan")
+                detail = TrainingDivergedError(
+                    f"training diverged in iteration {self.n_iter_}: the loss became NaN or "
+                    f"infinite; the network keeps the parameters of iteration {self.n_iter_ - 1}"
+                    f". Lower learning_rate_init (now {self._learning_rate:g}) or scale the "
+                    "inputs.",
+                    self.n_iter_,
+                    exc.history,
+                )
+                detail.__cause__ = exc
+                if not early:
+                    raise ValueError(_NONFINITE_MESSAGE) from detail
+                self.validation_scores_.append(math.nan)
+                if self.verbose:
+                    print("Validation score: nan")
+                warnings.warn(
+                    f"{detail} Training stopped; the parameters of the best validation score "
+                    "are kept.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                break
             if hist.stop_reason == "interrupted":
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
@@ -580,6 +723,44 @@ class _BaseMLP(BaseEstimator):
 
         if early:
             net.parameters[...] = self._best_parameters
+
+    def _loss_grad_lbfgs(
+        self,
+        packed_coef_inter: npt.ArrayLike,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        *buffers: Any,
+    ) -> tuple[float, np.ndarray]:
+        """scikit-learn's objective of solver='lbfgs' and its gradient at the packed parameters
+        (every W^[l] row by row, then every b^[l]; the network is set to them): the reported
+        loss J (scaled as ``loss_``) plus ½ alpha Σ‖W^[l]‖² / Σ_i w_i, and ∂J/∂θ plus
+        alpha W^[l] / Σ_i w_i. The trailing arguments (scikit-learn's work buffers) are
+        ignored."""
+        net = self._fitted_net()
+        theta = np.asarray(packed_coef_inter, dtype=np.float64).ravel()
+        weights, biases = net.weights, net.biases
+        n_w = sum(W.size for W in weights)
+        if theta.size != n_w + sum(b.size for b in biases):
+            raise ValueError(
+                f"packed_coef_inter must have {n_w + sum(b.size for b in biases)} values; "
+                f"got {theta.size}"
+            )
+        pos = 0
+        for W in weights:
+            W[...] = theta[pos : pos + W.size].reshape(W.shape)
+            pos += W.size
+        for b in biases:
+            b[...] = theta[pos : pos + b.size]
+            pos += b.size
+        Y = np.asarray(y)
+        J, grads = net.backward(X, Y.reshape(Y.shape[0], -1), sample_weight)
+        total = float(np.shape(X)[0]) if sample_weight is None else float(np.sum(sample_weight))
+        alpha = float(self.alpha)
+        penalty = 0.5 * alpha * sum(float(np.dot(W.ravel(), W.ravel())) for W in weights) / total
+        gW = [g + (alpha / total) * W for (g, _), W in zip(grads, weights)]
+        grad = np.concatenate([g.ravel() for g in gW] + [gb.ravel() for _, gb in grads])
+        return J * self._loss_scale() + penalty, grad
 
     def _update_no_improvement_count(
         self,
@@ -660,10 +841,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
         'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
         A list gives one name per hidden layer.
-    solver : {'adam', 'sgd'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
-        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
-        'lbfgs' is not offered.
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. 'lbfgs' runs the
+        core's L-BFGS on the full batch with the stopping rules scikit-learn gives scipy's
+        L-BFGS-B: ``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on
+        max_p |∂F/∂θ_p| and a relative decrease of F of 2.2e-9 (F = J + ½ alpha Σ‖W‖² / Σ w);
+        it sets ``loss_`` and ``n_iter_`` but no ``loss_curve_``, ignores ``early_stopping`` and
+        has no ``partial_fit``.
     alpha : float, default=0.0001
         L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
     batch_size : int or 'auto', default='auto'
@@ -698,6 +883,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Of adam.
     n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        Of 'lbfgs': stop after the iteration in which the evaluations of F and ∂F/∂θ pass
+        max_fun (ConvergenceWarning).
     loss : {'log_loss', 'mse'}, default='log_loss'
         'log_loss' is scikit-learn's (cross-entropy). 'mse' trains sigmoid outputs on the one-hot
         targets with the notes' J = ½ Σ_j (y_j − ŷ_j)²; predict_proba then normalises the
@@ -747,6 +935,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         loss: str = "log_loss",
         dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
@@ -773,6 +962,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.loss = loss
         self.dtype = dtype
         self.n_threads = n_threads
@@ -823,6 +1013,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_true = self._labels(Y)
         return float(accuracy_score(y_true, self._labels(Y_hat), sample_weight=w))
 
+    @available_if(_has_partial_fit)
     def partial_fit(
         self,
         X: npt.ArrayLike,
@@ -920,7 +1111,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     The parameters, fitted attributes and behaviour follow
     ``sklearn.neural_network.MLPRegressor`` (see the differences in the README's "scikit-learn"
-    section). The output layer is identity with the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample.
+    section). The output layer is identity with the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample
+    (exp with half the Poisson deviance for ``loss='poisson'``).
 
     Parameters
     ----------
@@ -930,10 +1122,14 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         f of the hidden layers: 'identity', 'logistic' (= bpcore's 'sigmoid', also accepted),
         'tanh', 'relu' or bpcore's 'prelu' (learnable slope α^[l] per layer, starting at 0.25).
         A list gives one name per hidden layer.
-    solver : {'adam', 'sgd'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'sgd' with ``momentum`` > 0 is bpcore's 'nesterov' optimizer (``nesterovs_momentum``) or
-        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. scikit-learn's
-        'lbfgs' is not offered.
+        'momentum'; with ``momentum=0`` the notes' plain rule W ← W − α ∂J/∂W. 'lbfgs' runs the
+        core's L-BFGS on the full batch with the stopping rules scikit-learn gives scipy's
+        L-BFGS-B: ``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on
+        max_p |∂F/∂θ_p| and a relative decrease of F of 2.2e-9 (F = J + ½ alpha Σ‖W‖² / Σ w);
+        it sets ``loss_`` and ``n_iter_`` but no ``loss_curve_``, ignores ``early_stopping`` and
+        has no ``partial_fit``.
     alpha : float, default=0.0001
         L2 penalty, scikit-learn's meaning: the gradient of a batch gains alpha·W/Σ_batch w.
     batch_size : int or 'auto', default='auto'
@@ -967,12 +1163,17 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Of adam.
     n_iter_no_change : int, default=10
-    loss : {'squared_error', 'mse'}, default='squared_error'
-        Both train on the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample, averaged over the batch, whose
-        gradient is the one scikit-learn's 'squared_error' follows. They differ only in the
-        reported loss (``loss_curve_``, and so ``tol``): 'squared_error' reports
-        ½ mean_j (y_j − ŷ_j)² as scikit-learn does, 'mse' the notes' J itself (n_outputs times
-        larger).
+    max_fun : int, default=15000
+        Of 'lbfgs': stop after the iteration in which the evaluations of F and ∂F/∂θ pass
+        max_fun (ConvergenceWarning).
+    loss : {'squared_error', 'poisson', 'mse'}, default='squared_error'
+        'squared_error' and 'mse' train on the notes' J = ½ Σ_j (y_j − ŷ_j)² per sample, averaged
+        over the batch, whose gradient is the one scikit-learn's 'squared_error' follows. They
+        differ only in the reported loss (``loss_curve_``, and so ``tol``): 'squared_error'
+        reports ½ mean_j (y_j − ŷ_j)² as scikit-learn does, 'mse' the notes' J itself (n_outputs
+        times larger). 'poisson' is scikit-learn's: the output f^[L] = exp (``out_activation_``
+        'exp') and half the Poisson deviance J = Σ_j [ŷ_j − y_j + y_j log(y_j / ŷ_j)], with
+        δ^[L] = Y − Ŷ; it needs y ≥ 0 (ValueError otherwise).
     dtype : {None, 'float64', 'float32'}, default=None
         Floating type of the network; None follows X (float32 X gives a float32 network).
     n_threads : int or None, default=None
@@ -1014,6 +1215,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         loss: str = "squared_error",
         dtype: npt.DTypeLike | None = None,
         n_threads: int | None = None,
@@ -1040,19 +1242,17 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.loss = loss
         self.dtype = dtype
         self.n_threads = n_threads
 
     def _check_loss(self) -> None:
-        if self.loss == "poisson":
-            raise ValueError(
-                "loss='poisson' is not offered by bpcore; use loss='squared_error' "
-                "(or its alias 'mse')"
-            )
-        _check_choice(self.loss, "loss", ("squared_error", "mse"))
+        _check_choice(self.loss, "loss", ("squared_error", "poisson", "mse"))
 
     def _output(self) -> tuple[str, str]:
+        if self.loss == "poisson":  # the table's loss with its log link, f^[L] = exp
+            return LOSS_INFO["poisson"].output_activation or "exp", "poisson"
         f_L, loss = _output_for("regression")
         return f_L or "identity", loss
 
@@ -1061,6 +1261,11 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         return 1.0 / self.n_outputs_ if self.loss == "squared_error" else 1.0
 
     def _prepare_targets(self, y: np.ndarray, incremental: bool) -> np.ndarray:
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson regression "
+                "(loss='poisson' needs targets y >= 0)."
+            )
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def _validation_score(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
@@ -1071,6 +1276,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
             Y, Y_hat = Y.ravel(), Y_hat.ravel()
         return float(r2_score(Y, Y_hat, sample_weight=w))
 
+    @available_if(_has_partial_fit)
     def partial_fit(
         self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
     ) -> MLPRegressor:

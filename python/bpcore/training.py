@@ -450,6 +450,15 @@ def _full_batch_size(optimizer: str, batch_size: int | None, sharded: bool) -> i
     return None
 
 
+def _check_poisson_targets(loss: str, Y: np.ndarray, name: str) -> None:
+    """The poisson loss needs y ≥ 0 (its J has y log y): a ValueError before training."""
+    if loss == "poisson" and Y.size and not (Y >= 0).all():
+        raise ValueError(
+            f"{name} must be non-negative for loss 'poisson' (counts or rates); got a minimum of "
+            f"{float(np.nanmin(Y)) if not np.isnan(Y).all() else float('nan')}"
+        )
+
+
 def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
     """The core's epoch for this optimizer: lbfgs and lm run one full-batch iteration of
     ``fullbatch_epoch``; every other optimizer (rprop too, on the full batch) ``train_epoch``."""
@@ -696,6 +705,7 @@ def _prepare(
     Xc = v.as_matrix(X, "X", net.dtype, d, allow_empty=sharded)
     Yc = v.as_targets(Y, "Y", net.dtype, q, Xc.shape[0])
     w = v.as_sample_weight(sample_weight, net.dtype, Xc.shape[0], require_positive=not sharded)
+    _check_poisson_targets(net.loss_name, Yc, "Y")
     Xv = Yv = None
     if validation_data is not None and validation_fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
@@ -706,6 +716,7 @@ def _prepare(
             raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
         Xv = v.as_matrix(Xv_raw, "X_val", net.dtype, d, allow_empty=sharded)
         Yv = v.as_targets(Yv_raw, "Y_val", net.dtype, q, Xv.shape[0])
+        _check_poisson_targets(net.loss_name, Yv, "Y_val")
     elif validation_fraction is not None:
         frac = v.check_number(validation_fraction, "validation_fraction")
         if not 0 < frac < 1:

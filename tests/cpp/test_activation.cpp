@@ -207,10 +207,10 @@ TEST_CASE("the activation table's properties") {
     CHECK(info.learnable == (info.id == Activation::prelu));
     CHECK_FALSE(info.formula.empty());
     CHECK_FALSE(info.derivative_formula.empty());
-    // a hidden activation has an element-wise f'; softmax has none
+    // every activation but softmax has an element-wise f' (the output-only exp too)
     std::vector<double> Z{0.3, -0.2}, H(2), D(2);
     bpcore::activate(info.id, Z.data(), H.data(), 1, 2, 0.25);
-    if (info.hidden)
+    if (info.id != Activation::softmax)
       CHECK_NOTHROW(bpcore::derivative(info.id, Z.data(), H.data(), D.data(), 2, 0.25));
     else
       CHECK_THROWS_AS(bpcore::derivative(info.id, Z.data(), H.data(), D.data(), 2, 0.25),
@@ -322,11 +322,11 @@ TEST_CASE("softmax has no element-wise derivative") {
 }
 
 TEST_CASE("activation name table round-trips and rejects unknown names") {
-  CHECK(bpcore::activation_table.size() == 11);
+  CHECK(bpcore::activation_table.size() == 12);
   for (const auto& info : bpcore::activation_table) {
     CHECK(bpcore::activation_from_name(info.name) == info.id);
     CHECK(bpcore::activation_name(info.id) == info.name);
-    CHECK(info.hidden == (info.id != Activation::softmax));
+    CHECK(info.hidden == (info.id != Activation::softmax && info.id != Activation::exp));
   }
   CHECK(bpcore::activation_from_name("prelu") == Activation::prelu);
   try {

@@ -1,6 +1,7 @@
 // Losses J (loss_sum), the output error and the output-activation pairing rules.
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bpcore/loss.hpp"
@@ -142,14 +143,17 @@ TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
       CAPTURE(activation.name);
       bool valid = false;
       switch (loss.id) {
-        case Loss::mse:
-          valid = f != Activation::softmax;
+        case Loss::mse:  // any hidden activation as f^[L]
+          valid = bpcore::activation_info(f).hidden;
           break;
         case Loss::cross_entropy:
           valid = f == Activation::softmax;
           break;
         case Loss::binary_cross_entropy:
           valid = f == Activation::sigmoid;
+          break;
+        case Loss::poisson:
+          valid = f == Activation::exp;
           break;
       }
       if (valid)
@@ -176,7 +180,7 @@ TEST_CASE("check_output_pairing accepts exactly the valid pairs") {
 }
 
 TEST_CASE("loss name table round-trips and rejects unknown names") {
-  CHECK(bpcore::loss_table.size() == 3);
+  CHECK(bpcore::loss_table.size() == 4);
   for (const auto& info : bpcore::loss_table) {
     CHECK(bpcore::loss_from_name(info.name) == info.id);
     CHECK(bpcore::loss_name(info.id) == info.name);
@@ -191,4 +195,32 @@ TEST_CASE("loss name table round-trips and rejects unknown names") {
       CHECK(message.find(std::string(info.name)) != std::string::npos);
   }
   CHECK_THROWS_AS(bpcore::loss_from_name("MSE"), ArgumentError);
+}
+
+TEST_CASE_TEMPLATE("poisson: J = sum_j [y_hat - y + y log(y / y_hat)] from Z^[L], 0 log 0 = 0", T,
+                   float, double) {
+  const Index rows = 2, cols = 2;
+  const std::vector<T> Z{T(0.5), T(-1), T(0), T(2)};
+  std::vector<T> Y_hat(4);
+  bpcore::activate(Activation::exp, Z.data(), Y_hat.data(), rows, cols, T(0));
+  const std::vector<T> Y{T(3), T(0), T(1), T(5)};
+  double expected = 0;
+  for (int e = 0; e < 4; ++e) {
+    const double y = double(Y[e]), mu = std::exp(double(Z[e]));
+    expected += mu - y + (y > 0 ? y * std::log(y / mu) : 0.0);
+  }
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  const double J = bpcore::loss_sum(Loss::poisson, Z.data(), Y_hat.data(), Y.data(),
+                                    static_cast<const T*>(nullptr), rows, cols);
+  CHECK(std::abs(J - expected) <= tol * expected);
+  // J = 0 exactly where y_hat = y (and y = 0 contributes y_hat only)
+  const std::vector<T> Zy{T(0), T(std::log(2.0))}, Yy{T(1), T(2)};
+  std::vector<T> Hy(2);
+  bpcore::activate(Activation::exp, Zy.data(), Hy.data(), 1, 2, T(0));
+  CHECK(std::abs(bpcore::loss_sum(Loss::poisson, Zy.data(), Hy.data(), Yy.data(),
+                                  static_cast<const T*>(nullptr), 1, 2)) <= tol);
+  CHECK(bpcore::loss_info(Loss::poisson).output == Activation::exp);
+  CHECK(bpcore::loss_info(Loss::poisson).delta_is_error);
+  CHECK_THROWS_AS(bpcore::check_output_pairing(Activation::identity, Loss::poisson), ArgumentError);
+  CHECK_THROWS_AS(bpcore::check_output_pairing(Activation::exp, Loss::mse), ArgumentError);
 }

@@ -52,9 +52,14 @@ Spec make_spec(int depth, Activation hidden, const OutputCase& out) {
 }
 
 // Targets that suit the loss's task: real values (regression), one-hot rows (classification),
-// values in [0, 1] (multilabel).
+// values in [0, 1] (multilabel), counts (poisson: y >= 0, some exactly 0).
 std::vector<double> make_targets(Loss loss, Index rows, Index q, std::uint64_t seed) {
   const std::string_view task = bpcore::loss_info(loss).task;
+  if (loss == Loss::poisson) {
+    auto Y = bpcore_test::uniform<double>(rows * q, seed, 0, 4);
+    for (std::size_t i = 0; i < Y.size(); ++i) Y[i] = i % 4 == 0 ? 0.0 : std::floor(Y[i]);
+    return Y;
+  }
   if (task == "classification") return bpcore_test::one_hot<double>(rows, q, seed);
   if (task == "multilabel") {
     auto Y = bpcore_test::uniform<double>(rows * q, seed, 0, 1);

@@ -105,6 +105,8 @@ inline double f_scalar(Activation f, double z, double alpha) {
       return z * normal_cdf(z);
     case Activation::silu:
       return z / (1 + std::exp(-z));
+    case Activation::exp:
+      return std::exp(z);
     case Activation::softmax:
       break;
   }
@@ -140,6 +142,8 @@ inline double fprime_scalar(Activation f, double z, double alpha) {
       const double s = 1 / (1 + std::exp(-z));
       return s + z * s * (1 - s);
     }
+    case Activation::exp:
+      return std::exp(z);
     case Activation::softmax:
       break;
   }
@@ -276,6 +280,11 @@ Reference reference_backprop(const bpcore::Network<T>& net, const T* X, const T*
           break;
         case Loss::binary_cross_entropy:
           Ji -= y * std::log(y_hat) + (1 - y) * std::log(1 - y_hat);
+          Dq[e] = scale[std::size_t(i)] * (y - y_hat);
+          break;
+        case Loss::poisson:
+          // half the Poisson deviance, 0 log 0 = 0
+          Ji += y_hat - y + (y != 0 ? y * std::log(y / y_hat) : 0.0);
           Dq[e] = scale[std::size_t(i)] * (y - y_hat);
           break;
       }

@@ -4,7 +4,8 @@ Written from the mathematics of docs/notation.md, not from the C++ core. Samples
 
     Z^[l] = H^[l-1] W^[l] + b^[l],   H^[l] = f^[l](Z^[l]),   H^[0] = X,   Y_hat = H^[L]
     δ^[L] = E ⊙ f'(Z^[L]) (mse, E = Y - Y_hat)   or   Y - Y_hat (softmax + cross_entropy,
-                                                       sigmoid + binary_cross_entropy)
+                                                       sigmoid + binary_cross_entropy,
+                                                       exp + poisson)
     δ^[l] = (δ^[l+1] (W^[l+1])ᵀ) ⊙ f'(Z^[l])
     ∂J/∂W^[l] = -Σ_i p_i (H^[l-1]_i)ᵀ δ^[l]_i,   ∂J/∂b^[l] = -Σ_i p_i δ^[l]_i
 
@@ -68,6 +69,8 @@ def activate(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
         return Z * _normal_cdf(Z)
     if name == "silu":  # z σ(z)
         return Z * activate("sigmoid", Z)
+    if name == "exp":  # e^z
+        return np.exp(Z)
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -96,6 +99,8 @@ def derivative(name: str, Z: np.ndarray, alpha: float = 0.25) -> np.ndarray:
     if name == "silu":  # σ(z) (1 + z (1 − σ(z)))
         s = activate("sigmoid", Z)
         return s * (1.0 + Z * (1.0 - s))
+    if name == "exp":  # e^z
+        return np.exp(Z)
     raise ValueError(f"activation {name!r} has no element-wise derivative")
 
 
@@ -133,7 +138,7 @@ class ReferenceMLP:
         ``biases[l-1]`` is b^[l], shape (n_l,).
     activations : list of str
         f^[l] for l = 1 … L.
-    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
+    loss : {"mse", "cross_entropy", "binary_cross_entropy", "poisson"}
     alphas : dict of int to float, optional
         prelu slopes α^[l] (default 0.25 for every prelu layer).
     """
@@ -158,7 +163,7 @@ class ReferenceMLP:
                 raise ValueError(f"b^[{k + 1}] does not match W^[{k + 1}]")
             if k and self.W[k].shape[0] != self.W[k - 1].shape[1]:
                 raise ValueError(f"W^[{k + 1}] does not follow W^[{k}]")
-        if loss not in ("mse", "cross_entropy", "binary_cross_entropy"):
+        if loss not in ("mse", "cross_entropy", "binary_cross_entropy", "poisson"):
             raise ValueError(f"unknown loss {loss!r}")
         given = dict(alphas or {})
         self.alphas = {
@@ -257,6 +262,9 @@ class ReferenceMLP:
             zmax = Z.max(axis=1, keepdims=True)
             log_softmax = Z - zmax - np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True))
             return -(Y * log_softmax).sum(axis=1)
+        if self.loss_name == "poisson":  # half the Poisson deviance from Z = log ŷ, 0 log 0 = 0
+            safe = np.where(Y > 0, Y, 1.0)
+            return (Y_hat - Y + np.where(Y > 0, Y * (np.log(safe) - Z), 0.0)).sum(axis=1)
         # binary cross-entropy from Z: log σ(z) = -softplus(-z), log(1 - σ(z)) = -softplus(z)
         return (Y * _softplus(-Z) + (1.0 - Y) * _softplus(Z)).sum(axis=1)
 

@@ -15,7 +15,7 @@ import bpcore
 import numpy as np
 import pytest
 from bpcore import export
-from bpcore._names import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from bpcore._names import ACTIVATION_INFO, ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSS_INFO
 from bpcore.preprocessing import Preprocessing
 from scipy.special import erf
 
@@ -57,6 +57,8 @@ def reference_activation(name: str, Z: np.ndarray, alpha: float | None = None) -
         return 0.5 * Z * (1 + erf(Z / np.sqrt(2)))
     if name == "silu":
         return Z / (1 + np.exp(-Z))
+    if name == "exp":
+        return np.exp(Z)
     raise KeyError(name)
 
 
@@ -82,8 +84,12 @@ def _sizes(depth: int) -> list[int]:
 
 
 def _network(act: str, depth: int, dtype: str, prep: bool, seed: int = 0) -> bpcore.Network:
-    hidden, out = (act, act) if act != "softmax" else ("tanh", "softmax")
-    loss = "cross_entropy" if out == "softmax" else "mse"
+    # an output-only f^[L] (softmax, exp) after tanh layers, with the loss that names it
+    if ACTIVATION_INFO[act].hidden:
+        hidden, out, loss = act, act, "mse"
+    else:
+        hidden, out = "tanh", act
+        loss = next(n for n, info in LOSS_INFO.items() if info.output_activation == act)
     net = bpcore.Network(
         _sizes(depth),
         activation=hidden,
@@ -98,6 +104,8 @@ def _network(act: str, depth: int, dtype: str, prep: bool, seed: int = 0) -> bpc
         b[...] = rng.uniform(-0.5, 0.5, b.shape)
     for l, a in net.alphas.items():
         a[...] = (-0.3, 0.17, 0.41)[l - 1]  # not the initial 0.25, and one negative
+    if out == "exp":  # e^Z grows fast: a smaller last layer keeps Ŷ O(1), as float32's ulp needs
+        net.weights[-1][...] *= 0.25
     if prep:
         net.preprocessing = Preprocessing(
             "regression",
@@ -279,16 +287,17 @@ def test_a_failed_export_keeps_the_existing_file(tmp_path):
 
 # ---------------------------------------------------------------------- emitters of every name
 def _spec_model(name: str, dtype: str, seed: int = 3, prep: bool = True) -> export._Model:
-    """A 4-6-5-3 model whose hidden layers (or, for softmax, output) use ``name``; weights large
-    enough that Z spans about ±10."""
+    """A 4-6-5-3 model whose hidden layers (or, for an output-only f such as softmax and exp,
+    output) use ``name``; weights large enough that Z spans about ±10."""
     rng = np.random.default_rng(seed)
     sizes = [4, 6, 5, 3]
     layers = []
+    output_only = not ACTIVATION_INFO[name].hidden
     for k in range(3):
         f = (
             name
-            if (name != "softmax" and k < 2) or (name == "softmax" and k == 2)
-            else ("identity" if name != "softmax" else "tanh")
+            if (not output_only and k < 2) or (output_only and k == 2)
+            else ("identity" if not output_only else "tanh")
         )
         W = rng.normal(0, 2.5, (sizes[k], sizes[k + 1])).astype(dtype)
         b = rng.normal(0, 1, sizes[k + 1]).astype(dtype)

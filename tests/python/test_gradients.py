@@ -79,6 +79,8 @@ def make_case(case, n: int, dtype: str = "float64", weighted: bool = False, seed
             Y = rng.integers(0, 2, size=(n, q)).astype(np.float64)
         elif out == "sigmoid":
             Y = rng.uniform(0.05, 0.95, size=(n, q))
+        elif loss == "poisson":  # counts, some 0
+            Y = rng.poisson(1.5, size=(n, q)).astype(np.float64)
         else:
             Y = rng.normal(size=(n, q))
         w = rng.uniform(0.2, 3.0, size=n) if weighted else None

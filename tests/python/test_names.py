@@ -35,7 +35,8 @@ def test_python_tables_are_the_cores():
 
 
 def test_hidden_activations_are_the_activations_without_softmax():
-    assert set(_names.ACTIVATIONS) - set(_names.HIDDEN_ACTIVATIONS) == {"softmax"}
+    # and without exp, the output of the poisson loss
+    assert set(_names.ACTIVATIONS) - set(_names.HIDDEN_ACTIVATIONS) == {"softmax", "exp"}
 
 
 def test_the_new_activations_are_in_the_table():
@@ -46,7 +47,13 @@ def test_activation_properties():
     info = _names.ACTIVATION_INFO
     assert list(info) == list(_names.ACTIVATIONS)
     assert [n for n, a in info.items() if a.learnable] == ["prelu"]
-    assert {n for n, a in info.items() if a.from_output} == {"sigmoid", "tanh", "elu", "softplus"}
+    assert {n for n, a in info.items() if a.from_output} == {
+        "sigmoid",
+        "tanh",
+        "elu",
+        "softplus",
+        "exp",
+    }
     for name, a in info.items():
         assert a.name == name
         assert a.formula and a.derivative_formula
@@ -65,6 +72,7 @@ def test_from_output_means_f_prime_is_a_function_of_h(name):
         "tanh": 1 - h**2,
         "elu": np.where(h > 0, 1.0, h + 1),
         "softplus": -np.expm1(-h),
+        "exp": h,
     }
     np.testing.assert_allclose(d, formulas[name], rtol=1e-12, atol=1e-15)
 
@@ -178,7 +186,8 @@ def test_every_name_is_accepted_where_it_belongs():
         net = bpcore.Network([2, 3, 1], activation=f, output_activation="identity")
         assert net.activations[0] == f
     for f in _names.ACTIVATIONS:
-        loss = "cross_entropy" if f == "softmax" else "mse"
+        # an output-only f^[L] with the loss that names it (softmax, exp), any other with mse
+        loss = next((n for n, i in _names.LOSS_INFO.items() if i.output_activation == f), "mse")
         assert bpcore.Network([2, 2], output_activation=f, loss=loss).activations == [f]
     for init in _names.INITS:
         assert bpcore.Network([2, 1], init=init).init == init

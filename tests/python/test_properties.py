@@ -74,6 +74,8 @@ def _targets(rng: np.random.Generator, loss: str, n: int, q: int) -> np.ndarray:
         return np.eye(q)[rng.integers(0, q, size=n)]
     if task == "multilabel":  # probabilities in [0, 1]
         return rng.uniform(0, 1, size=(n, q)).round(1)
+    if loss == "poisson":  # counts, some 0
+        return rng.poisson(1.0, size=(n, q)).astype(np.float64)
     return rng.uniform(-2, 2, size=(n, q))
 
 

@@ -712,7 +712,7 @@ def test_divergence_is_a_clear_error():
 @pytest.mark.parametrize(
     "params,error,match",
     [
-        (dict(solver="lbfgs"), ValueError, "solver='lbfgs' is not offered"),
+        (dict(solver="lbfgs", max_fun=0), ValueError, "max_fun must be an integer >= 1"),
         (dict(solver="newton"), ValueError, "solver must be one of 'sgd', 'adam'"),
         (dict(activation="maxout"), ValueError, "activation must be one of"),
         (dict(activation=3), TypeError, "activation must be a name or a list"),
@@ -745,8 +745,8 @@ def test_bad_parameters_are_named(params, error, match, iris_std):
 
 def test_regressor_rejects_poisson_and_sparse_input():
     X, y = _sine(50)
-    with pytest.raises(ValueError, match="loss='poisson' is not offered"):
-        MLPRegressor(loss="poisson").fit(X, y)
+    with pytest.raises(ValueError, match="y are negative which is not allowed for Poisson"):
+        MLPRegressor(loss="poisson").fit(X, y - y.min() - 1.0)
     scipy_sparse = pytest.importorskip("scipy.sparse", reason="scipy comes with scikit-learn")
     with pytest.raises(TypeError, match="dense data is required"):
         MLPRegressor(max_iter=2).fit(scipy_sparse.csr_matrix(X), y)

@@ -4,9 +4,10 @@
 // side by side in activation.cpp and, where that is exact and cheap, with f' taken from the
 // output H = f(Z) (the table's `from_output`):
 //   sigmoid'(Z) = H (1 - H),   tanh'(Z) = 1 - H^2,   elu'(Z) = H + 1 for Z <= 0,
-//   softplus'(Z) = 1 - e^-H
+//   softplus'(Z) = 1 - e^-H,   exp'(Z) = H
 // softmax acts on each row and is only used as the output of a cross-entropy network, where the
-// loss gives delta^[L] = Y - Y_hat directly (loss.hpp).
+// loss gives delta^[L] = Y - Y_hat directly (loss.hpp). exp is element-wise but output-only too:
+// the log link of the poisson loss (delta^[L] = Y - Y_hat again); in a hidden layer it overflows.
 #pragma once
 
 #include <array>
@@ -27,21 +28,22 @@ enum class Activation {
   elu,
   softplus,
   gelu,
-  silu
+  silu,
+  exp
 };
 
 /// One activation and its properties, as data.
 struct ActivationInfo {
   Activation id;
   std::string_view name;
-  bool hidden;       // usable in a hidden layer: f' is element-wise (softmax is output-only)
-  bool from_output;  // f'(Z) is computed from H = f(Z) alone
-  bool learnable;    // has a learnable slope alpha^[l] (prelu)
-  std::string_view formula;             // f, plain text in the project notation
+  bool hidden;               // usable in a hidden layer (softmax and exp are output-only)
+  bool from_output;          // f'(Z) is computed from H = f(Z) alone
+  bool learnable;            // has a learnable slope alpha^[l] (prelu)
+  std::string_view formula;  // f, plain text in the project notation
   std::string_view derivative_formula;  // f'
 };
 
-inline constexpr std::array<ActivationInfo, 11> activation_table{{
+inline constexpr std::array<ActivationInfo, 12> activation_table{{
     {Activation::identity, "identity", true, false, false, "f(z) = z", "f′(z) = 1"},
     {Activation::sigmoid, "sigmoid", true, true, false, "σ(z) = 1 / (1 + e^(−z))",
      "σ′(z) = h (1 − h)"},
@@ -63,6 +65,7 @@ inline constexpr std::array<ActivationInfo, 11> activation_table{{
      "gelu′(z) = Φ(z) + z φ(z), φ(z) = e^(−z²/2) / √(2π)"},
     {Activation::silu, "silu", true, false, false, "silu(z) = z σ(z)",
      "silu′(z) = σ(z) (1 + z (1 − σ(z)))"},
+    {Activation::exp, "exp", false, true, false, "exp(z) = e^z", "exp′(z) = e^z = h"},
 }};
 
 /// Initial value of the learnable prelu slope alpha (one per layer).

@@ -5,6 +5,8 @@
 //   cross_entropy         J = -sum_j y_j log y_hat_j  (softmax)     delta^[L] = Y - Y_hat
 //   binary_cross_entropy  J = -sum_j [y log y_hat + (1-y) log(1-y_hat)]  (sigmoid)  delta^[L] = Y -
 //   Y_hat
+//   poisson               J = sum_j [y_hat_j - y_j + y_j log(y_j / y_hat_j)]  (exp, y >= 0: half
+//                         the Poisson deviance, 0 log 0 = 0)                  delta^[L] = Y - Y_hat
 // A batch reports and differentiates the (weighted) mean of the per-sample J.
 #pragma once
 
@@ -16,7 +18,7 @@
 
 namespace bpcore {
 
-enum class Loss { mse, cross_entropy, binary_cross_entropy };
+enum class Loss { mse, cross_entropy, binary_cross_entropy, poisson };
 
 /// One loss and its properties, as data.
 struct LossInfo {
@@ -28,12 +30,14 @@ struct LossInfo {
   std::string_view formula;          // J per sample, plain text in the project notation
 };
 
-inline constexpr std::array<LossInfo, 3> loss_table{{
+inline constexpr std::array<LossInfo, 4> loss_table{{
     {Loss::mse, "mse", std::nullopt, false, "regression", "J = ½ Σ_j (y_j − ŷ_j)²"},
     {Loss::cross_entropy, "cross_entropy", Activation::softmax, true, "classification",
      "J = −Σ_j y_j log ŷ_j"},
     {Loss::binary_cross_entropy, "binary_cross_entropy", Activation::sigmoid, true, "multilabel",
      "J = −Σ_j [y_j log ŷ_j + (1 − y_j) log(1 − ŷ_j)]"},
+    {Loss::poisson, "poisson", Activation::exp, true, "regression",
+     "J = Σ_j [ŷ_j − y_j + y_j log(y_j / ŷ_j)]"},
 }};
 
 std::string_view loss_name(Loss loss);
