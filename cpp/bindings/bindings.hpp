@@ -213,5 +213,6 @@ void bind_build(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_network(py::module_& m);
 void bind_training(py::module_& m);
+void bind_sparse(py::module_& m);
 
 }  // namespace bpcore::bindings
