@@ -50,7 +50,7 @@ def as_csr(
         if kind == "f" and csr.dtype.itemsize > np.dtype(dtype).itemsize and csr.nnz:
             finite = csr.data[np.isfinite(csr.data)]
             big = float(np.abs(finite).max()) if finite.size else 0.0
-            if big > np.finfo(dtype).max:
+            if big > float(np.finfo(dtype).max):
                 hint = "; use dtype='float64'" if dtype == np.float32 else ""
                 raise ValueError(
                     f"{name} has values up to {big:.3g}, beyond {np.dtype(dtype).name}'s "
