@@ -87,19 +87,21 @@ template <class T>
 void check_csr(const Csr<T>& X) {
   require(X.rows >= 0 && X.cols >= 0, "a CSR matrix needs a non-negative shape");
   require(X.offset(0) >= 0, "CSR indptr must start at a non-negative offset");
+  // the messages are built only on a failure: this loop visits every stored value
   for (Index i = 0; i < X.rows; ++i) {
     const Index begin = X.offset(i), end = X.offset(i + 1);
-    require(begin <= end, "CSR indptr must be non-decreasing (row " + std::to_string(i) + ")");
+    if (begin > end)
+      throw ArgumentError("CSR indptr must be non-decreasing (row " + std::to_string(i) + ")");
     Index previous = -1;
     for (Index p = begin; p < end; ++p) {
       const Index j = X.column(p);
-      require(j >= 0 && j < X.cols, "CSR column index " + std::to_string(j) + " in row " +
-                                        std::to_string(i) + " is outside [0, " +
-                                        std::to_string(X.cols) + ")");
-      require(j > previous,
-              "CSR column indices must be sorted without duplicates within a row "
-              "(row " +
-                  std::to_string(i) + "); call X.sum_duplicates() first");
+      if (j < 0 || j >= X.cols)
+        throw ArgumentError("CSR column index " + std::to_string(j) + " in row " +
+                            std::to_string(i) + " is outside [0, " + std::to_string(X.cols) + ")");
+      if (j <= previous)
+        throw ArgumentError(
+            "CSR column indices must be sorted without duplicates within a row (row " +
+            std::to_string(i) + "); call X.sum_duplicates() first");
       previous = j;
     }
   }
