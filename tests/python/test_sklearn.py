@@ -743,10 +743,8 @@ def test_bad_parameters_are_named(params, error, match, iris_std):
         MLPClassifier(**params).fit(X, y)
 
 
-def test_regressor_rejects_poisson_and_sparse_input():
+def test_regressor_rejects_poisson():
+    # sparse X is accepted now: tests/python/test_sparse.py checks it against the dense X
     X, y = _sine(50)
     with pytest.raises(ValueError, match="loss='poisson' is not offered"):
         MLPRegressor(loss="poisson").fit(X, y)
-    scipy_sparse = pytest.importorskip("scipy.sparse", reason="scipy comes with scikit-learn")
-    with pytest.raises(TypeError, match="dense data is required"):
-        MLPRegressor(max_iter=2).fit(scipy_sparse.csr_matrix(X), y)
