@@ -234,7 +234,8 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
     MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
     if (k == 0 && csr_) {
-      csr_transpose_product(*csr_, r0, nr, delta.data(), s.n_out, g + s.w_offset, g + s.b_offset);
+      // X^T delta^[1] of a CSR batch is summed once over all its rows, in backward()
+      RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
     } else if (row_kernels_) {
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
@@ -312,9 +313,17 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
       block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
       backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
     });
-    // fixed-order reduction: the same bits for any number of threads
-    grads_ = block_grads_.row(0).transpose();
-    for (Index b = 1; b < blocks.count; ++b) grads_ += block_grads_.row(b).transpose();
+    // fixed-order reduction: the same bits for any number of threads (W^[1] of a CSR batch: below)
+    const Index tail = n_params() - (csr_ ? layers_.front().n_in * layers_.front().n_out : 0);
+    grads_.tail(tail) = block_grads_.row(0).tail(tail).transpose();
+    for (Index b = 1; b < blocks.count; ++b)
+      grads_.tail(tail) += block_grads_.row(b).tail(tail).transpose();
+  }
+  if (csr_) {
+    // sum over the rows of X^T delta^[1]: one pass over the batch's stored values, in row order
+    const auto& s = layers_.front();
+    csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
+                          static_cast<T*>(nullptr));
   }
   // dJ/dtheta = -(1/n) sum
   grads_ *= T(-1.0 / double(rows));

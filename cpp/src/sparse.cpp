@@ -42,7 +42,7 @@ void transpose_product_rows(const T* data, const I* indices, const I* indptr, In
   ConstMatrixMap<T> D(delta, nr, n_out);
   MatrixMap<T>(gW, cols, n_out).noalias() =
       sparse_rows(data, indices, indptr, r0, nr, cols).transpose() * D;
-  RowVectorMap<T>(gb, n_out) = D.colwise().sum();
+  if (gb) RowVectorMap<T>(gb, n_out) = D.colwise().sum();
 }
 
 template <class I>

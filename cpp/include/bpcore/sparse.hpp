@@ -52,6 +52,7 @@ void csr_affine(const Csr<T>& X, Index r0, Index nr, const T* W, const T* b, Ind
 
 /// gW = X_rows^T delta (X.cols x n_out, overwritten) and gb = the column sums of delta, for the
 /// rows [r0, r0 + nr) of X; delta is (nr x n_out) row-major. Unscaled, as backward_rows' sums.
+/// gb may be null (only gW is wanted).
 template <class T>
 void csr_transpose_product(const Csr<T>& X, Index r0, Index nr, const T* delta, Index n_out, T* gW,
                            T* gb);
