@@ -333,3 +333,25 @@ def test_a_200000_by_50000_csr_trains_without_densifying():
     assert peak < dense_bytes / 100  # under 800 MB: the whole process, data set included
     # training itself adds memory for its batches and the network only, not for X
     assert (int(peak_kib) - int(before_kib)) * 1024 < 200e6
+
+
+def test_the_data_parallel_epoch_of_one_shard_equals_the_plain_epoch_on_csr_rows():
+    # the reducer path of the CSR epoch (sums, then the batch mean), on a single shard
+    X, Y = _data(n=120, d=20, q=2, density=0.2, seed=11)
+    core = bpcore._core
+    C = core.Csr64(X.data, X.indices, X.indptr, X.shape)
+    results = []
+    for sharded in (False, True):
+        net = core.Network64([20, 4, 2], ["tanh", "identity"], "mse")
+        net.initialize("xavier", 1)
+        opt = core.Optimizer64(core.OptimizerConfig(kind="adam", lr=0.01), net.n_params)
+        calls: list[int] = []
+        options = core.EpochOptions(batch_size=16, seed=2)
+        if sharded:
+            options.global_rows, options.row_offset = 120, 0
+        reduce = (lambda g, s, calls=calls: calls.append(1)) if sharded else None
+        r = core.train_epoch64(net, opt, C, Y, None, options, reduce)
+        assert r.status == "ok" and r.batches == 8
+        assert len(calls) == (8 if sharded else 0)
+        results.append(net.params().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-15)
