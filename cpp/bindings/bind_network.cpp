@@ -35,27 +35,6 @@ Index first_nonfinite_array(const CArray<T>& a, int n_threads) {
   return first_nonfinite(a.data(), static_cast<Index>(a.size()), n_threads);
 }
 
-// Training-mode dropout masks (dropout.hpp) for one call when a seed is given: batch row i is
-// row first + i of the data set in epoch `epoch`. Without a seed the call is evaluation: no masks.
-template <class Net>
-class DropoutScope {
- public:
-  DropoutScope(Net& net, std::optional<std::uint64_t> seed, Index epoch, Index first) : net_(net) {
-    if (!seed) return;
-    require(epoch >= 0, "dropout_epoch must be non-negative, got " + std::to_string(epoch));
-    require(first >= 0, "first_row must be non-negative, got " + std::to_string(first));
-    rows_ = DropoutRows{*seed, epoch, nullptr, first};
-    net_.set_dropout_rows(&rows_);
-  }
-  ~DropoutScope() { net_.set_dropout_rows(nullptr); }
-  DropoutScope(const DropoutScope&) = delete;
-  DropoutScope& operator=(const DropoutScope&) = delete;
-
- private:
-  Net& net_;
-  DropoutRows rows_;
-};
-
 template <class T>
 void bind_network_t(py::module_& m, const char* name) {
   using Net = Network<T>;

@@ -94,13 +94,7 @@ py::dict lbfgs_run_arrays(Network<T>& net, const CArray<T>& X, const CArray<T>& 
                   poll.function());
   }
   poll.rethrow_if_signalled();
-  py::dict out;
-  out["stop"] = std::string(lbfgs_stop_name(r.stop));
-  out["iterations"] = r.iterations;
-  out["evaluations"] = r.evaluations;
-  out["loss"] = r.loss;
-  out["penalty"] = r.penalty;
-  return out;
+  return lbfgs_run_dict(r);
 }
 
 template <class T>

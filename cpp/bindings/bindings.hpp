@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "bpcore/dropout.hpp"
+#include "bpcore/lbfgs_run.hpp"
 #include "bpcore/trainer.hpp"
 #include "bpcore/types.hpp"
 
@@ -213,5 +215,38 @@ void bind_build(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_network(py::module_& m);
 void bind_training(py::module_& m);
+void bind_sparse(py::module_& m);
+
+// Training-mode dropout masks (dropout.hpp) for one call when a seed is given: batch row i is
+// row first + i of the data set in epoch `epoch`. Without a seed the call is evaluation: no masks.
+template <class Net>
+class DropoutScope {
+ public:
+  DropoutScope(Net& net, std::optional<std::uint64_t> seed, Index epoch, Index first) : net_(net) {
+    if (!seed) return;
+    require(epoch >= 0, "dropout_epoch must be non-negative, got " + std::to_string(epoch));
+    require(first >= 0, "first_row must be non-negative, got " + std::to_string(first));
+    rows_ = DropoutRows{*seed, epoch, nullptr, first};
+    net_.set_dropout_rows(&rows_);
+  }
+  ~DropoutScope() { net_.set_dropout_rows(nullptr); }
+  DropoutScope(const DropoutScope&) = delete;
+  DropoutScope& operator=(const DropoutScope&) = delete;
+
+ private:
+  Net& net_;
+  DropoutRows rows_;
+};
+
+// The result of lbfgs_run as the dict the Python layer reads.
+inline py::dict lbfgs_run_dict(const LbfgsRunResult& r) {
+  py::dict out;
+  out["stop"] = std::string(lbfgs_stop_name(r.stop));
+  out["iterations"] = r.iterations;
+  out["evaluations"] = r.evaluations;
+  out["loss"] = r.loss;
+  out["penalty"] = r.penalty;
+  return out;
+}
 
 }  // namespace bpcore::bindings

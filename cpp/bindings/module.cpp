@@ -14,4 +14,5 @@ PYBIND11_MODULE(BPCORE_MODULE, m) {
   bind_activation(m);  // activation_table, activate, derivative
   bind_network(m);     // loss_table, init_names, Network32/64, first_nonfinite
   bind_training(m);    // optimizer_table, OptimizerConfig, EpochOptions, Optimizer32/64, epochs
+  bind_sparse(m);      // Csr32/64 and the CSR overloads (after Network32/64 and the epochs)
 }

@@ -1,5 +1,7 @@
 #include "bpcore/fullbatch.hpp"
 
+#include "bpcore/sparse_epoch.hpp"
+
 // LBFGSpp's own header (it includes Param.h before the line searches that need it)
 #include <LBFGS.h>
 
@@ -38,10 +40,11 @@ struct Objective {
   int threads;
   const std::function<bool()>* poll;
   Index& evaluations;
+  const Csr<T>* csr = nullptr;  // X is CSR (and the dense X null)
 
   double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& grad) {
     set_params(net, x);
-    const double J = net.backward(X, Y, w, rows, threads);
+    const double J = csr ? net.backward(*csr, Y, w, threads) : net.backward(X, Y, w, rows, threads);
     grad = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.grads(), net.n_params())
                .template cast<double>();
     ++evaluations;
@@ -98,17 +101,30 @@ EpochStatus lbfgs_iteration(Objective<T>& f, FullBatchMemory& mem, const Optimiz
 }
 
 template <class T>
+double lm_equations(const Network<T>& net, const T* X, const Csr<T>* csr, const T* Y,
+                    const T* sample_weight, Index rows, int n_threads, Eigen::MatrixXd& JtJ,
+                    Eigen::VectorXd& Jte);
+
+// J of a dense X, or of a CSR one when `csr` is set
+template <class T>
+double input_loss(const Network<T>& net, const T* X, const Csr<T>* csr, const T* Y, const T* w,
+                  Index rows, int threads) {
+  return csr ? net.loss(*csr, Y, w, threads) : net.loss(X, Y, w, rows, threads);
+}
+
+template <class T>
 EpochStatus lm_iteration(Network<T>& net, FullBatchMemory& mem, const OptimizerConfig& c,
                          const T* X, const T* Y, const T* w, Index rows, int threads,
-                         const std::function<bool()>* poll, EpochResult& result) {
+                         const std::function<bool()>* poll, EpochResult& result,
+                         const Csr<T>* csr) {
   if (!mem.started) {
     mem.mu = lm_mu_start;
     mem.started = true;
   }
   Eigen::MatrixXd JtJ;
   Eigen::VectorXd Jte;
-  lm_normal_equations(net, X, Y, w, rows, threads, JtJ, Jte);
-  const double J0 = net.loss(X, Y, w, rows, threads);
+  lm_equations<T>(net, X, csr, Y, w, rows, threads, JtJ, Jte);
+  const double J0 = input_loss(net, X, csr, Y, w, rows, threads);
   ++mem.evaluations;
   result.loss = J0;
   if (!std::isfinite(J0) || !Jte.allFinite() || !JtJ.allFinite()) return EpochStatus::nonfinite;
@@ -118,7 +134,7 @@ EpochStatus lm_iteration(Network<T>& net, FullBatchMemory& mem, const OptimizerC
   for (;;) {
     if (poll && (*poll)()) return EpochStatus::interrupted;
     set_params(net, theta0 + lm_step(JtJ, Jte, mem.mu));
-    const double J1 = net.loss(X, Y, w, rows, threads);
+    const double J1 = input_loss(net, X, csr, Y, w, rows, threads);
     ++mem.evaluations;
     if (std::isfinite(J1) && J1 < J0) {
       mem.mu *= lm_mu_down;
@@ -143,6 +159,24 @@ Eigen::VectorXd lm_step(const Eigen::MatrixXd& JtJ, const Eigen::VectorXd& Jte, 
 template <class T>
 double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const T* sample_weight,
                            Index rows, int n_threads, Eigen::MatrixXd& JtJ, Eigen::VectorXd& Jte) {
+  return lm_equations<T>(net, X, nullptr, Y, sample_weight, rows, n_threads, JtJ, Jte);
+}
+
+template <class T>
+double lm_normal_equations(const Network<T>& net, const Csr<T>& X, const T* Y,
+                           const T* sample_weight, int n_threads, Eigen::MatrixXd& JtJ,
+                           Eigen::VectorXd& Jte) {
+  require(X.cols == net.n_inputs(), "X must have " + std::to_string(net.n_inputs()) +
+                                        " features (columns); got " + std::to_string(X.cols));
+  return lm_equations<T>(net, nullptr, &X, Y, sample_weight, X.rows, n_threads, JtJ, Jte);
+}
+
+namespace {
+
+template <class T>
+double lm_equations(const Network<T>& net, const T* X, const Csr<T>* csr, const T* Y,
+                    const T* sample_weight, Index rows, int n_threads, Eigen::MatrixXd& JtJ,
+                    Eigen::VectorXd& Jte) {
   require(net.loss_kind() == Loss::mse,
           "optimizer lm needs loss mse (its residuals e = y - y_hat); got loss " +
               std::string(loss_name(net.loss_kind())) + "; use lbfgs or rprop");
@@ -185,10 +219,15 @@ double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const 
     // Z^[l] = H^[l-1] W^[l] + b^[l],  H^[l] = f(Z^[l])
     for (Index k = 0; k < L; ++k) {
       const auto& s = net.layer(k);
-      ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H[std::size_t(k - 1)].data(), nr, s.n_in);
       auto& Zk = Z[std::size_t(k)];
-      Zk.noalias() = A * ConstMatrixMap<T>(theta + s.w_offset, s.n_in, s.n_out);
-      Zk.rowwise() += ConstRowVectorMap<T>(theta + s.b_offset, s.n_out);
+      if (k == 0 && csr) {
+        Zk.resize(nr, s.n_out);
+        csr_affine(*csr, r0, nr, theta + s.w_offset, theta + s.b_offset, s.n_out, Zk.data());
+      } else {
+        ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H[std::size_t(k - 1)].data(), nr, s.n_in);
+        Zk.noalias() = A * ConstMatrixMap<T>(theta + s.w_offset, s.n_in, s.n_out);
+        Zk.rowwise() += ConstRowVectorMap<T>(theta + s.b_offset, s.n_out);
+      }
       H[std::size_t(k)].resize(nr, s.n_out);
       activate(s.f, Zk.data(), H[std::size_t(k)].data(), nr, s.n_out, net.alpha_or_zero(k));
     }
@@ -208,10 +247,16 @@ double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const 
         // delta^[l] = G ⊙ f'(Z^[l]) = d y_hat_j / dZ^[l]
         multiply_by_derivative(s.f, Zk.data(), H[std::size_t(k)].data(), G.data(), nr * s.n_out,
                                net.alpha_or_zero(k));
-        const T* A = k == 0 ? X + r0 * s.n_in : H[std::size_t(k - 1)].data();
+        const T* A = k == 0 ? (csr ? nullptr : X + r0 * s.n_in) : H[std::size_t(k - 1)].data();
         // d y_hat_j / dW^[l] = H^[l-1]^T delta^[l] (one sample),  d y_hat_j / db^[l] = delta^[l]
         for (Index i = 0; i < nr; ++i) {
-          for (Index a = 0; a < s.n_in; ++a)
+          if (!A) {  // CSR X: only the stored x_ia give non-zero entries (Jb starts at zero)
+            for (Index p = csr->offset(r0 + i); p < csr->offset(r0 + i + 1); ++p)
+              for (Index o = 0; o < s.n_out; ++o)
+                Jb(i * q + j, s.w_offset + csr->column(p) * s.n_out + o) =
+                    double(csr->data[p]) * double(G(i, o));
+          }
+          for (Index a = 0; a < (A ? s.n_in : 0); ++a)
             for (Index o = 0; o < s.n_out; ++o)
               Jb(i * q + j, s.w_offset + a * s.n_out + o) =
                   double(A[i * s.n_in + a]) * double(G(i, o));
@@ -251,10 +296,36 @@ double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const 
   return J;
 }
 
+// fullbatch_epoch of a dense X, or of a CSR one when `csr` is set (X is then null)
+template <class T>
+EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X, const Csr<T>* csr,
+                           const T* Y, const T* sample_weight, Index rows,
+                           const EpochOptions& options, const std::function<bool()>* poll);
+
+}  // namespace
+
 template <class T>
 EpochResult fullbatch_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
                             const T* sample_weight, Index rows, const EpochOptions& options,
                             const std::function<bool()>* poll) {
+  return fullbatch_impl<T>(net, optimizer, X, nullptr, Y, sample_weight, rows, options, poll);
+}
+
+template <class T>
+EpochResult fullbatch_epoch(Network<T>& net, Optimizer<T>& optimizer, const Csr<T>& X, const T* Y,
+                            const T* sample_weight, const EpochOptions& options,
+                            const std::function<bool()>* poll) {
+  require(X.cols == net.n_inputs(), "X must have " + std::to_string(net.n_inputs()) +
+                                        " features (columns); got " + std::to_string(X.cols));
+  return fullbatch_impl<T>(net, optimizer, nullptr, &X, Y, sample_weight, X.rows, options, poll);
+}
+
+namespace {
+
+template <class T>
+EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X, const Csr<T>* csr,
+                           const T* Y, const T* sample_weight, Index rows,
+                           const EpochOptions& options, const std::function<bool()>* poll) {
   const OptimizerConfig& c = optimizer.config();
   require(c.kind == OptimizerKind::lbfgs || c.kind == OptimizerKind::lm,
           "fullbatch_epoch runs lbfgs and lm; optimizer " + std::string(optimizer_name(c.kind)) +
@@ -277,11 +348,11 @@ EpochResult fullbatch_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X
   FullBatchMemory& mem = optimizer.memory();
   try {
     if (c.kind == OptimizerKind::lbfgs) {
-      Objective<T> f{net, X, Y, sample_weight, rows, options.n_threads, poll, mem.evaluations};
+      Objective<T> f{net, X, Y, sample_weight, rows, options.n_threads, poll, mem.evaluations, csr};
       result.status = lbfgs_iteration(f, mem, c, result);
     } else {
-      result.status =
-          lm_iteration(net, mem, c, X, Y, sample_weight, rows, options.n_threads, poll, result);
+      result.status = lm_iteration(net, mem, c, X, Y, sample_weight, rows, options.n_threads, poll,
+                                   result, csr);
     }
   } catch (const Interrupted&) {
     result.status = EpochStatus::interrupted;
@@ -313,12 +384,23 @@ EpochResult fullbatch_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X
   return result;
 }
 
+}  // namespace
+
 #define BPCORE_FULLBATCH(T)                                                                      \
   template EpochResult fullbatch_epoch<T>(Network<T>&, Optimizer<T>&, const T*, const T*,        \
                                           const T*, Index, const EpochOptions&,                  \
                                           const std::function<bool()>*);                         \
   template double lm_normal_equations<T>(const Network<T>&, const T*, const T*, const T*, Index, \
                                          int, Eigen::MatrixXd&, Eigen::VectorXd&);
+#define BPCORE_SPARSE_FULLBATCH(T)                                                             \
+  template EpochResult fullbatch_epoch<T>(Network<T>&, Optimizer<T>&, const Csr<T>&, const T*, \
+                                          const T*, const EpochOptions&,                       \
+                                          const std::function<bool()>*);                       \
+  template double lm_normal_equations<T>(const Network<T>&, const Csr<T>&, const T*, const T*, \
+                                         int, Eigen::MatrixXd&, Eigen::VectorXd&);
+BPCORE_SPARSE_FULLBATCH(float)
+BPCORE_SPARSE_FULLBATCH(double)
+#undef BPCORE_SPARSE_FULLBATCH
 BPCORE_FULLBATCH(float)
 BPCORE_FULLBATCH(double)
 #undef BPCORE_FULLBATCH

@@ -27,7 +27,9 @@ struct OutOfEvaluations {};
 template <class T>
 struct Objective {
   Network<T>& net;
-  const T *X, *Y, *w;
+  const T* X;
+  const Csr<T>* csr;  // X is CSR (and the dense X null)
+  const T *Y, *w;
   Index rows;
   int threads;
   double l2;
@@ -46,7 +48,7 @@ struct Objective {
     if (budget <= 0) throw OutOfEvaluations{};
     --budget;
     Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params()) = x.cast<T>();
-    J = net.backward(X, Y, w, rows, threads);
+    J = csr ? net.backward(*csr, Y, w, threads) : net.backward(X, Y, w, rows, threads);
     ++evaluations;
     grad = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.grads(), net.n_params())
                .template cast<double>();
@@ -66,8 +68,9 @@ struct Objective {
 }  // namespace
 
 template <class T>
-LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sample_weight,
-                         Index rows, const LbfgsRunSettings& c, const std::function<bool()>* poll) {
+LbfgsRunResult lbfgs_impl(Network<T>& net, const T* X, const Csr<T>* csr, const T* Y,
+                          const T* sample_weight, Index rows, const LbfgsRunSettings& c,
+                          const std::function<bool()>* poll) {
   require(rows > 0, "training needs at least one sample");
   require(c.history_size > 0,
           "history_size must be a positive integer; got " + std::to_string(c.history_size));
@@ -80,7 +83,7 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
   require(std::isfinite(c.l2) && c.l2 >= 0, "l2 must be a non-negative number");
 
   const Index P = net.n_params();
-  Objective<T> f{net, X, Y, sample_weight, rows, c.n_threads, c.l2, poll};
+  Objective<T> f{net, X, csr, Y, sample_weight, rows, c.n_threads, c.l2, poll};
   LbfgsRunResult result;
   Eigen::VectorXd x = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), P)
                           .template cast<double>();
@@ -166,11 +169,33 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
   }
 }
 
+template <class T>
+LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sample_weight,
+                         Index rows, const LbfgsRunSettings& settings,
+                         const std::function<bool()>* poll) {
+  return lbfgs_impl(net, X, static_cast<const Csr<T>*>(nullptr), Y, sample_weight, rows, settings,
+                    poll);
+}
+
+template <class T>
+LbfgsRunResult lbfgs_run(Network<T>& net, const Csr<T>& X, const T* Y, const T* sample_weight,
+                         const LbfgsRunSettings& settings, const std::function<bool()>* poll) {
+  return lbfgs_impl(net, static_cast<const T*>(nullptr), &X, Y, sample_weight, X.rows, settings,
+                    poll);
+}
+
 template LbfgsRunResult lbfgs_run<float>(Network<float>&, const float*, const float*, const float*,
                                          Index, const LbfgsRunSettings&,
                                          const std::function<bool()>*);
 template LbfgsRunResult lbfgs_run<double>(Network<double>&, const double*, const double*,
                                           const double*, Index, const LbfgsRunSettings&,
+                                          const std::function<bool()>*);
+
+template LbfgsRunResult lbfgs_run<float>(Network<float>&, const Csr<float>&, const float*,
+                                         const float*, const LbfgsRunSettings&,
+                                         const std::function<bool()>*);
+template LbfgsRunResult lbfgs_run<double>(Network<double>&, const Csr<double>&, const double*,
+                                          const double*, const LbfgsRunSettings&,
                                           const std::function<bool()>*);
 
 }  // namespace bpcore

@@ -23,6 +23,12 @@ inline void times_fprime(T* __restrict G, const T* __restrict D, Index n) {
   for (Index i = 0; i < n; ++i) G[i] *= D[i];
 }
 
+// Rows r0 … of a dense X (null when the batch is CSR: Network::csr_ or evaluate_chunk's csr).
+template <class T>
+inline const T* rows_from(const T* X, Index r0, Index d) {
+  return X ? X + r0 * d : nullptr;
+}
+
 // Aligned like Eigen's own matrices: Eigen's vector kernels split work by alignment, so a buffer at
 // a varying address could round differently from call to call.
 template <class T>
@@ -185,12 +191,15 @@ template <class T>
 void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
   for (std::size_t k = 0; k < layers_.size(); ++k) {
     const auto& s = layers_[k];
-    ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
+    ConstMatrixMap<T> A(k == 0 ? rows_from(X, r0, s.n_in) : H_[k - 1].data() + r0 * s.n_in, nr,
+                        s.n_in);
     ConstMatrixMap<T> Wk(params_.data() + s.w_offset, s.n_in, s.n_out);
     ConstRowVectorMap<T> bk(params_.data() + s.b_offset, s.n_out);
     MatrixMap<T> Z(Z_[k].data() + r0 * s.n_out, nr, s.n_out);
     // Z^[l] = H^[l-1] W^[l] + b^[l]
-    if (row_kernels_) {
+    if (k == 0 && csr_) {
+      csr_affine(*csr_, r0, nr, Wk.data(), bk.data(), s.n_out, Z.data());
+    } else if (row_kernels_) {
       ops_[k].affine(A.data(), Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
     } else {
       Z.noalias() = A * Wk;
@@ -232,10 +241,14 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
   for (Index k = L - 1; k >= 0; --k) {
     const auto& s = layers_[static_cast<std::size_t>(k)];
     ConstMatrixMap<T> delta(D_[k].data() + r0 * s.n_out, nr, s.n_out);
-    ConstMatrixMap<T> A(k == 0 ? X + r0 * s.n_in : H_[k - 1].data() + r0 * s.n_in, nr, s.n_in);
+    ConstMatrixMap<T> A(k == 0 ? rows_from(X, r0, s.n_in) : H_[k - 1].data() + r0 * s.n_in, nr,
+                        s.n_in);
     // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
     MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
-    if (row_kernels_) {
+    if (k == 0 && csr_) {
+      // X^T delta^[1] of a CSR batch is summed once over all its rows, in backward()
+      RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+    } else if (row_kernels_) {
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
     } else {
@@ -316,9 +329,17 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
       block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
       backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
     });
-    // fixed-order reduction: the same bits for any number of threads
-    grads_ = block_grads_.row(0).transpose();
-    for (Index b = 1; b < blocks.count; ++b) grads_ += block_grads_.row(b).transpose();
+    // fixed-order reduction: the same bits for any number of threads (W^[1] of a CSR batch: below)
+    const Index tail = n_params() - (csr_ ? layers_.front().n_in * layers_.front().n_out : 0);
+    grads_.tail(tail) = block_grads_.row(0).tail(tail).transpose();
+    for (Index b = 1; b < blocks.count; ++b)
+      grads_.tail(tail) += block_grads_.row(b).tail(tail).transpose();
+  }
+  if (csr_) {
+    // sum over the rows of X^T delta^[1]: one pass over the batch's stored values, in row order
+    const auto& s = layers_.front();
+    csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
+                          static_cast<T*>(nullptr));
   }
   // dJ/dtheta = -(1/n) sum
   grads_ *= T(-1.0 / double(rows));
@@ -417,19 +438,21 @@ namespace {
 template <class T>
 void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<T>* ops,
                     const T* params, const T* X, Index r0, Index nr, ChunkScratch<T>& scratch,
-                    T* Zout, T* Hout) {
+                    T* Zout, T* Hout, const Csr<T>* csr = nullptr) {
   Index widest = 0;
   for (const auto& s : layers) widest = std::max(widest, s.n_out);
   if (scratch.a.size() < std::size_t(nr * widest)) {
     scratch.a.resize(std::size_t(nr * widest));
     scratch.b.resize(std::size_t(nr * widest));
   }
-  const T* in = X + r0 * layers.front().n_in;
+  const T* in = rows_from(X, r0, layers.front().n_in);
   for (std::size_t k = 0; k < layers.size(); ++k) {
     const auto& s = layers[k];
     const bool last = k + 1 == layers.size();
     T* z = last ? (Zout ? Zout : Hout) : (k % 2 == 0 ? scratch.a.data() : scratch.b.data());
-    if (ops) {
+    if (k == 0 && csr) {
+      csr_affine(*csr, r0, nr, params + s.w_offset, params + s.b_offset, s.n_out, z);
+    } else if (ops) {
       ops[k].affine(in, params + s.w_offset, params + s.b_offset, z, nr, s.n_in, s.n_out);
     } else {
       MatrixMap<T> Z(z, nr, s.n_out);
@@ -448,6 +471,12 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<
 
 template <class T>
 void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
+  predict_impl(X, nullptr, rows, out, n_threads);
+}
+
+template <class T>
+void Network<T>::predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out,
+                              int n_threads) const {
   require(rows > 0, "predict needs at least one row");
   const int threads = resolve_threads(n_threads);
   const RowBlocks chunks = partition_rows(rows, kChunkRows, rows);
@@ -460,13 +489,19 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
         // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
         if (scratch.z.size() < std::size_t(nr * q)) scratch.z.resize(std::size_t(nr * q));
         evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr,
-                       scratch, scratch.z.data(), out + r0 * q);
+                       scratch, scratch.z.data(), out + r0 * q, csr);
       });
 }
 
 template <class T>
 double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index rows,
                         int n_threads) const {
+  return loss_impl(X, nullptr, Y, sample_weight, rows, n_threads);
+}
+
+template <class T>
+double Network<T>::loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight,
+                             Index rows, int n_threads) const {
   require(rows > 0, "loss needs at least one row");
   const int threads = resolve_threads(n_threads);
   double weight_total = double(rows);
@@ -490,7 +525,7 @@ double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index ro
         T* Z = scratch.z.data();
         T* H = Z + nr * q;
         evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr,
-                       scratch, Z, H);
+                       scratch, Z, H, csr);
         parts[static_cast<std::size_t>(c)] =
             loss_sum(loss_, Z, H, Y + r0 * q, sample_weight ? sample_weight + r0 : nullptr, nr, q);
       });

@@ -62,6 +62,22 @@ def first_nonfinite(a: NDArray[np.float32], n_threads: int = 0) -> int: ...
 def first_nonfinite(a: NDArray[np.float64], n_threads: int = 0) -> int: ...
 def epoch_permutation(n: int, seed: int, epoch: int) -> NDArray[np.int64]: ...
 
+class Csr32:
+    """A CSR matrix over NumPy arrays read in place: data (float32), indices and indptr (both
+    int32 or both int64), checked when made (sorted indices, no duplicates, in range)."""
+
+    def __init__(
+        self,
+        data: NDArray[np.float32],
+        indices: NDArray[np.int32] | NDArray[np.int64],
+        indptr: NDArray[np.int32] | NDArray[np.int64],
+        shape: tuple[int, int],
+    ) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def nnz(self) -> int: ...
+
 class Network32:
     def __init__(self, sizes: list[int], activations: list[str], loss: str) -> None: ...
     @property
@@ -90,7 +106,7 @@ class Network32:
     def bias(self, k: int) -> NDArray[np.float32]: ...
     def forward(
         self,
-        X: NDArray[np.float32],
+        X: NDArray[np.float32] | Csr32,
         n_threads: int = 0,
         dropout_seed: int | None = None,
         dropout_epoch: int = 0,
@@ -98,7 +114,7 @@ class Network32:
     ) -> None: ...
     def backward(
         self,
-        X: NDArray[np.float32],
+        X: NDArray[np.float32] | Csr32,
         Y: NDArray[np.float32],
         sample_weight: NDArray[np.float32] | None = None,
         n_threads: int = 0,
@@ -108,12 +124,14 @@ class Network32:
     ) -> float: ...
     def loss(
         self,
-        X: NDArray[np.float32],
+        X: NDArray[np.float32] | Csr32,
         Y: NDArray[np.float32],
         sample_weight: NDArray[np.float32] | None = None,
         n_threads: int = 0,
     ) -> float: ...
-    def predict(self, X: NDArray[np.float32], n_threads: int = 0) -> NDArray[np.float32]: ...
+    def predict(
+        self, X: NDArray[np.float32] | Csr32, n_threads: int = 0
+    ) -> NDArray[np.float32]: ...
     def cached_Z(self, k: int) -> NDArray[np.float32]: ...
     def cached_H(self, k: int) -> NDArray[np.float32]: ...
     def cached_delta(self, k: int) -> NDArray[np.float32]: ...
@@ -126,6 +144,22 @@ class Network32:
     def has_dropout(self) -> bool: ...
     def has_mask(self, k: int) -> bool: ...
     def cached_mask(self, k: int) -> NDArray[np.float32]: ...
+
+class Csr64:
+    """A CSR matrix over NumPy arrays read in place: data (float64), indices and indptr (both
+    int32 or both int64), checked when made (sorted indices, no duplicates, in range)."""
+
+    def __init__(
+        self,
+        data: NDArray[np.float64],
+        indices: NDArray[np.int32] | NDArray[np.int64],
+        indptr: NDArray[np.int32] | NDArray[np.int64],
+        shape: tuple[int, int],
+    ) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def nnz(self) -> int: ...
 
 class Network64:
     def __init__(self, sizes: list[int], activations: list[str], loss: str) -> None: ...
@@ -155,7 +189,7 @@ class Network64:
     def bias(self, k: int) -> NDArray[np.float64]: ...
     def forward(
         self,
-        X: NDArray[np.float64],
+        X: NDArray[np.float64] | Csr64,
         n_threads: int = 0,
         dropout_seed: int | None = None,
         dropout_epoch: int = 0,
@@ -163,7 +197,7 @@ class Network64:
     ) -> None: ...
     def backward(
         self,
-        X: NDArray[np.float64],
+        X: NDArray[np.float64] | Csr64,
         Y: NDArray[np.float64],
         sample_weight: NDArray[np.float64] | None = None,
         n_threads: int = 0,
@@ -173,12 +207,14 @@ class Network64:
     ) -> float: ...
     def loss(
         self,
-        X: NDArray[np.float64],
+        X: NDArray[np.float64] | Csr64,
         Y: NDArray[np.float64],
         sample_weight: NDArray[np.float64] | None = None,
         n_threads: int = 0,
     ) -> float: ...
-    def predict(self, X: NDArray[np.float64], n_threads: int = 0) -> NDArray[np.float64]: ...
+    def predict(
+        self, X: NDArray[np.float64] | Csr64, n_threads: int = 0
+    ) -> NDArray[np.float64]: ...
     def cached_Z(self, k: int) -> NDArray[np.float64]: ...
     def cached_H(self, k: int) -> NDArray[np.float64]: ...
     def cached_delta(self, k: int) -> NDArray[np.float64]: ...
@@ -298,7 +334,7 @@ class Optimizer32:
 def train_epoch32(
     net: Network32,
     optimizer: Optimizer32,
-    X: NDArray[np.float32],
+    X: NDArray[np.float32] | Csr32,
     Y: NDArray[np.float32],
     sample_weight: NDArray[np.float32] | None,
     options: EpochOptions,
@@ -307,14 +343,14 @@ def train_epoch32(
 def fullbatch_epoch32(
     net: Network32,
     optimizer: Optimizer32,
-    X: NDArray[np.float32],
+    X: NDArray[np.float32] | Csr32,
     Y: NDArray[np.float32],
     sample_weight: NDArray[np.float32] | None,
     options: EpochOptions,
 ) -> EpochResult: ...
 def lbfgs_run32(
     net: Network32,
-    X: NDArray[np.float32],
+    X: NDArray[np.float32] | Csr32,
     Y: NDArray[np.float32],
     sample_weight: NDArray[np.float32] | None,
     *,
@@ -329,7 +365,7 @@ def lbfgs_run32(
 ) -> dict[str, Any]: ...
 def lm_normal_equations32(
     net: Network32,
-    X: NDArray[np.float32],
+    X: NDArray[np.float32] | Csr32,
     Y: NDArray[np.float32],
     sample_weight: NDArray[np.float32] | None,
     n_threads: int = 0,
@@ -353,7 +389,7 @@ class Optimizer64:
 def train_epoch64(
     net: Network64,
     optimizer: Optimizer64,
-    X: NDArray[np.float64],
+    X: NDArray[np.float64] | Csr64,
     Y: NDArray[np.float64],
     sample_weight: NDArray[np.float64] | None,
     options: EpochOptions,
@@ -362,14 +398,14 @@ def train_epoch64(
 def fullbatch_epoch64(
     net: Network64,
     optimizer: Optimizer64,
-    X: NDArray[np.float64],
+    X: NDArray[np.float64] | Csr64,
     Y: NDArray[np.float64],
     sample_weight: NDArray[np.float64] | None,
     options: EpochOptions,
 ) -> EpochResult: ...
 def lbfgs_run64(
     net: Network64,
-    X: NDArray[np.float64],
+    X: NDArray[np.float64] | Csr64,
     Y: NDArray[np.float64],
     sample_weight: NDArray[np.float64] | None,
     *,
@@ -384,7 +420,7 @@ def lbfgs_run64(
 ) -> dict[str, Any]: ...
 def lm_normal_equations64(
     net: Network64,
-    X: NDArray[np.float64],
+    X: NDArray[np.float64] | Csr64,
     Y: NDArray[np.float64],
     sample_weight: NDArray[np.float64] | None,
     n_threads: int = 0,

@@ -26,10 +26,12 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from . import _sparse
 from ._loader import core
 from ._names import DTYPES, check_name, suggest
 
 __all__ = [
+    "as_input",
     "as_integer",
     "as_matrix",
     "as_number",
@@ -96,6 +98,11 @@ def as_matrix(
     """X as a (n, n_features) C-ordered array of ``dtype``; a 1-D X is one sample.
 
     ``allow_empty``: n = 0 is allowed (a rank's shard in distributed training may be empty)."""
+    if _sparse.is_sparse(X):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix; this function needs a dense array "
+            f"({name}.toarray()). Network.fit/predict/forward/backward/loss take sparse X."
+        )
     arr = _as_real_array(X, name, dtype)
     if arr.ndim == 1 and not (allow_empty and arr.size == 0):
         arr = arr.reshape(1, -1)
@@ -109,6 +116,16 @@ def as_matrix(
         raise ValueError(f"{name} must have {n_features} features (columns); got shape {arr.shape}")
     _check_finite(arr, name)
     return arr
+
+
+def as_input(
+    X: Any, name: str, dtype: np.dtype, n_features: int, *, allow_empty: bool = False
+) -> Any:
+    """:func:`as_matrix` for a dense X; a ``scipy.sparse`` X becomes a canonical CSR matrix of
+    ``dtype`` instead (:func:`bpcore._sparse.as_csr`), never a dense array."""
+    if _sparse.is_sparse(X):
+        return _sparse.as_csr(X, name, dtype, n_features, allow_empty=allow_empty)
+    return as_matrix(X, name, dtype, n_features, allow_empty=allow_empty)
 
 
 def as_targets(

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from . import _validation as v
 from ._loader import core
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, check_name
+from ._sparse import core_matrix, is_sparse
 from ._state import NetworkBase, TrainingState
 from .training import FIT_DEFAULTS as _D
 from .training import fit
@@ -121,7 +122,7 @@ class Network(NetworkBase):
         self._init_scale = init_scale
         # the optimizer, the epochs done and the locks: handed to bpcore.training and the glass box
         self._state = TrainingState(self._net)
-        self._X_cache: np.ndarray | None = None
+        self._X_cache: Any = None  # a C-ordered array, or CSR for a sparse X
         #: the user's entries of a model file (see bpcore.io); saved with the network
         self.metadata: dict[str, str] = {}
         #: standardisation and class labels (bpcore.preprocessing.Preprocessing) or None
@@ -250,25 +251,29 @@ class Network(NetworkBase):
             self._state.reset()
 
     # ---------------------------------------------------------------- computations
-    def _X(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
-        return v.as_matrix(X, name, self._dtype, self.sizes[0])
+    def _X(self, X: npt.ArrayLike, name: str = "X") -> Any:
+        """X as the network's dtype: a C-ordered array, or CSR for a ``scipy.sparse`` X."""
+        return v.as_input(X, name, self._dtype, self.sizes[0])
 
     def _Y(self, Y: npt.ArrayLike, n: int, name: str = "Y") -> np.ndarray:
         return v.as_targets(Y, name, self._dtype, self.sizes[-1], n)
 
     def forward(self, X: npt.ArrayLike, n_threads: int | None = None) -> np.ndarray:
-        """Ŷ = H^[L] of a batch X (n, d), shape (n, q). Keeps Z^[l], H^[l] for :attr:`Z`, :attr:`H`."""
+        """Ŷ = H^[L] of a batch X (n, d), shape (n, q). Keeps Z^[l], H^[l] for :attr:`Z`, :attr:`H`.
+
+        X (here and in :meth:`predict`, :meth:`loss`, :meth:`backward`, :meth:`fit`) may be a
+        ``scipy.sparse`` matrix or array: converted once to CSR, never densified."""
         X = self._X(X)
         threads = v.check_threads(n_threads)
         with self._state.lock:
-            self._net.forward(X, threads)
+            self._net.forward(core_matrix(X), threads)
             self._X_cache = X
             return self._net.cached_H(self.n_layers - 1)
 
     def predict(self, X: npt.ArrayLike, n_threads: int | None = None) -> np.ndarray:
         """Ŷ of a batch, computed in row chunks with no cache: safe from several threads at once."""
         X = self._X(X)
-        return self._net.predict(X, v.check_threads(n_threads))
+        return self._net.predict(core_matrix(X), v.check_threads(n_threads))
 
     def loss(
         self,
@@ -281,7 +286,7 @@ class Network(NetworkBase):
         X = self._X(X)
         Y = self._Y(Y, X.shape[0])
         w = v.as_sample_weight(sample_weight, self._dtype, X.shape[0])
-        return float(self._net.loss(X, Y, w, v.check_threads(n_threads)))
+        return float(self._net.loss(core_matrix(X), Y, w, v.check_threads(n_threads)))
 
     def backward(
         self,
@@ -312,7 +317,7 @@ class Network(NetworkBase):
         seed = None if dropout_seed is None else v.check_seed(dropout_seed, "dropout_seed")
         epoch = v.check_int(dropout_epoch, "dropout_epoch", minimum=0)
         with self._state.lock:
-            J = float(self._net.backward(X, Y, w, threads, seed, epoch))
+            J = float(self._net.backward(core_matrix(X), Y, w, threads, seed, epoch))
             self._X_cache = X
             g = self._net.grads().copy()
             grads = []
@@ -352,7 +357,8 @@ class Network(NetworkBase):
     def H(self) -> dict[int, np.ndarray]:
         """``{l: H^[l]}`` of the last forward/backward batch, l = 0 … L (H^[0] = X)."""
         out = self._cached("cached_H", 0)
-        out[0] = np.array(self._X_cache, copy=True)
+        X = self._X_cache
+        out[0] = X.copy() if is_sparse(X) else np.array(X, copy=True)
         return dict(sorted(out.items()))
 
     @property

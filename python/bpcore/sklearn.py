@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from . import _validation as _v
 from ._loader import core
 from ._names import HIDDEN_ACTIVATIONS, LOSS_INFO
+from ._sparse import core_matrix
 from .network import Network
 from .training import History, TrainingDivergedError
 
@@ -315,7 +316,7 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate(
             X,
             y,
-            accept_sparse=False,
+            accept_sparse="csr",
             multi_output=True,
             y_numeric=not self._is_classifier,
             dtype=_FLOAT_DTYPES if dtype is None else dtype,
@@ -355,7 +356,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Ŷ = H^[L] of X, shape (n, q); X is converted to the network's dtype."""
         check_is_fitted(self)
-        X = self._validate(X, accept_sparse=False, dtype=_FLOAT_DTYPES, reset=False)
+        X = self._validate(X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False)
         return self._net.predict(X, self.n_threads)
 
     # ---------------------------------------------------------------- training
@@ -435,7 +436,7 @@ class _BaseMLP(BaseEstimator):
         # the network's dtype and C order, once for all epochs (bpcore's conversion rules)
         dtype = X.dtype
         n, d = X.shape
-        X = _v.as_matrix(X, "X", dtype, d)
+        X = _v.as_input(X, "X", dtype, d)  # a sparse X: canonical CSR, never densified
         Y = _v.as_targets(Y, "y", dtype, Y.shape[1], n)
         w = _v.as_sample_weight(w, dtype, n)
         rng = check_random_state(self.random_state)
@@ -514,7 +515,7 @@ class _BaseMLP(BaseEstimator):
         with state.lock:
             result = run(
                 state.core_net,
-                X,
+                core_matrix(X),
                 Y,
                 w,
                 history_size=10,
@@ -813,7 +814,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     def to_sklearn(self) -> BaseEstimator:

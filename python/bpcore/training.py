@@ -31,6 +31,7 @@ from ._names import (
 )
 from ._parallel import Strategy, strategy_for
 from ._report import EpochReport, check_metrics
+from ._sparse import core_matrix, is_sparse
 
 if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
@@ -499,6 +500,9 @@ def fit(
 ) -> History:
     """Train ``net`` on (X, Y) and return the :class:`History`.
 
+    X may be a ``scipy.sparse`` matrix or array (and so may X_val): it is converted once to CSR
+    and only its stored values are read by the first layer; it is never densified.
+
     Parameters
     ----------
     epochs : int
@@ -631,10 +635,10 @@ class FitRun:
     tol: float | None
     seed: int
     threads: int
-    X: np.ndarray
+    X: Any  # a C-ordered array, or a CSR matrix for a sparse X (as X_val)
     Y: np.ndarray
     w: np.ndarray | None
-    X_val: np.ndarray | None
+    X_val: Any
     Y_val: np.ndarray | None
     batch: int  # 0: the full batch
     shuffle: bool
@@ -702,7 +706,7 @@ def _prepare(
     threads = v.check_threads(n_threads)
 
     d, q = net.sizes[0], net.sizes[-1]
-    Xc = v.as_matrix(X, "X", net.dtype, d, allow_empty=sharded)
+    Xc = v.as_input(X, "X", net.dtype, d, allow_empty=sharded)
     Yc = v.as_targets(Y, "Y", net.dtype, q, Xc.shape[0])
     w = v.as_sample_weight(sample_weight, net.dtype, Xc.shape[0], require_positive=not sharded)
     _check_poisson_targets(net.loss_name, Yc, "Y")
@@ -714,7 +718,7 @@ def _prepare(
             Xv_raw, Yv_raw = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
-        Xv = v.as_matrix(Xv_raw, "X_val", net.dtype, d, allow_empty=sharded)
+        Xv = v.as_input(Xv_raw, "X_val", net.dtype, d, allow_empty=sharded)
         Yv = v.as_targets(Yv_raw, "Y_val", net.dtype, q, Xv.shape[0])
         _check_poisson_targets(net.loss_name, Yv, "Y_val")
     elif validation_fraction is not None:
@@ -724,6 +728,9 @@ def _prepare(
         train_idx, val_idx = v.validation_split(Xc.shape[0], frac, seed)
         Xv, Yv = Xc[val_idx], Yc[val_idx]
         Xc, Yc = Xc[train_idx], Yc[train_idx]
+        if is_sparse(Xc):  # row selections of a CSR matrix, in the core's canonical form again
+            Xv = v.as_input(Xv, "X", net.dtype, d)
+            Xc = v.as_input(Xc, "X", net.dtype, d)
         w = None if w is None else w[train_idx]
 
     if batch_size is None:
@@ -788,6 +795,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     if config.kind in ("lbfgs", "lm"):
         opt.reset()  # each fit starts the L-BFGS memory and lm's damping afresh
     train = _epoch_function(net, config)
+    X_core = core_matrix(run.X)  # a CSR X: the core's view of its arrays, made once
     eopts = core.EpochOptions(
         batch_size=run.batch,
         shuffle=run.shuffle,
@@ -810,7 +818,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
             interrupts.check()
             eopts.epoch = state.epochs
             t0 = time.perf_counter()
-            result = train(state.core_net, opt, run.X, run.Y, run.w, eopts, reduce)
+            result = train(state.core_net, opt, X_core, run.Y, run.w, eopts, reduce)
             if result.status == "interrupted":  # another rank was interrupted (Ctrl-C)
                 raise KeyboardInterrupt
             if result.status == "nonfinite":
@@ -924,7 +932,7 @@ def _validation_loss(net: Network, run: FitRun, strategy: Strategy) -> float:
     assert run.X_val is not None and run.Y_val is not None
     n = run.X_val.shape[0]
     core_net = net.training_state().core_net
-    J = float(core_net.loss(run.X_val, run.Y_val, None, run.threads)) if n else 0.0
+    J = float(core_net.loss(core_matrix(run.X_val), run.Y_val, None, run.threads)) if n else 0.0
     return strategy.mean_loss(J, n)
 
 

@@ -43,6 +43,7 @@ def test_every_example_is_tested():
         "bp_by_hand.py",
         "optimizers.py",
         "single_layer_is_linear.py",
+        "tfidf_text.py",
         "train_iris.py",
     ]
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
@@ -199,3 +200,18 @@ def test_optimizers_shows_j_per_iteration(tmp_path):
     assert "FAIL" not in r.stdout
     assert r.stdout.count("ok   ") == 3
     assert (tmp_path / "optimizers.png").stat().st_size > 10_000
+
+
+def test_tfidf_text_trains_on_sparse_features(tmp_path):
+    r = run("tfidf_text.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "X is csr_matrix" in out
+    density = float(re.search(r"density ([0-9.]+)%", out).group(1))
+    assert density < 2.0
+    test_acc = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert test_acc >= 0.9
+    gap = float(re.search(r"largest weight difference ([0-9.e+-]+)", out).group(1))
+    assert gap < 1e-9
+    assert "same test predictions: True" in out
+    assert "all claims hold" in out

@@ -84,11 +84,25 @@ LbfgsRunResult lbfgs_run(Network<T>& net, const T* X, const T* Y, const T* sampl
                          Index rows, const LbfgsRunSettings& settings,
                          const std::function<bool()>* poll = nullptr);
 
+/// The same with a CSR X (sparse.hpp): Z^[1] and dJ/dW^[1] over its stored values only.
+template <class T>
+LbfgsRunResult lbfgs_run(Network<T>& net, const Csr<T>& X, const T* Y, const T* sample_weight,
+                         const LbfgsRunSettings& settings,
+                         const std::function<bool()>* poll = nullptr);
+
 extern template LbfgsRunResult lbfgs_run<float>(Network<float>&, const float*, const float*,
                                                 const float*, Index, const LbfgsRunSettings&,
                                                 const std::function<bool()>*);
 extern template LbfgsRunResult lbfgs_run<double>(Network<double>&, const double*, const double*,
                                                  const double*, Index, const LbfgsRunSettings&,
+                                                 const std::function<bool()>*);
+
+extern template LbfgsRunResult lbfgs_run<float>(Network<float>&, const Csr<float>&, const float*,
+                                                const float*, const LbfgsRunSettings&,
+                                                const std::function<bool()>*);
+extern template LbfgsRunResult lbfgs_run<double>(Network<double>&, const Csr<double>&,
+                                                 const double*, const double*,
+                                                 const LbfgsRunSettings&,
                                                  const std::function<bool()>*);
 
 }  // namespace bpcore

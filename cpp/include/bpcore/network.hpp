@@ -20,6 +20,7 @@
 #include "bpcore/kernels.hpp"
 #include "bpcore/loss.hpp"
 #include "bpcore/parallel.hpp"
+#include "bpcore/sparse.hpp"
 
 namespace bpcore {
 
@@ -76,6 +77,12 @@ class Network {
   /// from several threads at once.
   void predict(const T* X, Index rows, T* out, int n_threads) const;
 
+  /// The same four with a CSR batch X (sparse.hpp): layer 1 multiplies by X's stored values only.
+  void forward(const Csr<T>& X, int n_threads);
+  double backward(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads);
+  double loss(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads) const;
+  void predict(const Csr<T>& X, T* out, int n_threads) const;
+
   /// The cache of the last forward/backward: rows and Z^[l], H^[l], delta^[l] at index k = l - 1.
   Index cached_rows() const { return cached_rows_; }
   bool has_delta() const { return has_delta_; }
@@ -119,11 +126,16 @@ class Network {
   void drop_forward(Index k, Index r0, Index nr);
   const T* drop_backward(Index k, Index r0, Index nr, T* G, const T* Hp);
   bool dropped(Index k) const;
+  // predict and loss of a dense X, or of a CSR X when `csr` is set (X is then null)
+  void predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out, int n_threads) const;
+  double loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight, Index rows,
+                   int n_threads) const;
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
   bool small_ = false;                   // kernels::is_small(layers_)
   bool row_kernels_ = false;             // uses_row_kernels(rows) of the current call
+  const Csr<T>* csr_ = nullptr;          // the CSR X of the current forward/backward, if any
   std::vector<kernels::RowOps<T>> ops_;  // per layer, when small_
   std::vector<T> fprime_;                // f'(Z^[l]) of sgd_row's sample, layer after layer
   std::vector<Index> fprime_offset_;     // where layer k starts in fprime_
