@@ -244,6 +244,44 @@ def test_bpcore_does_not_import_scipy_for_dense_input():
 # ---------------------------------------------------------------- scikit-learn estimators
 
 
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_dropout_training_on_sparse_input_equals_the_dense_input(batch_size):
+    # the masks follow each row's index in the data set, whichever way the batch reaches the core
+    X, Y = _data(n=120, d=30, q=2, density=0.1, seed=6)
+    sparse, dense = _pair([30, 8, 6, 2], dropout=[0.4, 0.2])
+    opts = dict(optimizer="momentum", batch_size=batch_size, lr=0.02, epochs=3, seed=7)
+    hs = sparse.fit(X, Y, **opts)
+    hd = dense.fit(X.toarray(), Y, **opts)
+    np.testing.assert_allclose(hs.loss, hd.loss, rtol=1e-12, atol=TOL)
+    # the first layer's sums run in another order: rounding grows over 3 epochs of momentum
+    np.testing.assert_allclose(sparse.parameters, dense.parameters, rtol=0, atol=1e-8)
+    plain = bpcore.Network(
+        [30, 8, 6, 2], activation="tanh", output_activation="identity", init="xavier", seed=3
+    )
+    plain.fit(X, Y, **opts)
+    assert np.max(np.abs(plain.parameters - sparse.parameters)) > 1e-6  # the masks acted
+    Js, _ = sparse.backward(X[:10], Y[:10], dropout_seed=1)
+    Jd, _ = dense.backward(X[:10].toarray(), Y[:10], dropout_seed=1)
+    assert abs(Js - Jd) <= TOL
+    for k, M in dense.mask.items():
+        np.testing.assert_array_equal(sparse.mask[k], M)
+
+
+def test_estimators_lbfgs_on_sparse_input_equals_dense():
+    X, _ = _data(n=150, d=40, q=1, density=0.1, seed=11)
+    y = np.random.default_rng(11).integers(0, 3, size=150)
+    params = dict(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=40, random_state=0)
+    with pytest.warns(Warning):  # 40 iterations do not converge
+        sparse = bpcore.MLPClassifier(**params).fit(X, y)
+    with pytest.warns(Warning):
+        dense = bpcore.MLPClassifier(**params).fit(X.toarray(), y)
+    assert sparse.n_iter_ == dense.n_iter_
+    assert abs(sparse.loss_ - dense.loss_) <= 1e-10
+    np.testing.assert_allclose(
+        sparse.predict_proba(X), dense.predict_proba(X.toarray()), rtol=0, atol=1e-9
+    )
+
+
 def test_classifier_on_sparse_input_equals_dense():
     X, _ = _data(n=180, d=40, q=1, density=0.1, seed=9)
     y = np.random.default_rng(9).integers(0, 3, size=180)
