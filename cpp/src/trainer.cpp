@@ -5,12 +5,56 @@
 #include <string>
 #include <vector>
 
+#include "bpcore/sparse_epoch.hpp"
+
 namespace bpcore {
 
+namespace {
+
+// The two kinds of X an epoch reads, behind one interface: a batch of rows (`Batch`) taken in
+// place (`rows_view`) or gathered by their indices (`gather`), and Network::backward on it.
 template <class T>
-EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
-                        const T* sample_weight, Index rows, const EpochOptions& options,
-                        const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
+struct DenseRows {
+  using Batch = const T*;
+  static constexpr bool dense = true;
+  const T* X;
+  Index d;
+  Matrix<T> Xb;  // a shuffled batch's rows
+  void reserve(Index capacity) { Xb.resize(capacity, d); }
+  Batch rows_view(Index first, Index) const { return X + first * d; }
+  Batch gather(const Index* src, Index count) {
+    for (Index i = 0; i < count; ++i) Xb.row(i) = ConstMatrixMap<T>(X + src[i] * d, 1, d);
+    return Xb.data();
+  }
+  static double backward(Network<T>& net, Batch xb, const T* yb, const T* w, Index nl,
+                         int threads) {
+    return net.backward(xb, yb, w, nl, threads);
+  }
+};
+
+template <class T>
+struct CsrInput {
+  using Batch = Csr<T>;
+  static constexpr bool dense = false;
+  const Csr<T>& X;
+  CsrRows<T> Xb;  // a shuffled batch's rows
+  void reserve(Index) {}
+  Batch rows_view(Index first, Index count) const { return X.rows_view(first, count); }
+  Batch gather(const Index* src, Index count) {
+    if (count == 1) return X.rows_view(src[0], 1);  // one row: read in place
+    Xb.gather(X, src, count);
+    return Xb.view();
+  }
+  static double backward(Network<T>& net, const Batch& xb, const T* yb, const T* w, Index,
+                         int threads) {
+    return net.backward(xb, yb, w, threads);
+  }
+};
+
+template <class T, class Input>
+EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, const T* Y,
+                      const T* sample_weight, Index rows, const EpochOptions& options,
+                      const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
   require(options.batch_size >= 0, "batch_size must be positive (or 0 for the full batch)");
   require(options.epoch >= 0, "epoch must be non-negative");
   require(options.global_rows >= 0 && options.row_offset >= 0,
@@ -30,7 +74,7 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   require(n_batches > 0, "drop_last leaves no batch: batch_size " +
                              std::to_string(options.batch_size) + " > " + std::to_string(total) +
                              " samples");
-  const Index d = net.n_inputs(), q = net.n_outputs(), n_params = net.n_params();
+  const Index q = net.n_outputs(), n_params = net.n_params();
   require(optimizer.n_params() == n_params, "optimizer and network sizes differ");
   require(!net.has_dropout() || !optimizer_info(optimizer.config().kind).full_batch,
           "dropout needs a mini-batch optimizer: " +
@@ -42,10 +86,13 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
 
   // Gathered batches (only when shuffling; otherwise a batch's rows are read in place).
   const Index local_capacity = std::min(batch, rows);
-  Matrix<T> Xb, Yb;
+  const bool online = Input::dense && batch == 1 && !reduce;  // the loop below, for dense X
+  std::vector<Index> src_rows;
+  Matrix<T> Yb;
   Eigen::Matrix<T, Eigen::Dynamic, 1> wb;
-  if (options.shuffle && local_capacity > 0 && !(batch == 1 && !reduce)) {
-    Xb.resize(local_capacity, d);
+  if (options.shuffle && local_capacity > 0 && !online) {
+    input.reserve(local_capacity);
+    src_rows.resize(std::size_t(local_capacity));
     Yb.resize(local_capacity, q);
     if (sample_weight) wb.resize(local_capacity);
   }
@@ -74,63 +121,66 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
   try {
-    if (batch == 1 && !reduce) {
-      // Online training: each sample is read where it lies, and plain sgd's step is taken inside
-      // the gradient pass (Network::sgd_row); the same bits as the general loop below.
-      const bool fused = optimizer.plain_sgd();
-      const T lr = T(result.lr);
-      for (Index bi = 0; bi < n_batches; ++bi) {
-        const Index src = options.shuffle ? order[std::size_t(bi)] : bi;
-        const T* x = X + src * d;
-        const T* y = Y + src * q;
-        drop.first = src;
-        double weight = 1;
-        if (sample_weight) {
-          weight = double(sample_weight[src]);
-          if (weight == 0) continue;  // nothing to learn from this sample
-        }
-        double J = 0;
-        if (fused && !(weight < 0) && std::isfinite(weight)) {
-          J = net.sgd_row(x, y, lr);  // a weight's batch mean over one row is the row itself
-          optimizer.count_step();
-        } else {
-          J = net.backward(x, y, sample_weight ? sample_weight + src : nullptr, 1,
-                           options.n_threads);
-          optimizer.step(net, result.lr);
-        }
-        if (!std::isfinite(J)) {
-          roll_back();
-          result.status = EpochStatus::nonfinite;
-          return result;
-        }
-        loss_total += J * weight;
-        weight_total += weight;
-        ++result.batches;
-        ++result.samples;
-        if (poll && (*poll)()) {
-          roll_back();
-          result.status = EpochStatus::interrupted;
-          return result;
+    if constexpr (Input::dense) {
+      if (online) {
+        // Online training: each sample is read where it lies, and plain sgd's step is taken inside
+        // the gradient pass (Network::sgd_row); the same bits as the general loop below.
+        const bool fused = optimizer.plain_sgd();
+        const T lr = T(result.lr);
+        for (Index bi = 0; bi < n_batches; ++bi) {
+          const Index src = options.shuffle ? order[std::size_t(bi)] : bi;
+          const T* x = input.X + src * input.d;
+          const T* y = Y + src * q;
+          drop.first = src;
+          double weight = 1;
+          if (sample_weight) {
+            weight = double(sample_weight[src]);
+            if (weight == 0) continue;  // nothing to learn from this sample
+          }
+          double J = 0;
+          if (fused && !(weight < 0) && std::isfinite(weight)) {
+            J = net.sgd_row(x, y, lr);  // a weight's batch mean over one row is the row itself
+            optimizer.count_step();
+          } else {
+            J = net.backward(x, y, sample_weight ? sample_weight + src : nullptr, 1,
+                             options.n_threads);
+            optimizer.step(net, result.lr);
+          }
+          if (!std::isfinite(J)) {
+            roll_back();
+            result.status = EpochStatus::nonfinite;
+            return result;
+          }
+          loss_total += J * weight;
+          weight_total += weight;
+          ++result.batches;
+          ++result.samples;
+          if (poll && (*poll)()) {
+            roll_back();
+            result.status = EpochStatus::interrupted;
+            return result;
+          }
         }
       }
     }
-    for (Index bi = 0; bi < (batch == 1 && !reduce ? 0 : n_batches); ++bi) {
+    for (Index bi = 0; bi < (online ? 0 : n_batches); ++bi) {
       // Batch bi is rows order[r0 … r0+nb-1] of the data set; nl of them are this process's.
       const Index r0 = bi * batch, nb = std::min(batch, total - r0);
-      const T *xb = nullptr, *yb = nullptr, *w = nullptr;
+      typename Input::Batch xb{};
+      const T *yb = nullptr, *w = nullptr;
       Index nl = 0;
       if (options.shuffle) {
         for (Index i = 0; i < nb; ++i) {
           const Index src = order[std::size_t(r0 + i)] - offset;
           if (src < 0 || src >= rows) continue;
-          Xb.row(nl) = ConstMatrixMap<T>(X, rows, d).row(src);
+          src_rows[std::size_t(nl)] = src;
           Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
           if (sample_weight) wb[nl] = sample_weight[src];
           if (!drop_ids.empty()) drop_ids[std::size_t(nl)] = src + offset;
           ++nl;
         }
         drop.ids = drop_ids.data();
-        xb = Xb.data();
+        if (nl > 0) xb = input.gather(src_rows.data(), nl);
         yb = Yb.data();
         w = sample_weight ? wb.data() : nullptr;
       } else {
@@ -138,7 +188,7 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
         nl = std::max<Index>(0, hi - lo);
         drop.first = lo;
         if (nl > 0) {
-          xb = X + (lo - offset) * d;
+          xb = input.rows_view(lo - offset, nl);
           yb = Y + (lo - offset) * q;
           w = sample_weight ? sample_weight + (lo - offset) : nullptr;
         }
@@ -152,12 +202,12 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
       double J = 0, batch_weight = local_weight;
       if (!reduce) {
         if (batch_weight == 0) continue;  // nothing to learn from this batch
-        J = net.backward(xb, yb, w, nl, options.n_threads);
+        J = Input::backward(net, xb, yb, w, nl, options.n_threads);
       } else {
         // This process's sums, the all-reduce, then the batch mean from the global sums.
         double J_local = 0;
         if (nl > 0 && local_weight != 0) {
-          J_local = net.backward(xb, yb, w, nl, options.n_threads);
+          J_local = Input::backward(net, xb, yb, w, nl, options.n_threads);
           gradient *= T(local_weight);
         } else {
           gradient.setZero();
@@ -206,12 +256,39 @@ EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, co
   return result;
 }
 
+}  // namespace
+
+template <class T>
+EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
+                        const T* sample_weight, Index rows, const EpochOptions& options,
+                        const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
+  DenseRows<T> input{X, net.n_inputs(), {}};
+  return run_epoch(net, optimizer, input, Y, sample_weight, rows, options, poll, reduce);
+}
+
+template <class T>
+EpochResult train_epoch(Network<T>& net, Optimizer<T>& optimizer, const Csr<T>& X, const T* Y,
+                        const T* sample_weight, const EpochOptions& options,
+                        const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
+  require_inputs(X, net.n_inputs());
+  CsrInput<T> input{X, {}};
+  return run_epoch(net, optimizer, input, Y, sample_weight, X.rows, options, poll, reduce);
+}
+
 template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>&, const float*,
                                         const float*, const float*, Index, const EpochOptions&,
                                         const std::function<bool()>*,
                                         const GradientReducer<float>*);
 template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, const double*,
                                          const double*, const double*, Index, const EpochOptions&,
+                                         const std::function<bool()>*,
+                                         const GradientReducer<double>*);
+template EpochResult train_epoch<float>(Network<float>&, Optimizer<float>&, const Csr<float>&,
+                                        const float*, const float*, const EpochOptions&,
+                                        const std::function<bool()>*,
+                                        const GradientReducer<float>*);
+template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, const Csr<double>&,
+                                         const double*, const double*, const EpochOptions&,
                                          const std::function<bool()>*,
                                          const GradientReducer<double>*);
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bpcore/types.hpp"
@@ -70,6 +71,13 @@ class CsrRows {
   std::vector<T> data_;
   std::vector<std::int64_t> indices_, indptr_{0};
 };
+
+/// Checks that X has n_inputs columns (ArgumentError naming X otherwise).
+template <class T>
+void require_inputs(const Csr<T>& X, Index n_inputs) {
+  require(X.cols == n_inputs, "X must have " + std::to_string(n_inputs) +
+                                  " features (columns); got " + std::to_string(X.cols));
+}
 
 #define BPCORE_EXTERN_SPARSE(T)                                                                   \
   extern template struct Csr<T>;                                                                  \
