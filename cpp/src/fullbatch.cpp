@@ -1,6 +1,7 @@
 #include "bpcore/fullbatch.hpp"
 
 #include "bpcore/sparse_epoch.hpp"
+#include "lbfgs_objective.hpp"
 
 // LBFGSpp's own header (it includes Param.h before the line searches that need it)
 #include <LBFGS.h>
@@ -15,51 +16,18 @@ namespace bpcore {
 
 namespace {
 
-// Thrown from inside an evaluation to leave the line search (not std::exceptions, which the
-// line search's own failures are).
-struct Interrupted {};
-struct NonFinite {};
-
-template <class T>
-void set_params(Network<T>& net, const Eigen::VectorXd& x) {
-  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params()) = x.cast<T>();
-}
-
-template <class T>
-Eigen::VectorXd get_params(const Network<T>& net) {
-  return Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params())
-      .template cast<double>();
-}
-
-// f(x, grad) of LBFGSpp: J and dJ/dtheta at x, one full-batch forward/backward.
-template <class T>
-struct Objective {
-  Network<T>& net;
-  const T *X, *Y, *w;
-  Index rows;
-  int threads;
-  const std::function<bool()>* poll;
-  Index& evaluations;
-  const Csr<T>* csr = nullptr;  // X is CSR (and the dense X null)
-
-  double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& grad) {
-    set_params(net, x);
-    const double J = csr ? net.backward(*csr, Y, w, threads) : net.backward(X, Y, w, rows, threads);
-    grad = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.grads(), net.n_params())
-               .template cast<double>();
-    ++evaluations;
-    if (!std::isfinite(J) || !grad.allFinite()) throw NonFinite{};
-    if (poll && (*poll)()) throw Interrupted{};
-    return J;
-  }
-};
+using detail::get_params;
+using detail::Interrupted;
+using detail::LbfgsObjective;
+using detail::NonFinite;
+using detail::set_params;
 
 bool loss_converged(double J0, double J1, double loss_tol) {
   return std::abs(J0 - J1) <= loss_tol * std::max({std::abs(J0), std::abs(J1), 1.0});
 }
 
 template <class T>
-EpochStatus lbfgs_iteration(Objective<T>& f, FullBatchMemory& mem, const OptimizerConfig& c,
+EpochStatus lbfgs_iteration(LbfgsObjective<T>& f, FullBatchMemory& mem, const OptimizerConfig& c,
                             EpochResult& result) {
   Network<T>& net = f.net;
   const Index P = net.n_params();
@@ -348,8 +316,10 @@ EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X,
   FullBatchMemory& mem = optimizer.memory();
   try {
     if (c.kind == OptimizerKind::lbfgs) {
-      Objective<T> f{net, X, Y, sample_weight, rows, options.n_threads, poll, mem.evaluations, csr};
+      LbfgsObjective<T> f{net, X, csr, Y, sample_weight, rows, options.n_threads, 0.0, poll};
+      f.evaluations = mem.evaluations;
       result.status = lbfgs_iteration(f, mem, c, result);
+      mem.evaluations = f.evaluations;
     } else {
       result.status = lm_iteration(net, mem, c, X, Y, sample_weight, rows, options.n_threads, poll,
                                    result, csr);

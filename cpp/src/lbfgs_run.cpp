@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bpcore/names.hpp"
+#include "lbfgs_objective.hpp"
 
 namespace bpcore {
 
@@ -16,56 +17,10 @@ std::string_view lbfgs_stop_name(LbfgsStop stop) {
   return name_in(lbfgs_stop_table, stop, "lbfgs stop");
 }
 
-namespace {
-
-// Thrown from inside an evaluation to leave the line search.
-struct Interrupted {};
-struct NonFinite {};
-struct OutOfEvaluations {};
-
-// F(theta) = J(theta) + l2/2 sum ||W^[l]||^2 and dF/dtheta, one full-batch forward/backward.
-template <class T>
-struct Objective {
-  Network<T>& net;
-  const T* X;
-  const Csr<T>* csr;  // X is CSR (and the dense X null)
-  const T *Y, *w;
-  Index rows;
-  int threads;
-  double l2;
-  const std::function<bool()>* poll;
-  Index evaluations = 0;
-  Index budget = std::numeric_limits<Index>::max();  // evaluations this line search may take
-  double J = 0;                                      // the data term of the last evaluation
-
-  double penalty(const Eigen::VectorXd& x) const {
-    double sum = 0;
-    for (const auto& s : net.layers()) sum += x.segment(s.w_offset, s.n_in * s.n_out).squaredNorm();
-    return 0.5 * l2 * sum;
-  }
-
-  double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& grad) {
-    if (budget <= 0) throw OutOfEvaluations{};
-    --budget;
-    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), net.n_params()) = x.cast<T>();
-    J = csr ? net.backward(*csr, Y, w, threads) : net.backward(X, Y, w, rows, threads);
-    ++evaluations;
-    grad = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.grads(), net.n_params())
-               .template cast<double>();
-    double F = J;
-    if (l2 > 0) {
-      // dF/dW^[l] = dJ/dW^[l] + l2 W^[l]
-      for (const auto& s : net.layers())
-        grad.segment(s.w_offset, s.n_in * s.n_out) += l2 * x.segment(s.w_offset, s.n_in * s.n_out);
-      F += penalty(x);
-    }
-    if (poll && (*poll)()) throw Interrupted{};
-    if (!std::isfinite(F) || !grad.allFinite()) throw NonFinite{};
-    return F;
-  }
-};
-
-}  // namespace
+using detail::Interrupted;
+using detail::LbfgsObjective;
+using detail::NonFinite;
+using detail::OutOfEvaluations;
 
 template <class T>
 LbfgsRunResult lbfgs_impl(Network<T>& net, const T* X, const Csr<T>* csr, const T* Y,
@@ -83,7 +38,7 @@ LbfgsRunResult lbfgs_impl(Network<T>& net, const T* X, const Csr<T>* csr, const 
   require(std::isfinite(c.l2) && c.l2 >= 0, "l2 must be a non-negative number");
 
   const Index P = net.n_params();
-  Objective<T> f{net, X, csr, Y, sample_weight, rows, c.n_threads, c.l2, poll};
+  LbfgsObjective<T> f{net, X, csr, Y, sample_weight, rows, c.n_threads, c.l2, poll};
   LbfgsRunResult result;
   Eigen::VectorXd x = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(net.params(), P)
                           .template cast<double>();
