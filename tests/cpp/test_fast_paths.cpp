@@ -1,5 +1,5 @@
-// The small-row fast paths of the activations: the exp behind sigmoid and silu (its table and
-// accuracy against long double, overflow and underflow, position independence),
+// The small-row fast paths of the activations: the exp behind sigmoid and silu (accuracy
+// against long double, overflow and underflow, position independence),
 // activate_with_derivative against activate + derivative, and the shuffle's draws against the plain
 // rejection rule.
 #include <algorithm>
@@ -115,22 +115,7 @@ TEST_CASE("Rng::below draws what the rejection rule with 2^64 mod n draws") {
   }
 }
 
-TEST_CASE("exp_fixed's table is 2^(j/128) split in a nearest double and its relative tail") {
-  for (int j = 0; j < 128; ++j) {
-    CAPTURE(j);
-    const long double want = std::exp2((long double)j / 128.0L);
-    std::uint64_t sb = bpcore::scalar::exp_table[2 * j + 1] + (std::uint64_t(j) << 45);
-    double s, t;
-    std::memcpy(&s, &sb, sizeof s);
-    std::memcpy(&t, &bpcore::scalar::exp_table[2 * j], sizeof t);
-    // s is the nearest double (to long double's precision) and s (1 + t) is 2^(j/128) to 2^-62
-    CHECK(ulps(s, want) <= 0.5 + 1e-3);
-    const long double joined = (long double)s * (1.0L + (long double)t);
-    CHECK(double(std::fabs(joined - want) / want) < 0x1p-62);
-  }
-}
-
-TEST_CASE("exp_fixed is within 0.52 ulp of the long double value, through the whole range") {
+TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {
   double worst = 0;
   bpcore::Rng rng(7);
   auto check = [&](double x) {
@@ -142,7 +127,7 @@ TEST_CASE("exp_fixed is within 0.52 ulp of the long double value, through the wh
   for (int i = 0; i < 200000; ++i) check(rng.uniform(-1.0, 1.0));
   for (int i = 0; i < 200000; ++i) check(rng.uniform(-40.0, 40.0));
   for (double x : {0.0, -0.0, 1e-300, -1e-300, 0x1p-60, 704.5, 709.78, -704.5, -707.9}) check(x);
-  CHECK(worst <= 0.52);
+  CHECK(worst < 1.0);
   // the edges: overflow to inf, the subnormal range to 1 ulp of the smallest normal, 0 below it
   CHECK(std::isinf(bpcore::scalar::exp_fixed(709.79)));
   CHECK(std::isfinite(bpcore::scalar::exp_fixed(709.78)));
