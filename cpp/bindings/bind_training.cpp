@@ -2,6 +2,8 @@
 // released; between batches it asks Python whether a signal such as Ctrl-C arrived (SignalPoll).
 #include <pybind11/eigen.h>
 
+#include <limits>
+
 #include "bindings.hpp"
 #include "bpcore/fullbatch.hpp"
 #include "bpcore/lbfgs_run.hpp"
@@ -59,6 +61,30 @@ EpochResult train_epoch_arrays(Network<T>& net, Optimizer<T>& optimizer, const C
   }
   poll.rethrow_if_signalled();  // e.g. KeyboardInterrupt, after the roll-back
   return result;
+}
+
+template <class T>
+void train_epochs_arrays(Network<T>& net, Optimizer<T>& optimizer, const CArray<T>& X,
+                         const CArray<T>& Y, std::optional<CArray<T>> w,
+                         const EpochOptions& options, Index epochs, std::optional<double> tol,
+                         py::list out) {
+  const Index rows = batch_rows(net.n_inputs(), net.n_outputs(), X, Y, w);
+  const T* wp = w ? w->data() : nullptr;
+  SignalPoll poll;
+  std::vector<TimedEpoch> done;
+  auto report = [&] {
+    for (const auto& d : done) out.append(py::make_tuple(d.result, d.seconds));
+  };
+  try {
+    py::gil_scoped_release release;
+    train_epochs(net, optimizer, X.data(), Y.data(), wp, rows, options, epochs,
+                 tol ? *tol : std::numeric_limits<double>::quiet_NaN(), poll.function(), done);
+  } catch (...) {
+    report();
+    throw;
+  }
+  report();
+  poll.rethrow_if_signalled();  // after the finished epochs are reported
 }
 
 template <class T>
@@ -161,6 +187,14 @@ void bind_training_t(py::module_& m, const char* optimizer_name_, const char* tr
         "process's part of data-parallel training: reduce(gradient, sums) must sum both arrays "
         "(zero-copy views) over all processes in place; an exception it raises rolls the epoch "
         "back and passes on.");
+  m.def(std::string("train_epochs").append(train_name + 11).c_str(), &train_epochs_arrays<T>,
+        py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+        py::arg("sample_weight").noconvert().none(true), py::arg("options"), py::arg("epochs"),
+        py::arg("tol").none(true), py::arg("out"),
+        "Runs up to `epochs` epochs from options.epoch in one call (trainer.hpp, train_epochs), "
+        "stopping after one that is not ok or whose loss is below `tol`; appends (EpochResult, "
+        "seconds) of each epoch run to `out`, also when a signal's exception (Ctrl-C) is "
+        "raised.");
   m.def(std::string("fullbatch_epoch").append(train_name + 11).c_str(), &fullbatch_epoch_arrays<T>,
         py::arg("net"), py::arg("optimizer"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("sample_weight").noconvert().none(true), py::arg("options"),

@@ -8,10 +8,12 @@
 #include <string>
 #include <type_traits>
 
+#include "bpcore/exp_fixed.hpp"
 #include "bpcore/names.hpp"
 
-// The selects of exp_fixed below vectorise only when comparisons are taken not to trap (GCC keeps
-// them as branches otherwise). That changes no value: every operation is still done as written.
+// The selects of exp_fixed (bpcore/exp_fixed.hpp) vectorise only when comparisons are taken not to
+// trap (GCC keeps them as branches otherwise). That changes no value: every operation is still done
+// as written.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -64,59 +66,8 @@ T erfc_of(T x) {
   return std::erfc(x);
 }
 
-// e^x by fdlibm's e_exp.c (error below 1 ulp): x = k ln2 + r with |r| <= ln2 / 2, a rational
-// approximation of e^r, then the scaling by 2^k = 2^k1 2^k2 (k1 ~ k / 2, two exact products for
-// every normal result). Branch-free plain IEEE operations in one fixed order (the build forbids
-// contracting them into fused multiply-adds), so that loops over it vectorise and an element gets
-// the same bits in a scalar or a vector lane, on every instruction set, wherever it lies.
-inline double exp_fixed(double x) {
-  constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
-  constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
-  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
-  constexpr double kInvLn2 = 1.44269504088896338700e+00;
-  constexpr double kShift = 0x1.8p52;  // t + kShift rounds t to an integer held in t's low bits
-  constexpr double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03,
-                   P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06,
-                   P5 = 4.13813679705723846039e-08;
-  const auto bits_of = [](double v) {
-    std::uint64_t u;
-    std::memcpy(&u, &v, sizeof u);
-    return u;
-  };
-  const auto from_bits = [](std::uint64_t u) {
-    double v;
-    std::memcpy(&v, &u, sizeof v);
-    return v;
-  };
-  const double xc = x > 710.0 ? 710.0 : (x < -746.0 ? -746.0 : x);
-  const double tk = xc * kInvLn2 + kShift;
-  const double k = tk - kShift;  // round(x / ln2)
-  const double hi = xc - k * kLn2Hi, lo = k * kLn2Lo;
-  const double r = hi - lo, rr = r * r;
-  const double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
-  const double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
-  const double t1 = k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
-  const double t2 = (k - (t1 - kShift)) + kShift;
-  const std::uint64_t one = bits_of(1.0);
-  const double s1 = from_bits(one + (bits_of(t1) << 52));  // 2^k1
-  const double s2 = from_bits(one + (bits_of(t2) << 52));  // 2^k2
-  const double e = (y * s1) * s2;
-  return x != x ? x
-                : (x > kOverflow ? std::numeric_limits<double>::infinity()
-                                 : (x < kUnderflow ? 0.0 : e));
-}
-
-// e^x in T: float through the double above, rounded once.
-template <class T>
-inline T exp_of(T x) {
-  return T(exp_fixed(double(x)));
-}
-
-// 1 / (1 + e^-z)
-template <class T>
-inline T sigmoid_of(T z) {
-  return T(1) / (T(1) + exp_of(-z));
-}
+using scalar::exp_of;  // e^x and the sigmoid: bpcore/exp_fixed.hpp
+using scalar::sigmoid_of;
 
 // One kernel per activation: f (H = f(Z)) and times_df (G <- G ⊙ f'(Z)) side by side. Softmax
 // acts on whole rows and is handled in activate().

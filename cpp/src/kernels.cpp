@@ -1,6 +1,16 @@
 #include "bpcore/kernels.hpp"
 
+#include <cmath>
+#include <type_traits>
+
+#include "bpcore/exp_fixed.hpp"
 #include "bpcore/network.hpp"
+
+// The online forward's sigmoid vectorises only when comparisons are taken not to trap (see
+// bpcore/exp_fixed.hpp). That changes no value: every operation is still done as written.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 namespace bpcore {
 namespace kernels {
@@ -131,6 +141,99 @@ void sgd_row(const T* __restrict a, const T* __restrict d, T* __restrict W, T* _
   }
 }
 
+// The activations the online forward evaluates itself, with f' from h in the same loop.
+enum class OnlineF { other, sigmoid, tanh };
+
+template <class T, OnlineF F>
+inline void activate_in_place(const T* z, T* __restrict h, T* __restrict fp, Index n) {
+  if constexpr (F == OnlineF::sigmoid) {
+    // h = 1 / (1 + e^-z), f' = h (1 - h)
+    for (Index j = 0; j < n; ++j) {
+      const T hj = scalar::sigmoid_of(z[j]);
+      h[j] = hj;
+      fp[j] = T(1) * (hj * (T(1) - hj));
+    }
+  } else if constexpr (F == OnlineF::tanh) {
+    // h = tanh(z), f' = 1 - h^2
+    for (Index j = 0; j < n; ++j) {
+      const T hj = std::tanh(z[j]);
+      h[j] = hj;
+      fp[j] = T(1) * (T(1) - hj * hj);
+    }
+  }
+}
+
+template <class T, int N, OnlineF F>
+void online_forward(const T* __restrict a, const T* __restrict W, const T* __restrict b,
+                    T* __restrict z, T* __restrict h, T* __restrict fp, Index n_in, Index n_out) {
+  if constexpr (N > 0) {
+    // z = b + a W, accumulated in registers as in affine
+    T acc[N];
+    for (Index j = 0; j < N; ++j) acc[j] = b[j];
+    for (Index p = 0; p < n_in; ++p) {
+      BPCORE_KEEP_SCALAR_LOOP;
+      const T ap = a[p];
+      const T* __restrict w = W + p * N;
+      for (Index j = 0; j < N; ++j) acc[j] += ap * w[j];
+    }
+    for (Index j = 0; j < N; ++j) z[j] = acc[j];
+    activate_in_place<T, F>(acc, h, fp, N);
+  } else {
+    affine<T, 0>(a, W, b, z, 1, n_in, n_out);
+    activate_in_place<T, F>(z, h, fp, n_out);
+  }
+}
+
+template <class T, int N, bool Grads>
+void online_backward(const T* __restrict a, const T* __restrict d, T* __restrict W, T* __restrict b,
+                     T* __restrict gW, T* __restrict gb, T* __restrict g, const T* __restrict fp,
+                     Index n_in, Index n_out, T lr) {
+  const Index n = N > 0 ? N : n_out;
+  for (Index p = 0; p < n_in; ++p) {
+    BPCORE_KEEP_SCALAR_LOOP;
+    T* __restrict w = W + p * n;
+    // g_p = (d W_p^T) f'_p, from W_p before its step
+    if (g) {
+      const T gp = dot_row(d, w, n);
+      g[p] = fp ? gp * fp[p] : gp;
+    }
+    // dJ/dW_p = -(a_p d), then W_p <- W_p - lr dJ/dW_p
+    const T ap = a[p];
+    for (Index j = 0; j < n; ++j) {
+      const T gj = (ap * d[j]) * T(-1);
+      if constexpr (Grads) gW[p * n + j] = gj;
+      w[j] = w[j] - lr * gj;
+    }
+  }
+  for (Index j = 0; j < n; ++j) {
+    const T gj = d[j] * T(-1);
+    if constexpr (Grads) gb[j] = gj;
+    b[j] = b[j] - lr * gj;
+  }
+}
+
+template <class T, int N>
+OnlineOps<T> online_of(Activation f) {
+  OnlineOps<T> ops{&online_forward<T, N, OnlineF::other>, &online_backward<T, N, true>,
+                   &online_backward<T, N, false>, false, N};
+  if (f == Activation::sigmoid) {
+    ops.forward = &online_forward<T, N, OnlineF::sigmoid>;
+    ops.fused = true;
+  } else if (f == Activation::tanh && std::is_same_v<T, double>) {
+    // float's tanh is Eigen's vectorised one: left to activate
+    ops.forward = &online_forward<T, N, OnlineF::tanh>;
+    ops.fused = true;
+  }
+  return ops;
+}
+
+template <class T, int... Widths>
+OnlineOps<T> pick_online(Index n_out, Activation f, std::integer_sequence<int, Widths...>) {
+  OnlineOps<T> ops = online_of<T, 0>(f);
+  ((n_out == Widths ? (ops = online_of<T, Widths>(f), 0) : 0), ...);
+  return ops;
+}
+
 template <class T, int N>
 RowOps<T> ops_of() {
   return {&affine<T, N>, &grad<T, N>, &back<T, N>, &sgd_row<T, N>, N};
@@ -143,17 +246,28 @@ RowOps<T> pick(Index n_out, std::integer_sequence<int, Widths...>) {
   return ops;
 }
 
+// The widths with kernels of their own; any other width runs on the run-time-width ones.
+using FixedWidths = std::integer_sequence<int, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                          16, 20, 24, 28, 32>;
+
 }  // namespace
 
 template <class T>
 RowOps<T> row_ops(Index n_out, bool generic) {
   if (generic) return ops_of<T, 0>();
-  return pick<T>(n_out, std::integer_sequence<int, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                              15, 16, 20, 24, 28, 32>{});
+  return pick<T>(n_out, FixedWidths{});
+}
+
+template <class T>
+OnlineOps<T> online_ops(Index n_out, Activation f, bool generic) {
+  if (generic) return online_of<T, 0>(f);
+  return pick_online<T>(n_out, f, FixedWidths{});
 }
 
 template RowOps<float> row_ops<float>(Index, bool);
 template RowOps<double> row_ops<double>(Index, bool);
+template OnlineOps<float> online_ops<float>(Index, Activation, bool);
+template OnlineOps<double> online_ops<double>(Index, Activation, bool);
 
 }  // namespace kernels
 }  // namespace bpcore

@@ -11,13 +11,8 @@ namespace {
 // number of threads.
 constexpr Index kChunkRows = 512;
 
-// Activations whose f' sgd_row takes from activate_with_derivative: f' comes from H in the same
-// loop, and G ⊙ D gives the same bits as multiply_by_derivative.
-inline bool fused_derivative(Activation f) {
-  return f == Activation::sigmoid || f == Activation::tanh;
-}
-
-// G <- G ⊙ D
+// G <- G ⊙ D, with D = f'(Z) from the online forward (kernels::OnlineOps): the same bits as
+// multiply_by_derivative.
 template <class T>
 inline void times_fprime(T* __restrict G, const T* __restrict D, Index n) {
   for (Index i = 0; i < n; ++i) G[i] *= D[i];
@@ -89,6 +84,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
     Index width = 0;
     for (const auto& s : layers_) {
       ops_.push_back(kernels::row_ops<T>(s.n_out));
+      online_.push_back(kernels::online_ops<T>(s.n_out, s.f));
       fprime_offset_.push_back(width);
       width += s.n_out;
     }
@@ -352,7 +348,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
 }
 
 template <class T>
-double Network<T>::sgd_row(const T* x, const T* y, T lr) {
+double Network<T>::sgd_row(const T* x, const T* y, T lr, bool write_grads) {
   if (!small_ || (dropout_rows_ && has_dropout_)) {
     // the general path: backward on the row (masked when training with dropout), then sgd's
     // step over the flat buffer
@@ -363,36 +359,50 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
   reserve_rows(1);
   const Index L = n_layers();
   T* theta = params_.data();
-  // Z^[l] = b^[l] + H^[l-1] W^[l], H^[l] = f(Z^[l])
+  T* fprime = fprime_.data();
+  // Z^[l] = b^[l] + H^[l-1] W^[l], H^[l] = f(Z^[l]) (and f'(Z^[l]) for the fused activations)
   const T* in = x;
   for (Index k = 0; k < L; ++k) {
     const auto& s = layers_[std::size_t(k)];
+    const auto& op = online_[std::size_t(k)];
     T* Zk = Z_[std::size_t(k)].data();
     T* Hk = H_[std::size_t(k)].data();
-    ops_[std::size_t(k)].affine(in, theta + s.w_offset, theta + s.b_offset, Zk, 1, s.n_in, s.n_out);
-    if (fused_derivative(s.f))  // f'(Z^[l]) with H^[l], for the backward pass below
-      activate_with_derivative(s.f, Zk, Hk, fprime_.data() + fprime_offset_[std::size_t(k)],
-                               s.n_out, T(0));
-    else
+    op.forward(in, theta + s.w_offset, theta + s.b_offset, Zk, Hk,
+               fprime + fprime_offset_[std::size_t(k)], s.n_in, s.n_out);
+    if (!op.fused)
       activate(s.f, Zk, Hk, 1, s.n_out, s.alpha_offset >= 0 ? theta[s.alpha_offset] : T(0));
     in = Hk;
   }
   const auto& out = layers_.back();
-  const double J = loss_sum<T>(loss_, Z_[L - 1].data(), H_[L - 1].data(), y, nullptr, 1, out.n_out);
+  const bool out_fused = online_.back().fused;
   T* g = grads_.data();
   // As backward_rows on one row, with each layer's step taken once W^[l] has served delta^[l-1].
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) g[s.alpha_offset] = T(0);
+  double J = 0;
   {
-    T* G = D_[L - 1].data();
-    const T* Zk = Z_[L - 1].data();
-    const T* Hk = H_[L - 1].data();
-    output_error(Hk, y, G, out.n_out);
-    if (!loss_info(loss_).delta_is_error) {
+    T* G = D_[std::size_t(L - 1)].data();
+    const T* Zk = Z_[std::size_t(L - 1)].data();
+    const T* Hk = H_[std::size_t(L - 1)].data();
+    const T* fp = fprime + fprime_offset_[std::size_t(L - 1)];
+    if (loss_ == Loss::mse) {
+      // E = Y - Y_hat, J = 1/2 sum_j e_j^2 (in order of j, as loss_sum), delta^[L] = E ⊙ f'
+      T sum = 0;
+      for (Index j = 0; j < out.n_out; ++j) {
+        const T e = y[j] - Hk[j];
+        sum += e * e;
+        G[j] = out_fused ? e * fp[j] : e;
+      }
+      J = 0.5 * static_cast<double>(sum);
+    } else {
+      J = loss_sum<T>(loss_, Zk, Hk, y, nullptr, 1, out.n_out);
+      output_error(Hk, y, G, out.n_out);
+    }
+    if (!loss_info(loss_).delta_is_error && !(loss_ == Loss::mse && out_fused)) {
       if (out.alpha_offset >= 0) g[out.alpha_offset] += prelu_alpha_product(Zk, G, out.n_out);
       // delta^[L] = E ⊙ f'(Z^[L])
-      if (fused_derivative(out.f))
-        times_fprime(G, fprime_.data() + fprime_offset_[std::size_t(L - 1)], out.n_out);
+      if (out_fused)
+        times_fprime(G, fp, out.n_out);
       else
         multiply_by_derivative(out.f, Zk, Hk, G, out.n_out,
                                out.alpha_offset >= 0 ? theta[out.alpha_offset] : T(0));
@@ -400,26 +410,25 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr) {
   }
   for (Index k = L - 1; k >= 0; --k) {
     const auto& s = layers_[std::size_t(k)];
-    const auto& ops = ops_[std::size_t(k)];
+    const auto& op = online_[std::size_t(k)];
     const T* delta = D_[std::size_t(k)].data();
-    if (k > 0) {
-      // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1]), with W^[l] before its step
+    const T* A = k == 0 ? x : H_[std::size_t(k - 1)].data();
+    // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1]) with W^[l] before its step; then
+    // dJ/dW^[l] = -(H^[l-1])^T delta^[l], dJ/db^[l] = -delta^[l]; W <- W - lr dJ/dW, b likewise
+    T* G = k > 0 ? D_[std::size_t(k - 1)].data() : nullptr;
+    const bool prev_fused = k > 0 && online_[std::size_t(k - 1)].fused;
+    const T* fp = prev_fused ? fprime + fprime_offset_[std::size_t(k - 1)] : nullptr;
+    (write_grads ? op.backward : op.backward_no_grads)(A, delta, theta + s.w_offset,
+                                                       theta + s.b_offset, g + s.w_offset,
+                                                       g + s.b_offset, G, fp, s.n_in, s.n_out, lr);
+    if (k > 0 && !prev_fused) {
       const auto& p = layers_[std::size_t(k - 1)];
-      T* G = D_[std::size_t(k - 1)].data();
       const T* Zp = Z_[std::size_t(k - 1)].data();
       const T* Hp = H_[std::size_t(k - 1)].data();
-      ops.back(delta, theta + s.w_offset, G, 1, s.n_in, s.n_out);
       if (p.alpha_offset >= 0) g[p.alpha_offset] += prelu_alpha_product(Zp, G, p.n_out);
-      if (fused_derivative(p.f))
-        times_fprime(G, fprime_.data() + fprime_offset_[std::size_t(k - 1)], p.n_out);
-      else
-        multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
-                               p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
+      multiply_by_derivative(p.f, Zp, Hp, G, p.n_out,
+                             p.alpha_offset >= 0 ? theta[p.alpha_offset] : T(0));
     }
-    // dJ/dW^[l] = -(H^[l-1])^T delta^[l], dJ/db^[l] = -delta^[l]; W <- W - lr dJ/dW, b likewise
-    const T* A = k == 0 ? x : H_[std::size_t(k - 1)].data();
-    ops.sgd_row(A, delta, theta + s.w_offset, theta + s.b_offset, g + s.w_offset, g + s.b_offset,
-                s.n_in, s.n_out, lr);
     if (s.alpha_offset >= 0) {
       g[s.alpha_offset] *= T(-1);
       kernels::sgd_update(theta + s.alpha_offset, g + s.alpha_offset, lr, 1);

@@ -1,6 +1,7 @@
 #include "bpcore/trainer.hpp"
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -124,7 +125,10 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
     if constexpr (Input::dense) {
       if (online) {
         // Online training: each sample is read where it lies, and plain sgd's step is taken inside
-        // the gradient pass (Network::sgd_row); the same bits as the general loop below.
+        // the gradient pass (Network::sgd_row); the same bits as the general loop below. The W, b
+        // part of grads() is written on the last sample only (or always, with sample weights,
+        // which may skip the last): after the epoch it holds what the general loop leaves there.
+        // `poll` is asked after every kOnlinePoll-th sample.
         const bool fused = optimizer.plain_sgd();
         const T lr = T(result.lr);
         for (Index bi = 0; bi < n_batches; ++bi) {
@@ -139,7 +143,8 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
           }
           double J = 0;
           if (fused && !(weight < 0) && std::isfinite(weight)) {
-            J = net.sgd_row(x, y, lr);  // a weight's batch mean over one row is the row itself
+            // a weight's batch mean over one row is the row itself
+            J = net.sgd_row(x, y, lr, sample_weight || bi + 1 == n_batches);
             optimizer.count_step();
           } else {
             J = net.backward(x, y, sample_weight ? sample_weight + src : nullptr, 1,
@@ -155,7 +160,7 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
           weight_total += weight;
           ++result.batches;
           ++result.samples;
-          if (poll && (*poll)()) {
+          if (poll && bi % kOnlinePoll == kOnlinePoll - 1 && (*poll)()) {
             roll_back();
             result.status = EpochStatus::interrupted;
             return result;
@@ -291,5 +296,28 @@ template EpochResult train_epoch<double>(Network<double>&, Optimizer<double>&, c
                                          const double*, const double*, const EpochOptions&,
                                          const std::function<bool()>*,
                                          const GradientReducer<double>*);
+
+template <class T>
+void train_epochs(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
+                  const T* sample_weight, Index rows, const EpochOptions& options, Index epochs,
+                  double tol, const std::function<bool()>* poll, std::vector<TimedEpoch>& out) {
+  require(epochs >= 0, "epochs must be non-negative");
+  EpochOptions o = options;
+  for (Index e = 0; e < epochs; ++e, ++o.epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    TimedEpoch done;
+    done.result = train_epoch(net, optimizer, X, Y, sample_weight, rows, o, poll);
+    done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.push_back(done);
+    if (done.result.status != EpochStatus::ok || done.result.loss < tol) return;
+  }
+}
+
+template void train_epochs<float>(Network<float>&, Optimizer<float>&, const float*, const float*,
+                                  const float*, Index, const EpochOptions&, Index, double,
+                                  const std::function<bool()>*, std::vector<TimedEpoch>&);
+template void train_epochs<double>(Network<double>&, Optimizer<double>&, const double*,
+                                   const double*, const double*, Index, const EpochOptions&, Index,
+                                   double, const std::function<bool()>*, std::vector<TimedEpoch>&);
 
 }  // namespace bpcore

@@ -340,6 +340,17 @@ def train_epoch32(
     options: EpochOptions,
     reduce: Callable[[NDArray[np.float32], NDArray[np.float64]], object] | None = None,
 ) -> EpochResult: ...
+def train_epochs32(
+    net: Network32,
+    optimizer: Optimizer32,
+    X: NDArray[np.float32],
+    Y: NDArray[np.float32],
+    sample_weight: NDArray[np.float32] | None,
+    options: EpochOptions,
+    epochs: int,
+    tol: float | None,
+    out: list[tuple[EpochResult, float]],
+) -> None: ...
 def fullbatch_epoch32(
     net: Network32,
     optimizer: Optimizer32,
@@ -395,6 +406,17 @@ def train_epoch64(
     options: EpochOptions,
     reduce: Callable[[NDArray[np.float64], NDArray[np.float64]], object] | None = None,
 ) -> EpochResult: ...
+def train_epochs64(
+    net: Network64,
+    optimizer: Optimizer64,
+    X: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    sample_weight: NDArray[np.float64] | None,
+    options: EpochOptions,
+    epochs: int,
+    tol: float | None,
+    out: list[tuple[EpochResult, float]],
+) -> None: ...
 def fullbatch_epoch64(
     net: Network64,
     optimizer: Optimizer64,

@@ -814,7 +814,12 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     interrupts = _InterruptsBetweenEpochs(active=not strategy.sharded)
     try:
         interrupts.__enter__()
-        for e in range(1, run.epochs + 1):
+        first = 1
+        between = report.active or stopper or run.callbacks or run.X_val is not None
+        # nothing to do between epochs (a CSR X takes the loop: its epochs dwarf a round trip)
+        if reduce is None and not between and not is_sparse(run.X):
+            first = _train_in_one_call(state, opt, run, eopts, hist)
+        for e in range(first, run.epochs + 1):
             interrupts.check()
             eopts.epoch = state.epochs
             t0 = time.perf_counter()
@@ -868,6 +873,33 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
         if hist.stop_reason != "interrupted":
             stopper.restore(net)
     return hist
+
+
+def _train_in_one_call(state: Any, opt: Any, run: FitRun, eopts: Any, hist: History) -> int:
+    """The epochs of a fit with no work between them, in one core call (``train_epochs``); the
+    same epochs, J, stops and Ctrl-C as the loop in :func:`_train`, without a round trip per
+    epoch. Records each finished epoch and returns the number of the next one for the loop: past
+    the last, or (on a non-finite J, rolled back by the core) that epoch, which the loop runs
+    again and reports. A Ctrl-C passes on after the finished epochs are recorded."""
+    if run.config.kind in ("lbfgs", "lm"):
+        return 1
+    train = core.train_epochs64 if run.X.dtype == np.float64 else core.train_epochs32
+    done: list[Any] = []
+    try:
+        eopts.epoch = state.epochs
+        train(state.core_net, opt, run.X, run.Y, run.w, eopts, run.epochs, run.tol, done)
+    finally:
+        for result, seconds in done:
+            if result.status != "ok":
+                break
+            state.epochs += 1
+            hist.loss.append(result.loss)
+            hist.lr.append(result.lr)
+            hist.epoch_time.append(seconds)
+    if hist.loss and run.tol is not None and hist.loss[-1] < run.tol:
+        hist.stop_reason = "tol"  # the core stopped after this epoch
+        return run.epochs + 1
+    return hist.epochs + 1
 
 
 class _InterruptsBetweenEpochs:

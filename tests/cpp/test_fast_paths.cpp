@@ -1,13 +1,17 @@
-// The small-row fast paths of the activations: the exp behind sigmoid and silu (accuracy against
-// long double, overflow and underflow, position independence), activate_with_derivative
-// against activate + derivative, and the shuffle's draws against the plain rejection rule.
+// The small-row fast paths of the activations: the exp behind sigmoid and silu (accuracy
+// against long double, overflow and underflow, position independence),
+// activate_with_derivative against activate + derivative, and the shuffle's draws against the plain
+// rejection rule.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "bpcore/activation.hpp"
+#include "bpcore/exp_fixed.hpp"
 #include "bpcore/init.hpp"
 #include "doctest.h"
 #include "test_support.hpp"
@@ -109,4 +113,33 @@ TEST_CASE("Rng::below draws what the rejection rule with 2^64 mod n draws") {
     }
     CHECK(same);
   }
+}
+
+TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {
+  double worst = 0;
+  bpcore::Rng rng(7);
+  auto check = [&](double x) {
+    const double got = bpcore::scalar::exp_fixed(x);
+    const long double want = std::exp((long double)x);
+    if (want >= 0x1p-1022L) worst = std::max(worst, ulps(got, want));
+  };
+  for (double x = -708.0; x <= 709.7; x += 0.0137) check(x);
+  for (int i = 0; i < 200000; ++i) check(rng.uniform(-1.0, 1.0));
+  for (int i = 0; i < 200000; ++i) check(rng.uniform(-40.0, 40.0));
+  for (double x : {0.0, -0.0, 1e-300, -1e-300, 0x1p-60, 704.5, 709.78, -704.5, -707.9}) check(x);
+  CHECK(worst < 1.0);
+  // the edges: overflow to inf, the subnormal range to 1 ulp of the smallest normal, 0 below it
+  CHECK(std::isinf(bpcore::scalar::exp_fixed(709.79)));
+  CHECK(std::isfinite(bpcore::scalar::exp_fixed(709.78)));
+  for (double x = -745.0; x < -708.4; x += 0.37) {
+    CAPTURE(x);
+    const double got = bpcore::scalar::exp_fixed(x);
+    const long double want = std::exp((long double)x);
+    CHECK(std::fabs((long double)got - want) <= 0x1p-1074L);
+  }
+  CHECK(bpcore::scalar::exp_fixed(-745.2) == 0.0);
+  CHECK(bpcore::scalar::exp_fixed(-1e308) == 0.0);
+  CHECK(std::isinf(bpcore::scalar::exp_fixed(1e308)));
+  CHECK(bpcore::scalar::exp_fixed(0.0) == 1.0);
+  CHECK(std::isnan(bpcore::scalar::exp_fixed(std::numeric_limits<double>::quiet_NaN())));
 }

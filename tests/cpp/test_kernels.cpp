@@ -1,7 +1,10 @@
 // The small-network path: the row kernels (fixed widths against the run-time-width ones and against
 // Eigen's products), the networks that run on them, and the fused online sgd step.
+#include <algorithm>
 #include <cstring>
 #include <functional>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "bpcore/kernels.hpp"
@@ -333,4 +336,193 @@ TEST_CASE("small networks: the same bits for 1, 2 and 3 threads, and forward equ
   }
   CHECK(same_bits(after[1], after[0]));
   CHECK(same_bits(after[2], after[0]));
+}
+
+namespace {
+
+// The online kernels of width n_out and activation f: the picked ones equal the run-time-width
+// ones bitwise, and both equal affine + activate_with_derivative (forward) and back, G ⊙ f',
+// sgd_row (backward) of the row kernels.
+template <class T>
+void check_online_width(Index n_out, Activation f) {
+  const auto fast = kernels::online_ops<T>(n_out, f);
+  const auto generic = kernels::online_ops<T>(n_out, f, true);
+  const auto row = kernels::row_ops<T>(n_out, true);
+  CHECK(generic.fixed_width == 0);
+  CHECK(fast.fused == generic.fused);
+  CHECK(fast.fused ==
+        (f == Activation::sigmoid || (f == Activation::tanh && std::is_same_v<T, double>)));
+  for (Index n_in : {1, 3, 17, 64}) {
+    CAPTURE(n_in);
+    const std::uint64_t seed = std::uint64_t(100 * n_out + n_in);
+    const Mat<T> a = random_matrix<T>(1, n_in, seed);
+    const Mat<T> W = random_matrix<T>(n_in, n_out, seed + 1);
+    const Mat<T> b = random_matrix<T>(1, n_out, seed + 2);
+    const Mat<T> d = random_matrix<T>(1, n_out, seed + 3);
+    const Mat<T> fp_prev = random_matrix<T>(1, n_in, seed + 4);
+
+    // forward: z = b + a W, and h = f(z), fp = f'(z) when fused
+    Mat<T> z1(1, n_out), h1(1, n_out), p1(1, n_out), z0(1, n_out), h0(1, n_out), p0(1, n_out);
+    fast.forward(a.data(), W.data(), b.data(), z1.data(), h1.data(), p1.data(), n_in, n_out);
+    generic.forward(a.data(), W.data(), b.data(), z0.data(), h0.data(), p0.data(), n_in, n_out);
+    Mat<T> z(1, n_out), h(1, n_out), p(1, n_out);
+    row.affine(a.data(), W.data(), b.data(), z.data(), 1, n_in, n_out);
+    CHECK(same(z1, z));
+    CHECK(same(z0, z));
+    if (fast.fused) {
+      bpcore::activate_with_derivative(f, z.data(), h.data(), p.data(), n_out, T(0));
+      CHECK(same(h1, h));
+      CHECK(same(p1, p));
+      CHECK(same(h0, h));
+      CHECK(same(p0, p));
+    }
+
+    // backward: g = (d W^T) ⊙ fp_prev from W before the step (or without fp_prev), then the step
+    for (bool with_fp : {true, false}) {
+      for (bool grads : {true, false}) {
+        CAPTURE(with_fp);
+        CAPTURE(grads);
+        const T lr = T(0.3);
+        const T* fpp = with_fp ? fp_prev.data() : nullptr;
+        Mat<T> W1 = W, b1 = b, W0 = W, b0 = b, Wr = W, br = b;
+        Mat<T> gW1 = Mat<T>::Constant(n_in, n_out, T(7)), gb1 = Mat<T>::Constant(1, n_out, T(7));
+        Mat<T> gW0 = gW1, gb0 = gb1, gWr(n_in, n_out), gbr(1, n_out);
+        Mat<T> g1(1, n_in), g0(1, n_in), gr(1, n_in);
+        auto bwd1 = grads ? fast.backward : fast.backward_no_grads;
+        auto bwd0 = grads ? generic.backward : generic.backward_no_grads;
+        bwd1(a.data(), d.data(), W1.data(), b1.data(), gW1.data(), gb1.data(), g1.data(), fpp, n_in,
+             n_out, lr);
+        bwd0(a.data(), d.data(), W0.data(), b0.data(), gW0.data(), gb0.data(), g0.data(), fpp, n_in,
+             n_out, lr);
+        row.back(d.data(), W.data(), gr.data(), 1, n_in, n_out);
+        if (with_fp)
+          for (Index i = 0; i < n_in; ++i) gr(0, i) *= fp_prev(0, i);
+        row.sgd_row(a.data(), d.data(), Wr.data(), br.data(), gWr.data(), gbr.data(), n_in, n_out,
+                    lr);
+        CHECK(same(g1, gr));
+        CHECK(same(g0, gr));
+        CHECK(same(W1, Wr));
+        CHECK(same(b1, br));
+        CHECK(same(W0, Wr));
+        CHECK(same(b0, br));
+        if (grads) {
+          CHECK(same(gW1, gWr));
+          CHECK(same(gb1, gbr));
+          CHECK(same(gW0, gWr));
+        } else {  // left alone
+          CHECK(gW1.isConstant(T(7)));
+          CHECK(gb1.isConstant(T(7)));
+          CHECK(gW0.isConstant(T(7)));
+        }
+        // the first layer: no g to fill, the same step
+        Mat<T> W2 = W, b2 = b;
+        bwd1(a.data(), d.data(), W2.data(), b2.data(), gW1.data(), gb1.data(), nullptr, fpp, n_in,
+             n_out, lr);
+        CHECK(same(W2, Wr));
+        CHECK(same(b2, br));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("each width's online kernels equal the run-time-width ones and the row kernels bitwise") {
+  Index fixed = 0;
+  for (Index n_out = 1; n_out <= 34; ++n_out) {
+    CAPTURE(n_out);
+    if (kernels::online_ops<double>(n_out, Activation::sigmoid).fixed_width == n_out) ++fixed;
+    for (Activation f : {Activation::sigmoid, Activation::tanh, Activation::relu}) {
+      CAPTURE(bpcore::activation_name(f));
+      check_online_width<double>(n_out, f);
+      check_online_width<float>(n_out, f);
+    }
+  }
+  CHECK(fixed >= 16);
+  CHECK(kernels::online_ops<double>(33, Activation::sigmoid).fixed_width == 0);
+}
+
+TEST_CASE("sgd_row without the gradient: the same step, W and b's gradient left alone") {
+  for (const auto& c : kNets) {
+    CAPTURE(c.sizes[1]);
+    const Index d = c.sizes.front(), q = c.sizes.back(), rows = 5;
+    auto with = make_net<double>(c, 21), without = make_net<double>(c, 21);
+    const auto X = bpcore_test::uniform<double>(rows * d, 22, -1, 1);
+    const auto Y = targets<double>(c, rows, 23);
+    std::fill(without.grads(), without.grads() + without.n_params(), 5.0);
+    for (Index i = 0; i < rows; ++i) {
+      const double J1 = with.sgd_row(X.data() + i * d, Y.data() + i * q, 0.2);
+      const double J0 = without.sgd_row(X.data() + i * d, Y.data() + i * q, 0.2, false);
+      CHECK(std::memcmp(&J1, &J0, sizeof J1) == 0);
+      CHECK(same_bits(params_of(with), params_of(without)));
+    }
+    if (!without.small()) continue;  // the general path computes the whole gradient anyway
+    for (Index k = 0; k < without.n_layers(); ++k) {
+      const auto& s = without.layer(k);
+      bool kept = true;
+      for (Index i = s.w_offset; i < s.b_offset + s.n_out; ++i)
+        kept = kept && without.grads()[i] == 5.0;
+      CHECK(kept);
+    }
+  }
+}
+
+TEST_CASE("train_epochs runs the epochs of train_epoch one after the other and stops at tol") {
+  const NetCase c{{4, 5, 3}, Activation::sigmoid, Activation::sigmoid, Loss::mse};
+  const Index rows = 20, d = 4;
+  const auto X = bpcore_test::uniform<double>(rows * d, 31, -1, 1);
+  const auto Y = targets<double>(c, rows, 32);
+  for (Index batch : {1, 3}) {
+    CAPTURE(batch);
+    auto net = make_net<double>(c, 33), hand = make_net<double>(c, 33);
+    OptimizerConfig config;
+    config.lr = 0.5;
+    Optimizer<double> opt(config, net.n_params()), hand_opt(config, net.n_params());
+    EpochOptions o;
+    o.batch_size = batch;
+    o.seed = 34;
+    o.epoch = 2;
+    std::vector<bpcore::TimedEpoch> out;
+    bpcore::train_epochs<double>(net, opt, X.data(), Y.data(), nullptr, rows, o, 4,
+                                 std::numeric_limits<double>::quiet_NaN(), nullptr, out);
+    REQUIRE(out.size() == 4);
+    for (Index e = 0; e < 4; ++e) {
+      EpochOptions he = o;
+      he.epoch = 2 + e;
+      const auto r =
+          bpcore::train_epoch<double>(hand, hand_opt, X.data(), Y.data(), nullptr, rows, he);
+      CHECK(out[std::size_t(e)].result.loss == r.loss);
+      CHECK(out[std::size_t(e)].result.status == EpochStatus::ok);
+      CHECK(out[std::size_t(e)].seconds >= 0);
+    }
+    CHECK(same_bits(params_of(net), params_of(hand)));
+    CHECK(opt.steps() == hand_opt.steps());
+    // tol: stops after the first epoch whose mean J is below it
+    auto again = make_net<double>(c, 33);
+    Optimizer<double> again_opt(config, again.n_params());
+    std::vector<bpcore::TimedEpoch> stopped;
+    const double tol = out[1].result.loss * (1 + 1e-12);
+    bpcore::train_epochs<double>(again, again_opt, X.data(), Y.data(), nullptr, rows, o, 4, tol,
+                                 nullptr, stopped);
+    std::size_t expected = 1;
+    while (!(out[expected - 1].result.loss < tol)) ++expected;
+    CHECK(expected <= 2);
+    CHECK(stopped.size() == expected);
+    CHECK(stopped.back().result.loss == out[expected - 1].result.loss);
+  }
+  // a non-finite epoch is the last one run, rolled back
+  auto net = make_net<double>(c, 35);
+  OptimizerConfig config;
+  config.lr = 0.5;
+  Optimizer<double> opt(config, net.n_params());
+  auto bad = X;
+  bad[7] = std::numeric_limits<double>::quiet_NaN();
+  EpochOptions o;
+  const auto start = params_of(net);
+  std::vector<bpcore::TimedEpoch> out;
+  bpcore::train_epochs<double>(net, opt, bad.data(), Y.data(), nullptr, rows, o, 5,
+                               std::numeric_limits<double>::quiet_NaN(), nullptr, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].result.status == EpochStatus::nonfinite);
+  CHECK(same_bits(params_of(net), start));
 }

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "bpcore/activation.hpp"
 #include "bpcore/types.hpp"
 
 namespace bpcore {
@@ -55,6 +56,34 @@ struct RowOps {
 template <class T>
 RowOps<T> row_ops(Index n_out, bool generic = false);
 
+/// The fused online (batch size 1) sgd step of one layer, picked once per network by the layer's
+/// width n_l and activation f (see Network::sgd_row). For the row a = H^[l-1], W = W^[l], b =
+/// b^[l]:
+///   forward   z = b + a W (the sums of affine); for sigmoid (and tanh in double) also h = f(z)
+///             and fp = f'(z) in the same pass, with the bits of activate_with_derivative
+///   backward  for each row p of W: g_p = (d W_p^T) fp_p with W_p before its step (the sums of
+///             back; skipped when g is null), then gW_p = -(a_p d), W_p <- W_p - lr gW_p, and
+///             b <- b - lr gb with gb = -d: the bits of back, G ⊙ fp and sgd_row, in one pass over
+///             W. gW, gb are written unless the kernel is the `no_grads` one.
+template <class T>
+struct OnlineOps {
+  void (*forward)(const T* a, const T* W, const T* b, T* z, T* h, T* fp, Index n_in, Index n_out);
+  void (*backward)(const T* a, const T* d, T* W, T* b, T* gW, T* gb, T* g, const T* fp, Index n_in,
+                   Index n_out, T lr);
+  void (*backward_no_grads)(const T* a, const T* d, T* W, T* b, T* gW, T* gb, T* g, const T* fp,
+                            Index n_in, Index n_out, T lr);
+  /// True when forward computed h and fp (f is sigmoid, or tanh in double); otherwise the caller
+  /// applies f to z, and f' to g after backward.
+  bool fused;
+  /// Width the kernels were specialised for, or 0 for the run-time-width kernels.
+  Index fixed_width;
+};
+
+/// The online kernels for a layer n_out wide with activation f; `generic` forces the
+/// run-time-width ones (for tests).
+template <class T>
+OnlineOps<T> online_ops(Index n_out, Activation f, bool generic = false);
+
 /// theta <- theta - lr g, element by element: sgd's rule, shared by the optimizer and the fused
 /// online step so that both give the same bits.
 template <class T>
@@ -64,6 +93,8 @@ inline void sgd_update(T* theta, const T* g, T lr, Index n) {
 
 extern template RowOps<float> row_ops<float>(Index, bool);
 extern template RowOps<double> row_ops<double>(Index, bool);
+extern template OnlineOps<float> online_ops<float>(Index, Activation, bool);
+extern template OnlineOps<double> online_ops<double>(Index, Activation, bool);
 
 }  // namespace kernels
 }  // namespace bpcore

@@ -69,8 +69,11 @@ class Network {
   /// One sample of the notes' online rule with sgd: forward, J, delta^[L] … delta^[1], and
   /// theta <- theta - lr dJ/dtheta, each layer updated as soon as delta^[l-1] (which needs W^[l]
   /// before its update) is known. Bitwise the same as backward(x, y, nullptr, 1, ·) followed by
-  /// sgd's step; grads() and the cache hold the sample's values afterwards. Returns J.
-  double sgd_row(const T* x, const T* y, T lr);
+  /// sgd's step; grads() and the cache hold the sample's values afterwards (with `write_grads`
+  /// false the W, b part of grads() is not written: an online epoch writes it on its last sample
+  /// only). On a small network each layer runs one fused forward kernel and one fused
+  /// backward-and-step kernel (kernels::OnlineOps, picked at construction). Returns J.
+  double sgd_row(const T* x, const T* y, T lr, bool write_grads = true);
   /// The batch mean J (weighted as in backward), computed in row chunks without the cache.
   double loss(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads) const;
   /// Y_hat = H^[L] of a batch into `out` (rows × q), in row chunks without the cache: safe to call
@@ -133,12 +136,13 @@ class Network {
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
-  bool small_ = false;                   // kernels::is_small(layers_)
-  bool row_kernels_ = false;             // uses_row_kernels(rows) of the current call
-  const Csr<T>* csr_ = nullptr;          // the CSR X of the current forward/backward, if any
-  std::vector<kernels::RowOps<T>> ops_;  // per layer, when small_
-  std::vector<T> fprime_;                // f'(Z^[l]) of sgd_row's sample, layer after layer
-  std::vector<Index> fprime_offset_;     // where layer k starts in fprime_
+  bool small_ = false;                         // kernels::is_small(layers_)
+  bool row_kernels_ = false;                   // uses_row_kernels(rows) of the current call
+  const Csr<T>* csr_ = nullptr;                // the CSR X of the current forward/backward, if any
+  std::vector<kernels::RowOps<T>> ops_;        // per layer, when small_
+  std::vector<kernels::OnlineOps<T>> online_;  // per layer, when small_ (sgd_row)
+  std::vector<T> fprime_;                      // f'(Z^[l]) of sgd_row's sample, layer after layer
+  std::vector<Index> fprime_offset_;           // where layer k starts in fprime_
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
   // Workspace, sized for `capacity_` rows and reused for every batch no larger.

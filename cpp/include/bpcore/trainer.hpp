@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "bpcore/names.hpp"
 #include "bpcore/optimizer.hpp"
@@ -78,7 +79,11 @@ struct EpochResult {
   Index samples = 0;  // samples seen (by all processes, when sharded)
 };
 
-/// Runs one epoch. `poll`, if given, is called after every batch; returning true stops the epoch.
+/// Online training (batch_size 1, one process) asks `poll` after every kOnlinePoll-th sample only.
+inline constexpr Index kOnlinePoll = 8;
+
+/// Runs one epoch. `poll`, if given, is called after every batch (in online training, after every
+/// kOnlinePoll-th); returning true stops the epoch.
 /// `sample_weight` may be null. With `reduce` the epoch is this process's part of data-parallel
 /// training (see above); `poll` is then called before every reduction.
 /// If `poll` or `reduce` throws, the epoch is rolled back and the exception passes on.
@@ -96,5 +101,31 @@ extern template EpochResult train_epoch<double>(Network<double>&, Optimizer<doub
                                                 const double*, const double*, Index,
                                                 const EpochOptions&, const std::function<bool()>*,
                                                 const GradientReducer<double>*);
+
+/// One finished (or stopped) epoch of train_epochs and the seconds it took.
+struct TimedEpoch {
+  EpochResult result;
+  double seconds = 0;
+};
+
+/// Runs epochs options.epoch, options.epoch + 1, … one after the other in one call (at most
+/// `epochs` of them, one process, the same poll for all), each exactly as train_epoch runs it,
+/// and stops after the first whose status is not ok or, when `tol` is not NaN, whose loss is below
+/// tol. Appends each epoch run to `out` as it ends (so `out` holds the finished ones when an
+/// exception passes on). For a caller with nothing to do between epochs (bpcore.fit without
+/// validation, callbacks or reporting): no round trip per epoch.
+template <class T>
+void train_epochs(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
+                  const T* sample_weight, Index rows, const EpochOptions& options, Index epochs,
+                  double tol, const std::function<bool()>* poll, std::vector<TimedEpoch>& out);
+
+extern template void train_epochs<float>(Network<float>&, Optimizer<float>&, const float*,
+                                         const float*, const float*, Index, const EpochOptions&,
+                                         Index, double, const std::function<bool()>*,
+                                         std::vector<TimedEpoch>&);
+extern template void train_epochs<double>(Network<double>&, Optimizer<double>&, const double*,
+                                          const double*, const double*, Index, const EpochOptions&,
+                                          Index, double, const std::function<bool()>*,
+                                          std::vector<TimedEpoch>&);
 
 }  // namespace bpcore
