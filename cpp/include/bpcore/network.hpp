@@ -29,6 +29,18 @@ struct LayerSpec {
   Index alpha_offset = -1;  // -1 unless f is prelu
 };
 
+/// Rows p0 … p1-1 of dJ/dW^[l] at index `layer` (and dJ/db^[l] when p0 = 0) of a whole batch:
+/// one task of a backward pass over several row blocks.
+struct GradPiece {
+  Index layer = 0, p0 = 0, p1 = 0;
+};
+
+/// The cut of every layer's dJ/dW^[l] into row ranges for the threads: by the sizes alone, so a
+/// result does not depend on the number of threads. About `kGradPieces` pieces in all, each
+/// layer's share by its n_{l-1} n_l, every piece a multiple of 16 rows except a layer's last.
+inline constexpr Index kGradPieces = 8;
+std::vector<GradPiece> gradient_pieces(const std::vector<LayerSpec>& layers);
+
 template <class T>
 class Network {
  public:
@@ -98,6 +110,8 @@ class Network {
   // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
   void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
   bool parallel_worth(Index rows, int threads) const;
+  // backward of several row blocks: deltas by row blocks, then dJ/dW by grad_pieces_
+  void backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads);
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
@@ -106,6 +120,7 @@ class Network {
   std::vector<kernels::RowOps<T>> ops_;  // per layer, when small_
   std::vector<T> fprime_;                // f'(Z^[l]) of sgd_row's sample, layer after layer
   std::vector<Index> fprime_offset_;     // where layer k starts in fprime_
+  std::vector<GradPiece> grad_pieces_;   // empty for prelu networks (per-block sums instead)
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
   // Workspace, sized for `capacity_` rows and reused for every batch no larger.
