@@ -2,8 +2,11 @@
 // blocks.
 //
 // The cut depends only on the number of rows, never on the number of threads, and per-block results
-// are reduced in block order. So a result is bitwise the same for any thread count. Eigen's own
-// threading is off (EIGEN_DONT_PARALLELIZE): there is one level of parallelism.
+// are reduced in block order. So a result is bitwise the same for any thread count. A second cut,
+// of a result's columns or rows into fixed pieces (for_each_block_then_task), is exact in the same
+// way: the backward pass takes the deltas by row blocks and then each dJ/dW^[l] over the whole
+// batch in fixed row ranges, with no per-block sums to reduce. Eigen's own threading is off
+// (EIGEN_DONT_PARALLELIZE): there is one level of parallelism.
 #pragma once
 
 #include <algorithm>
