@@ -1,6 +1,8 @@
 // backward over several row blocks: deltas by row blocks, then dJ/dW^[l] by fixed row ranges of
 // each layer's gradient over the whole batch (gradient_pieces). The cut, bitwise thread
-// invariance, and agreement with the plain-loop reference and with per-block sums.
+// invariance, and agreement with the plain-loop reference and with per-block sums. And softmax,
+// whose exponentials run over many rows at once: a row's values do not depend on the batch.
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -126,4 +128,33 @@ TEST_CASE("the split backward equals the row-weighted mean of per-block backward
       g_sum[p] += net.grads()[p] * double(nr) / double(n);
   }
   CHECK(norm_relative_error(g_all.data(), g_sum.data(), net.n_params()) < 1e-13);
+}
+
+TEST_CASE_TEMPLATE("softmax gives a row the same bits alone and anywhere in a batch", T, float,
+                   double) {
+  for (Index cols : {2, 3, 10, 16, 17, 300}) {
+    CAPTURE(cols);
+    const Index rows = 37;
+    const auto Z = bpcore_test::uniform<T>(rows * cols, 31, -20, 20);
+    std::vector<T> whole(Z.size());
+    bpcore::activate(Activation::softmax, Z.data(), whole.data(), rows, cols, T(0));
+    bool same = true;
+    double worst = 0;
+    for (Index i = 0; i < rows; ++i) {
+      std::vector<T> one(static_cast<std::size_t>(cols));
+      bpcore::activate(Activation::softmax, Z.data() + i * cols, one.data(), 1, cols, T(0));
+      same = same && std::memcmp(one.data(), whole.data() + i * cols, sizeof(T) * cols) == 0;
+      // and it is e^z / sum e^z
+      double zmax = -1e300, total = 0;
+      for (Index j = 0; j < cols; ++j) zmax = std::max(zmax, double(Z[std::size_t(i * cols + j)]));
+      for (Index j = 0; j < cols; ++j)
+        total += std::exp(double(Z[std::size_t(i * cols + j)]) - zmax);
+      for (Index j = 0; j < cols; ++j) {
+        const double want = std::exp(double(Z[std::size_t(i * cols + j)]) - zmax) / total;
+        worst = std::max(worst, std::abs(double(one[std::size_t(j)]) - want) / want);
+      }
+    }
+    CHECK(same);
+    CHECK(worst < (sizeof(T) == 4 ? 1e-5 : 1e-13));
+  }
 }
