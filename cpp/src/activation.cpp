@@ -291,13 +291,26 @@ void with_kernel(Activation f, Fn&& fn) {
 
 template <class T>
 void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
-  // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row
+  // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row. The exponentials of
+  // all rows go through one aligned buffer at a time, its length rounded up to a multiple of 16
+  // (the widest packet), so that every element takes the vector exp, wherever it lies, and a
+  // narrow row (10 classes) does not cost a buffer round trip and a scalar tail of its own.
+  constexpr Index kChunk = 256, kPad = 16;
+  alignas(64) T buffer[kChunk];
+  using Aligned = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
   Eigen::Map<const Matrix<T>> Zm(Zp, rows, cols);
   Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
+  for (Index i = 0; i < rows; ++i) Hm.row(i) = Zm.row(i).array() - Zm.row(i).maxCoeff();
+  const Index size = rows * cols;
+  for (Index i = 0; i < size; i += kChunk) {
+    const Index n = std::min(kChunk, size - i), padded = (n + kPad - 1) / kPad * kPad;
+    Aligned x(buffer, padded);
+    x.head(n) = ConstArrayMap<T>(Hp + i, n);
+    x.tail(padded - n).setZero();
+    x = x.exp();
+    ArrayMap<T>(Hp + i, n) = x.head(n);
+  }
   for (Index i = 0; i < rows; ++i) {
-    const T zmax = Zm.row(i).maxCoeff();
-    elementwise_aligned(Zp + i * cols, Hp + i * cols, cols,
-                        [zmax](const auto& z) { return (z - zmax).exp(); });
     T total = 0;
     for (Index j = 0; j < cols; ++j) total += Hm(i, j);
     Hm.row(i) /= total;

@@ -1,5 +1,6 @@
 #include "bpcore/network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -32,6 +33,23 @@ struct ChunkScratch {
 };
 
 }  // namespace
+
+std::vector<GradPiece> gradient_pieces(const std::vector<LayerSpec>& layers) {
+  double total = 0;
+  for (const auto& s : layers) total += double(s.n_in) * double(s.n_out);
+  std::vector<GradPiece> pieces;
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const Index n_in = layers[k].n_in;
+    const double share = double(n_in) * double(layers[k].n_out) / total;
+    const Index wanted = std::max<Index>(1, Index(std::lround(double(kGradPieces) * share)));
+    const Index count = std::min(wanted, std::max<Index>(1, n_in / 16));
+    const Index size = (n_in + count - 1) / count;
+    const Index step = count == 1 ? n_in : (size + 15) / 16 * 16;
+    for (Index p0 = 0; p0 < n_in; p0 += step)
+      pieces.push_back(GradPiece{Index(k), p0, std::min(n_in, p0 + step)});
+  }
+  return pieces;
+}
 
 template <class T>
 Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activations, Loss loss)
@@ -78,6 +96,9 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   dropout_.assign(L - 1, 0.0);
   for (const auto& s : layers_)
     if (s.alpha_offset >= 0) params_[s.alpha_offset] = T(prelu_alpha_init);
+  bool prelu = false;
+  for (const auto& s : layers_) prelu = prelu || s.alpha_offset >= 0;
+  if (!prelu) grad_pieces_ = gradient_pieces(layers_);
   // Chosen by the sizes alone; see uses_row_kernels.
   small_ = kernels::is_small(layers_);
   if (small_) {
@@ -198,8 +219,9 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
     } else if (row_kernels_) {
       ops_[k].affine(A.data(), Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
     } else {
-      Z.noalias() = A * Wk;
-      Z.rowwise() += bk;
+      // b^[l] first, then the product added in place: no separate zeroing or bias pass over Z
+      Z.rowwise() = bk;
+      Z.noalias() += A * Wk;
     }
     // H^[l] = f(Z^[l])
     activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
@@ -239,16 +261,16 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     ConstMatrixMap<T> delta(D_[k].data() + r0 * s.n_out, nr, s.n_out);
     ConstMatrixMap<T> A(k == 0 ? rows_from(X, r0, s.n_in) : H_[k - 1].data() + r0 * s.n_in, nr,
                         s.n_in);
-    // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller)
-    MatrixMap<T> gW(g + s.w_offset, s.n_in, s.n_out);
-    if (k == 0 && csr_) {
+    // sum over the rows of H^[l-1]^T delta^[l] and of delta^[l] (scaled by -1/n by the caller);
+    // without g only the deltas (backward_split takes the sums over all blocks at once)
+    if (g && k == 0 && csr_) {
       // X^T delta^[1] of a CSR batch is summed once over all its rows, in backward()
       RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
-    } else if (row_kernels_) {
+    } else if (g && row_kernels_) {
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
-    } else {
-      gW.noalias() = A.transpose() * delta;
+    } else if (g) {
+      MatrixMap<T>(g + s.w_offset, s.n_in, s.n_out).noalias() = A.transpose() * delta;
       RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
     }
     if (k == 0) break;
@@ -308,6 +330,8 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   const Index L = n_layers();
   const Index q = n_outputs();
   block_loss_.assign(static_cast<std::size_t>(blocks.count), 0.0);
+  // (a CSR X: its W^[1] sum is one pass over the stored values below, so blocks sum the rest)
+  const bool split = blocks.count > 1 && !grad_pieces_.empty() && !csr_;
   auto block_loss = [&](Index r0, Index nr) {
     return loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
                     row_scale ? row_scale + r0 : nullptr, nr, q);
@@ -316,6 +340,8 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     forward_rows(X, 0, rows);
     block_loss_[0] = block_loss(0, rows);
     backward_rows(X, Y, row_scale, 0, rows, grads_.data());
+  } else if (split) {
+    backward_split(X, Y, row_scale, rows, threads);
   } else {
     if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
       block_grads_.resize(blocks.count, n_params());
@@ -337,14 +363,49 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
                           static_cast<T*>(nullptr));
   }
-  // dJ/dtheta = -(1/n) sum
-  grads_ *= T(-1.0 / double(rows));
+  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums)
+  if (!split) grads_ *= T(-1.0 / double(rows));
   double total = 0;
   for (double part : block_loss_) total += part;
   cached_rows_ = rows;
   has_delta_ = true;
   masked_cache_ = masking_;
   return total / double(rows);
+}
+
+template <class T>
+void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Index rows,
+                                int threads) {
+  // Per row block: forward, J and delta^[L] … delta^[1]; then, over the whole batch at once,
+  // dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l] a range of its rows at a time (a row range of a
+  // product is exact), and dJ/db^[l] = -(1/n) sum_rows delta^[l]. No per-block gradient buffers
+  // and no reduction; each weight-gradient product has the whole batch as its depth.
+  const RowBlocks blocks = partition_rows(rows);
+  const Index L = n_layers();
+  const Index q = n_outputs();
+  const T scale = T(-1.0 / double(rows));
+  T* g = grads_.data();
+  for_each_block_then_task(
+      blocks.count, Index(grad_pieces_.size()), threads, parallel_worth(rows, threads),
+      [&](Index b) {
+        const Index r0 = blocks.begin(b), nr = blocks.size(b);
+        forward_rows(X, r0, nr);
+        block_loss_[std::size_t(b)] =
+            loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
+                     row_scale ? row_scale + r0 : nullptr, nr, q);
+        backward_rows(X, Y, row_scale, r0, nr, nullptr);
+      },
+      [&](Index t) {
+        const GradPiece& piece = grad_pieces_[std::size_t(t)];
+        const auto& s = layers_[std::size_t(piece.layer)];
+        const Index np = piece.p1 - piece.p0;
+        ConstMatrixMap<T> A(piece.layer == 0 ? X : H_[std::size_t(piece.layer - 1)].data(), rows,
+                            s.n_in);
+        ConstMatrixMap<T> delta(D_[std::size_t(piece.layer)].data(), rows, s.n_out);
+        MatrixMap<T>(g + s.w_offset + piece.p0 * s.n_out, np, s.n_out).noalias() =
+            scale * (A.middleCols(piece.p0, np).transpose() * delta);
+        if (piece.p0 == 0) RowVectorMap<T>(g + s.b_offset, s.n_out) = scale * delta.colwise().sum();
+      });
 }
 
 template <class T>
@@ -465,9 +526,9 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<
       ops[k].affine(in, params + s.w_offset, params + s.b_offset, z, nr, s.n_in, s.n_out);
     } else {
       MatrixMap<T> Z(z, nr, s.n_out);
-      Z.noalias() = ConstMatrixMap<T>(in, nr, s.n_in) *
-                    ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
-      Z.rowwise() += ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
+      Z.rowwise() = ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
+      Z.noalias() += ConstMatrixMap<T>(in, nr, s.n_in) *
+                     ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
     }
     const T alpha = s.alpha_offset >= 0 ? params[s.alpha_offset] : T(0);
     T* h = last ? Hout : z;  // hidden layers activate in place

@@ -31,6 +31,18 @@ struct LayerSpec {
   Index alpha_offset = -1;  // -1 unless f is prelu
 };
 
+/// Rows p0 … p1-1 of dJ/dW^[l] at index `layer` (and dJ/db^[l] when p0 = 0) of a whole batch:
+/// one task of a backward pass over several row blocks.
+struct GradPiece {
+  Index layer = 0, p0 = 0, p1 = 0;
+};
+
+/// The cut of every layer's dJ/dW^[l] into row ranges for the threads: by the sizes alone, so a
+/// result does not depend on the number of threads. About `kGradPieces` pieces in all, each
+/// layer's share by its n_{l-1} n_l, every piece a multiple of 16 rows except a layer's last.
+inline constexpr Index kGradPieces = 8;
+std::vector<GradPiece> gradient_pieces(const std::vector<LayerSpec>& layers);
+
 template <class T>
 class Network {
  public:
@@ -129,6 +141,8 @@ class Network {
   void drop_forward(Index k, Index r0, Index nr);
   const T* drop_backward(Index k, Index r0, Index nr, T* G, const T* Hp);
   bool dropped(Index k) const;
+  // backward of several row blocks: deltas by row blocks, then dJ/dW by grad_pieces_
+  void backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads);
   // predict and loss of a dense X, or of a CSR X when `csr` is set (X is then null)
   void predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out, int n_threads) const;
   double loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight, Index rows,
@@ -143,6 +157,7 @@ class Network {
   std::vector<kernels::OnlineOps<T>> online_;  // per layer, when small_ (sgd_row)
   std::vector<T> fprime_;                      // f'(Z^[l]) of sgd_row's sample, layer after layer
   std::vector<Index> fprime_offset_;           // where layer k starts in fprime_
+  std::vector<GradPiece> grad_pieces_;         // empty for prelu networks (per-block sums instead)
   Eigen::Matrix<T, Eigen::Dynamic, 1> params_, grads_;
 
   // Workspace, sized for `capacity_` rows and reused for every batch no larger.

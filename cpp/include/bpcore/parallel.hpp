@@ -2,8 +2,11 @@
 // blocks.
 //
 // The cut depends only on the number of rows, never on the number of threads, and per-block results
-// are reduced in block order. So a result is bitwise the same for any thread count. Eigen's own
-// threading is off (EIGEN_DONT_PARALLELIZE): there is one level of parallelism.
+// are reduced in block order. So a result is bitwise the same for any thread count. A second cut,
+// of a result's columns or rows into fixed pieces (for_each_block_then_task), is exact in the same
+// way: the backward pass takes the deltas by row blocks and then each dJ/dW^[l] over the whole
+// batch in fixed row ranges, with no per-block sums to reduce. Eigen's own threading is off
+// (EIGEN_DONT_PARALLELIZE): there is one level of parallelism.
 #pragma once
 
 #include <algorithm>
@@ -65,6 +68,45 @@ void parallel_blocks(Index count, int threads, F&& f) {
   if (error) std::rethrow_exception(error);
 }
 
+// Two loops in one OpenMP team: f(b) for b < count, a barrier, then g(t) for t < tasks (shared
+// dynamically: each g(t) must not depend on which thread runs it). The second loop is skipped once
+// the first has thrown; the first exception is rethrown on the calling thread.
+template <class F, class G>
+void parallel_two_phases(Index count, Index tasks, int threads, F&& f, G&& g) {
+  std::exception_ptr error;
+  auto record = [&error] {
+#pragma omp critical(bpcore_error)
+    if (!error) error = std::current_exception();
+  };
+  const int team = static_cast<int>(std::min<Index>(threads, std::max(count, tasks)));
+#pragma omp parallel num_threads(team)
+  {
+#pragma omp for schedule(static)
+    for (Index b = 0; b < count; ++b) {
+      try {
+        f(b);
+      } catch (...) {
+        record();
+      }
+    }
+    // the implicit barrier of the loop above: every block is done, and `error` is seen by all
+    bool failed = false;
+#pragma omp critical(bpcore_error)
+    failed = bool(error);
+    if (!failed) {
+#pragma omp for schedule(dynamic, 1)
+      for (Index t = 0; t < tasks; ++t) {
+        try {
+          g(t);
+        } catch (...) {
+          record();
+        }
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace detail
 #endif
 
@@ -91,6 +133,25 @@ template <class F>
 void for_each_block(Index count, int threads, bool parallel, F&& f) {
   struct None {};
   for_each_block_with_scratch<None>(count, threads, parallel, [&](Index b, None&) { f(b); });
+}
+
+/// Calls f(b) for b = 0 … count-1, then, once every f has returned, g(t) for t = 0 … tasks-1, in
+/// one team of `threads` threads when `parallel` is set (in index order otherwise). The two loops
+/// can split one computation two ways (rows, then columns) with a single barrier between them. An
+/// exception thrown by f or g is rethrown on the calling thread (g is not run after f threw).
+template <class F, class G>
+void for_each_block_then_task(Index count, Index tasks, int threads, bool parallel, F&& f, G&& g) {
+#ifdef _OPENMP
+  if (parallel && threads > 1 && std::max(count, tasks) > 1) {
+    detail::parallel_two_phases(count, tasks, threads, f, g);
+    return;
+  }
+#else
+  (void)threads;
+  (void)parallel;
+#endif
+  for (Index b = 0; b < count; ++b) f(b);
+  for (Index t = 0; t < tasks; ++t) g(t);
 }
 
 /// Index of the first NaN or infinite value among data[0 … size-1], or -1 when all are finite.
