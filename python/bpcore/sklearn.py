@@ -458,35 +458,15 @@ class _BaseMLP(BaseEstimator):
             ):
                 self.__dict__.pop(name, None)
             self._best_parameters = self._net.parameters.copy()
-            if lbfgs:
-                pass
-            elif self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
             if not lbfgs:
-                self.loss_curve_ = []
-                self._no_improvement_count = 0
+                self._reset_stopping_state()
         else:
             self._check_architecture(cfg, Y.shape[1])
             self.out_activation_ = _sklearn_name(self._output()[0])
             if lbfgs:
-                pass
+                pass  # as scikit-learn, lbfgs keeps no stopping state
             elif "loss_curve_" not in self.__dict__:  # warm start after lbfgs
-                self.loss_curve_ = []
-                self._no_improvement_count = 0
-                if self.early_stopping:
-                    self.validation_scores_ = []
-                    self.best_validation_score_ = -np.inf
-                    self.best_loss_ = None
-                else:
-                    self.best_loss_ = np.inf
-                    self.validation_scores_ = None
-                    self.best_validation_score_ = None
+                self._reset_stopping_state()
             elif self.early_stopping and self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
@@ -498,6 +478,20 @@ class _BaseMLP(BaseEstimator):
         else:
             self._train(cfg, X, Y, w, rng, incremental)
         return self
+
+    def _reset_stopping_state(self) -> None:
+        """A fresh start of scikit-learn's stopping rules: the loss curve, the count of epochs
+        without improvement, and the validation scores (early stopping) or the best loss."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _fit_lbfgs(self, cfg: _Config, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> None:
         """scikit-learn's solver='lbfgs': one L-BFGS run in the core (``lbfgs_run``) with the
