@@ -103,10 +103,11 @@ template <>
 struct Kernel<Activation::tanh> {
   template <class T>
   static void f(const T* Z, T* H, Index n, T) {
-    // Eigen evaluates double tanh element by element with std::tanh: do that without the buffers.
-    // float has a vectorised rational approximation, which the buffers keep position-independent.
+    // Eigen has no vectorised double tanh: the core's own (bpcore/exp_fixed.hpp) vectorises and
+    // needs no buffers. float has Eigen's vectorised rational approximation, which the buffers
+    // keep position-independent.
     if constexpr (std::is_same_v<T, double>) {
-      for (Index i = 0; i < n; ++i) H[i] = std::tanh(Z[i]);
+      for (Index i = 0; i < n; ++i) H[i] = scalar::tanh_fixed(Z[i]);
     } else {
       elementwise_aligned(Z, H, n, [](const auto& z) { return z.tanh(); });
     }
@@ -365,7 +366,7 @@ void activate_with_derivative(Activation f, const T* Z, T* H, T* D, Index size, 
       if constexpr (std::is_same_v<T, double>) {
         // H = tanh(Z), D = 1 - H^2
         for (Index i = 0; i < size; ++i) {
-          const T h = std::tanh(Z[i]);
+          const T h = scalar::tanh_fixed(Z[i]);
           H[i] = h;
           D[i] = T(1) * (T(1) - h * h);
         }

@@ -156,7 +156,7 @@ inline void activate_in_place(const T* z, T* __restrict h, T* __restrict fp, Ind
   } else if constexpr (F == OnlineF::tanh) {
     // h = tanh(z), f' = 1 - h^2
     for (Index j = 0; j < n; ++j) {
-      const T hj = std::tanh(z[j]);
+      const T hj = scalar::tanh_of(z[j]);
       h[j] = hj;
       fp[j] = T(1) * (T(1) - hj * hj);
     }

@@ -115,6 +115,30 @@ TEST_CASE("Rng::below draws what the rejection rule with 2^64 mod n draws") {
   }
 }
 
+TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edges") {
+  double worst = 0;
+  bpcore::Rng rng(11);
+  auto check = [&](double x) {
+    const double got = bpcore::scalar::tanh_fixed(x);
+    const long double want = std::tanh((long double)x);
+    if (std::fabs(want) >= 0x1p-1022L) worst = std::max(worst, ulps(got, want));
+  };
+  for (double x = -25.0; x <= 25.0; x += 0.00137) check(x);
+  for (int i = 0; i < 200000; ++i) check(rng.uniform(-1.0, 1.0));
+  for (int i = 0; i < 2000; ++i) check(std::ldexp(rng.uniform(0.5, 1.0), -int(rng.below(1000))));
+  // both sides of the switch between the two formulas at |z| = 0.625
+  for (double x : {0.625, std::nextafter(0.625, 0.0), -0.625, std::nextafter(-0.625, 0.0), 1e-300,
+                   -1e-300, 0x1p-60, 19.0, 354.9, 355.0})
+    check(x);
+  CHECK(worst <= 3.0);
+  CHECK(std::signbit(bpcore::scalar::tanh_fixed(-0.0)));
+  CHECK(bpcore::scalar::tanh_fixed(0.0) == 0.0);
+  CHECK(bpcore::scalar::tanh_fixed(std::numeric_limits<double>::infinity()) == 1.0);
+  CHECK(bpcore::scalar::tanh_fixed(-std::numeric_limits<double>::infinity()) == -1.0);
+  CHECK(bpcore::scalar::tanh_fixed(800.0) == 1.0);
+  CHECK(std::isnan(bpcore::scalar::tanh_fixed(std::numeric_limits<double>::quiet_NaN())));
+}
+
 TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {
   double worst = 0;
   bpcore::Rng rng(7);

@@ -1,4 +1,4 @@
-// The element-wise exp and sigmoid that every sigmoid-based path of the core shares (the
+// The element-wise exp, sigmoid and double tanh that every path of the core shares (the
 // activations in activation.cpp, the fused online step in kernels.cpp), so that each gives an
 // element the same bits. Their selects vectorise only where comparisons are taken not to trap:
 // the functions here are compiled so (no value changes), and a file whose loops call them says
@@ -6,6 +6,7 @@
 // traps less into one that traps more, or the other way round for loops to vectorise).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -70,6 +71,53 @@ inline double exp_fixed(double x) {
   return x != x ? x
                 : (x > kOverflow ? std::numeric_limits<double>::infinity()
                                  : (x < kUnderflow ? 0.0 : e));
+}
+
+// 1/n!, rounded once (n! itself is exact in a double up to 22!)
+constexpr double inv_factorial(int n) {
+  double f = 1;
+  for (int i = 2; i <= n; ++i) f *= double(i);
+  return 1.0 / f;
+}
+
+// tanh z with an error of a few ulp, branch-free like exp_fixed (so that loops over it vectorise
+// and an element gets the same bits in a scalar or a vector lane). With a = |z| and x = 2a:
+// below a = 0.625, tanh a = m / (m + 2) with m = e^x - 1 = x + x^2 Q(x), Q the Taylor polynomial
+// of (e^x - 1 - x) / x^2 to x^18 (truncated at below 1e-17 relative on that range) in Estrin's
+// scheme, which keeps tanh accurate near 0; above, tanh a = 1 - 2 / (e^x + 1), where no
+// cancellation can hurt (the result is over one half). The sign of z is put back at the end.
+inline double tanh_fixed(double z) {
+  constexpr double c2 = inv_factorial(2), c3 = inv_factorial(3), c4 = inv_factorial(4),
+                   c5 = inv_factorial(5), c6 = inv_factorial(6), c7 = inv_factorial(7),
+                   c8 = inv_factorial(8), c9 = inv_factorial(9), c10 = inv_factorial(10),
+                   c11 = inv_factorial(11), c12 = inv_factorial(12), c13 = inv_factorial(13),
+                   c14 = inv_factorial(14), c15 = inv_factorial(15), c16 = inv_factorial(16),
+                   c17 = inv_factorial(17), c18 = inv_factorial(18), c19 = inv_factorial(19),
+                   c20 = inv_factorial(20);
+  const double a = z < 0 ? -z : z;
+  const double x = a + a;
+  const double x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, x16 = x8 * x8;
+  const double p0 = c2 + x * c3, p1 = c4 + x * c5, p2 = c6 + x * c7, p3 = c8 + x * c9,
+               p4 = c10 + x * c11, p5 = c12 + x * c13, p6 = c14 + x * c15, p7 = c16 + x * c17,
+               p8 = c18 + x * c19;
+  const double q0 = p0 + x2 * p1, q1 = p2 + x2 * p3, q2 = p4 + x2 * p5, q3 = p6 + x2 * p7,
+               q4 = p8 + x2 * c20;
+  const double Q = ((q0 + x4 * q1) + x8 * (q2 + x4 * q3)) + x16 * q4;
+  const double m = x + x2 * Q;
+  const double small = m / (m + 2.0);
+  const double large = 1.0 - 2.0 / (exp_fixed(x) + 1.0);
+  const double t = a < 0.625 ? small : large;
+  return z != z ? z : std::copysign(t, z);  // tanh(-0) = -0
+}
+
+// tanh in T: double through tanh_fixed; float keeps the C library's (the batch path of float uses
+// Eigen's vectorised rational approximation, see activation.cpp)
+template <class T>
+inline T tanh_of(T z) {
+  if constexpr (sizeof(T) == sizeof(double))
+    return T(tanh_fixed(double(z)));
+  else
+    return std::tanh(z);
 }
 
 // e^x in T: float through the double above, rounded once.
