@@ -690,57 +690,19 @@ def gradcheck(
             fd_net = _float64_copy(net)
             Xf, Yf = Xc.astype(np.float64), Yc.astype(np.float64)
 
+        def check(name: str, l: int, kind: str, analytic: Any, values: np.ndarray) -> Any:
+            return _check_tensor(
+                name, l, kind, analytic, values, fd_net, Xf, Yf, eps, rtol, atol, J_of
+            )
+
         checks = []
         for l in range(1, net.n_layers + 1):
             gW, gb = grads[l - 1]
-            checks.append(
-                _check_tensor(
-                    f"W^[{l}]",
-                    l,
-                    "W",
-                    gW,
-                    fd_net.weights[l - 1],
-                    fd_net,
-                    Xf,
-                    Yf,
-                    eps,
-                    rtol,
-                    atol,
-                    J_of,
-                )
-            )
-            checks.append(
-                _check_tensor(
-                    f"b^[{l}]",
-                    l,
-                    "b",
-                    gb,
-                    fd_net.biases[l - 1],
-                    fd_net,
-                    Xf,
-                    Yf,
-                    eps,
-                    rtol,
-                    atol,
-                    J_of,
-                )
-            )
+            checks.append(check(f"W^[{l}]", l, "W", gW, fd_net.weights[l - 1]))
+            checks.append(check(f"b^[{l}]", l, "b", gb, fd_net.biases[l - 1]))
             if l in alpha_grads:
                 checks.append(
-                    _check_tensor(
-                        f"alpha^[{l}]",
-                        l,
-                        "alpha",
-                        np.asarray(alpha_grads[l]),
-                        fd_net.alphas[l],
-                        fd_net,
-                        Xf,
-                        Yf,
-                        eps,
-                        rtol,
-                        atol,
-                        J_of,
-                    )
+                    check(f"alpha^[{l}]", l, "alpha", np.asarray(alpha_grads[l]), fd_net.alphas[l])
                 )
     finally:
         net.parameters[...] = saved

@@ -460,11 +460,16 @@ def _check_poisson_targets(loss: str, Y: np.ndarray, name: str) -> None:
         )
 
 
+# The optimizers whose epoch is one iteration of the core's fullbatch_epoch (rprop, full batch
+# too, steps in train_epoch like the mini-batch rules).
+_FULLBATCH_EPOCH = ("lbfgs", "lm")
+
+
 def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
     """The core's epoch for this optimizer: lbfgs and lm run one full-batch iteration of
     ``fullbatch_epoch``; every other optimizer (rprop too, on the full batch) ``train_epoch``."""
     double = net.dtype == np.float64
-    if config.kind not in ("lbfgs", "lm"):
+    if config.kind not in _FULLBATCH_EPOCH:
         return core.train_epoch64 if double else core.train_epoch32
     step = core.fullbatch_epoch64 if double else core.fullbatch_epoch32
 
@@ -792,7 +797,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     else:
         state.optimizer.config = config
     opt = state.optimizer
-    if config.kind in ("lbfgs", "lm"):
+    if config.kind in _FULLBATCH_EPOCH:
         opt.reset()  # each fit starts the L-BFGS memory and lm's damping afresh
     train = _epoch_function(net, config)
     X_core = core_matrix(run.X)  # a CSR X: the core's view of its arrays, made once
@@ -885,7 +890,7 @@ def _train_in_one_call(
     again and reports. A Ctrl-C passes on after the finished epochs are recorded. The epochs go
     in chunks that double while a chunk takes under 0.05 s; a Ctrl-C that Python held between two
     core calls is raised before the next chunk, so it is never more than a chunk late."""
-    if run.config.kind in ("lbfgs", "lm"):
+    if run.config.kind in _FULLBATCH_EPOCH:
         return 1
     train = core.train_epochs64 if run.X.dtype == np.float64 else core.train_epochs32
     chunk = 16
