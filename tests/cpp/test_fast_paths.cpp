@@ -1,5 +1,5 @@
 // The small-row fast paths of the activations: the exp behind sigmoid and silu (accuracy
-// against long double, overflow and underflow, position independence),
+// against long double, overflow and underflow, position independence), tanh and the losses' log1p,
 // activate_with_derivative against activate + derivative, and the shuffle's draws against the plain
 // rejection rule.
 #include <algorithm>
@@ -137,6 +137,23 @@ TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edge
   CHECK(bpcore::scalar::tanh_fixed(-std::numeric_limits<double>::infinity()) == -1.0);
   CHECK(bpcore::scalar::tanh_fixed(800.0) == 1.0);
   CHECK(std::isnan(bpcore::scalar::tanh_fixed(std::numeric_limits<double>::quiet_NaN())));
+}
+
+TEST_CASE("log1p_unit is within 3 ulp of the long double value on [0, 1]") {
+  double worst = 0;
+  bpcore::Rng rng(5);
+  auto check = [&](double u) {
+    const double got = bpcore::scalar::log1p_unit(u);
+    const long double want = std::log1p((long double)u);
+    if (want >= 0x1p-1022L) worst = std::max(worst, ulps(got, want));
+  };
+  for (double u = 0.0; u <= 1.0; u += 0.0000977) check(u);
+  for (int i = 0; i < 200000; ++i) check(rng.uniform(0.0, 1.0));
+  // small u, as e^-|z| of a saturated sigmoid gives it
+  for (int i = 0; i < 20000; ++i) check(std::ldexp(rng.uniform(0.5, 1.0), -int(rng.below(1000))));
+  for (double u : {1.0, std::nextafter(1.0, 0.0), 0x1p-1022, 1e-300, 0x1p-30, 0.5}) check(u);
+  CHECK(worst <= 3.0);
+  CHECK(bpcore::scalar::log1p_unit(0.0) == 0.0);
 }
 
 TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {
