@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bpcore/dropout.hpp"
+#include "bpcore/fp_mode.hpp"
 #include "bpcore/lbfgs_run.hpp"
 #include "bpcore/trainer.hpp"
 #include "bpcore/types.hpp"
@@ -167,6 +168,7 @@ class SignalPoll {
     if (now - last_ < std::chrono::milliseconds(50)) return false;
     last_ = now;
     py::gil_scoped_acquire acquire;
+    const CallerFpMode caller;  // Python runs in the floating-point mode it had
     in_epoch_poll() = true;
     signalled_ = PyErr_CheckSignals() != 0;
     in_epoch_poll() = false;
@@ -194,6 +196,7 @@ class PythonReducer {
     const T* expected = net.grads();
     reducer_ = [this, expected, reduce](T* gradient, Index, double* sums, Index n_sums) {
       py::gil_scoped_acquire acquire;
+      const CallerFpMode caller;  // Python runs in the floating-point mode it had
       if (gradient != expected) throw std::logic_error("reducer: unexpected buffer");
       std::copy(sums, sums + n_sums, sums_view_.mutable_data());
       reduce(gradient_view_, sums_view_);

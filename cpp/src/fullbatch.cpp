@@ -1,5 +1,6 @@
 #include "bpcore/fullbatch.hpp"
 
+#include "bpcore/fp_mode.hpp"
 #include "bpcore/sparse_epoch.hpp"
 #include "lbfgs_objective.hpp"
 
@@ -127,6 +128,7 @@ Eigen::VectorXd lm_step(const Eigen::MatrixXd& JtJ, const Eigen::VectorXd& Jte, 
 template <class T>
 double lm_normal_equations(const Network<T>& net, const T* X, const T* Y, const T* sample_weight,
                            Index rows, int n_threads, Eigen::MatrixXd& JtJ, Eigen::VectorXd& Jte) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   return lm_equations<T>(net, X, nullptr, Y, sample_weight, rows, n_threads, JtJ, Jte);
 }
 
@@ -134,6 +136,7 @@ template <class T>
 double lm_normal_equations(const Network<T>& net, const Csr<T>& X, const T* Y,
                            const T* sample_weight, int n_threads, Eigen::MatrixXd& JtJ,
                            Eigen::VectorXd& Jte) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(X.cols == net.n_inputs(), "X must have " + std::to_string(net.n_inputs()) +
                                         " features (columns); got " + std::to_string(X.cols));
   return lm_equations<T>(net, nullptr, &X, Y, sample_weight, X.rows, n_threads, JtJ, Jte);
@@ -294,6 +297,7 @@ template <class T>
 EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X, const Csr<T>* csr,
                            const T* Y, const T* sample_weight, Index rows,
                            const EpochOptions& options, const std::function<bool()>* poll) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   const OptimizerConfig& c = optimizer.config();
   require(c.kind == OptimizerKind::lbfgs || c.kind == OptimizerKind::lm,
           "fullbatch_epoch runs lbfgs and lm; optimizer " + std::string(optimizer_name(c.kind)) +

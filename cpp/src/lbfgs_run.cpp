@@ -1,5 +1,7 @@
 #include "bpcore/lbfgs_run.hpp"
 
+#include "bpcore/fp_mode.hpp"
+
 // LBFGSpp's own header (it includes Param.h before the line searches that need it)
 #include <LBFGS.h>
 
@@ -26,6 +28,7 @@ template <class T>
 LbfgsRunResult lbfgs_impl(Network<T>& net, const T* X, const Csr<T>* csr, const T* Y,
                           const T* sample_weight, Index rows, const LbfgsRunSettings& c,
                           const std::function<bool()>* poll) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(rows > 0, "training needs at least one sample");
   require(c.history_size > 0,
           "history_size must be a positive integer; got " + std::to_string(c.history_size));

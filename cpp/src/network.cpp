@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "bpcore/fp_mode.hpp"
+
 namespace bpcore {
 
 namespace {
@@ -292,6 +294,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
 
 template <class T>
 void Network<T>::forward(const T* X, Index rows, int n_threads) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   if (rows <= 0) throw ArgumentError("forward needs at least one row");
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
@@ -308,6 +311,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Index rows,
                             int n_threads) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   if (rows <= 0) throw ArgumentError("backward needs at least one row");
   const int threads = resolve_threads(n_threads);
   reserve_rows(rows);
@@ -547,6 +551,7 @@ void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
 template <class T>
 void Network<T>::predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out,
                               int n_threads) const {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(rows > 0, "predict needs at least one row");
   const int threads = resolve_threads(n_threads);
   const RowBlocks chunks = partition_rows(rows, kChunkRows, rows);
@@ -572,6 +577,7 @@ double Network<T>::loss(const T* X, const T* Y, const T* sample_weight, Index ro
 template <class T>
 double Network<T>::loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight,
                              Index rows, int n_threads) const {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(rows > 0, "loss needs at least one row");
   const int threads = resolve_threads(n_threads);
   double weight_total = double(rows);

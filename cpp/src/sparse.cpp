@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "bpcore/fp_mode.hpp"
 #include "bpcore/network.hpp"
 
 namespace bpcore {
@@ -143,6 +144,7 @@ Csr<T> CsrRows<T>::view() const {
 
 template <class T>
 void Network<T>::forward(const Csr<T>& X, int n_threads) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require_inputs(X, n_inputs());
   CsrScope<T> scope(csr_, &X);
   forward(nullptr, X.rows, n_threads);
@@ -150,6 +152,7 @@ void Network<T>::forward(const Csr<T>& X, int n_threads) {
 
 template <class T>
 double Network<T>::backward(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require_inputs(X, n_inputs());
   CsrScope<T> scope(csr_, &X);
   return backward(nullptr, Y, sample_weight, X.rows, n_threads);

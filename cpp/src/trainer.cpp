@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bpcore/fp_mode.hpp"
 #include "bpcore/sparse_epoch.hpp"
 
 namespace bpcore {
@@ -56,6 +57,7 @@ template <class T, class Input>
 EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, const T* Y,
                       const T* sample_weight, Index rows, const EpochOptions& options,
                       const std::function<bool()>* poll, const GradientReducer<T>* reduce) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(options.batch_size >= 0, "batch_size must be positive (or 0 for the full batch)");
   require(options.epoch >= 0, "epoch must be non-negative");
   require(options.global_rows >= 0 && options.row_offset >= 0,
@@ -301,6 +303,7 @@ template <class T>
 void train_epochs(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T* Y,
                   const T* sample_weight, Index rows, const EpochOptions& options, Index epochs,
                   double tol, const std::function<bool()>* poll, std::vector<TimedEpoch>& out) {
+  const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(epochs >= 0, "epochs must be non-negative");
   EpochOptions o = options;
   for (Index e = 0; e < epochs; ++e, ++o.epoch) {

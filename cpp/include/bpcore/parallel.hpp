@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "bpcore/fp_mode.hpp"
 #include "bpcore/types.hpp"
 
 namespace bpcore {
@@ -54,6 +55,7 @@ void parallel_blocks(Index count, int threads, F&& f) {
   const int team = static_cast<int>(std::min<Index>(threads, count));
 #pragma omp parallel num_threads(team)
   {
+    const FlushSubnormals flush;  // each thread computes as the calling one (fp_mode.hpp)
     Scratch scratch;
 #pragma omp for schedule(static)
     for (Index b = 0; b < count; ++b) {
@@ -81,6 +83,7 @@ void parallel_two_phases(Index count, Index tasks, int threads, F&& f, G&& g) {
   const int team = static_cast<int>(std::min<Index>(threads, std::max(count, tasks)));
 #pragma omp parallel num_threads(team)
   {
+    const FlushSubnormals flush;  // each thread computes as the calling one (fp_mode.hpp)
 #pragma omp for schedule(static)
     for (Index b = 0; b < count; ++b) {
       try {
