@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bpcore/fp_mode.hpp"
+#include "bpcore/fullbatch.hpp"
 #include "bpcore/sparse_epoch.hpp"
 
 namespace bpcore {
@@ -306,10 +307,13 @@ void train_epochs(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T*
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(epochs >= 0, "epochs must be non-negative");
   EpochOptions o = options;
+  const OptimizerKind kind = optimizer.config().kind;
+  const bool fullbatch = kind == OptimizerKind::lbfgs || kind == OptimizerKind::lm;
   for (Index e = 0; e < epochs; ++e, ++o.epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     TimedEpoch done;
-    done.result = train_epoch(net, optimizer, X, Y, sample_weight, rows, o, poll);
+    done.result = fullbatch ? fullbatch_epoch(net, optimizer, X, Y, sample_weight, rows, o, poll)
+                            : train_epoch(net, optimizer, X, Y, sample_weight, rows, o, poll);
     done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out.push_back(done);
     if (done.result.status != EpochStatus::ok || done.result.loss < tol) return;

@@ -463,6 +463,8 @@ def _check_poisson_targets(loss: str, Y: np.ndarray, name: str) -> None:
 # The optimizers whose epoch is one iteration of the core's fullbatch_epoch (rprop, full batch
 # too, steps in train_epoch like the mini-batch rules).
 _FULLBATCH_EPOCH = ("lbfgs", "lm")
+# The statuses of an epoch that finished (lbfgs and lm end a fit with the last two).
+_EPOCH_DONE = ("ok", "converged", "stalled")
 
 
 def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
@@ -890,11 +892,10 @@ def _train_in_one_call(
     again and reports. A Ctrl-C passes on after the finished epochs are recorded. The epochs go
     in chunks that double while a chunk takes under 0.05 s; a Ctrl-C that Python held between two
     core calls is raised before the next chunk, so it is never more than a chunk late."""
-    if run.config.kind in _FULLBATCH_EPOCH:
-        return 1
     train = core.train_epochs64 if run.X.dtype == np.float64 else core.train_epochs32
     chunk = 16
-    while hist.epochs < run.epochs:
+    ended = ""  # "converged" or "stalled" (lbfgs and lm): a finished epoch that ends the fit
+    while hist.epochs < run.epochs and not ended:
         interrupts.check()
         n = min(chunk, run.epochs - hist.epochs)
         done: list[Any] = []
@@ -904,19 +905,24 @@ def _train_in_one_call(
             train(state.core_net, opt, run.X, run.Y, run.w, eopts, n, run.tol, done)
         finally:
             for result, seconds in done:
-                if result.status != "ok":
+                if result.status not in _EPOCH_DONE:
                     break
                 state.epochs += 1
                 hist.loss.append(result.loss)
                 hist.lr.append(result.lr)
                 hist.epoch_time.append(seconds)
+                if result.status != "ok":
+                    ended = result.status
         stopped = len(done) < n or any(result.status != "ok" for result, _ in done)
         if stopped or (run.tol is not None and hist.loss and hist.loss[-1] < run.tol):
-            break  # the core stopped: a non-finite J, or tol met
+            break  # the core stopped: a non-finite J, tol met, or lbfgs / lm done
         if time.perf_counter() - t0 < 0.05:
             chunk *= 2
     if hist.loss and run.tol is not None and hist.loss[-1] < run.tol:
         hist.stop_reason = "tol"  # the core stopped after this epoch
+        return run.epochs + 1
+    if ended:
+        hist.stop_reason = ended
         return run.epochs + 1
     return hist.epochs + 1
 

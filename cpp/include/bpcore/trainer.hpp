@@ -109,7 +109,8 @@ struct TimedEpoch {
 };
 
 /// Runs epochs options.epoch, options.epoch + 1, … one after the other in one call (at most
-/// `epochs` of them, one process, the same poll for all), each exactly as train_epoch runs it,
+/// `epochs` of them, one process, the same poll for all), each exactly as train_epoch runs it (as
+/// fullbatch_epoch for lbfgs and lm: one iteration each; converged and stalled end the run too),
 /// and stops after the first whose status is not ok or, when `tol` is not NaN, whose loss is below
 /// tol. Appends each epoch run to `out` as it ends (so `out` holds the finished ones when an
 /// exception passes on). For a caller with nothing to do between epochs (bpcore.fit without
