@@ -19,19 +19,13 @@
 namespace bpcore {
 namespace scalar {
 
-// e^x with an error below 1 ulp: x = k ln2 + r with |r| <= ln2 / 2 (ln 2 in two parts, as
-// fdlibm's e_exp.c), e^r = 1 + (r + r^2 P(r)) with P the Taylor polynomial of (e^r - 1 - r) / r^2
-// to r^11 (truncated at below 0.04 ulp on that range) in Estrin's scheme, and the scaling by
-// 2^k = 2^k1 2^k2 (k1 ~ k / 2, two exact products for every normal result). Estrin's pairs are
-// independent, and there is no division: the chain of dependent operations is about two thirds
-// as long as that of fdlibm's rational approximation (online training waits on it in every
-// layer), and loops over it vectorise without a table lookup. Branch-free plain IEEE operations
-// in one fixed order (the build forbids contracting them into fused multiply-adds), so that an
-// element gets the same bits in a scalar or a vector lane, on every instruction set, wherever it
-// lies.
-inline double exp_fixed(double x) {
-  constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
-  constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
+// The reduction of exp_fixed: x = k ln2 + r with |r| <= ln2 / 2 (ln 2 in two parts, as fdlibm's
+// e_exp.c) and e^r - 1 = r + r^2 P(r), P the Taylor polynomial of (e^r - 1 - r) / r^2 to r^11
+// (truncated at below 0.04 ulp on that range) in Estrin's scheme. `tk` holds k in its low bits.
+struct ExpReduced {
+  double tk, k, em1;  // em1 = e^r - 1
+};
+inline ExpReduced exp_reduce(double x) {
   constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
   constexpr double kInvLn2 = 1.44269504088896338700e+00;
   constexpr double kShift = 0x1.8p52;  // t + kShift rounds t to an integer held in t's low bits
@@ -42,17 +36,6 @@ inline double exp_fixed(double x) {
                    c9 = 0x1.71de3a556c734p-19, c10 = 0x1.27e4fb7789f5cp-22,
                    c11 = 0x1.ae64567f544e4p-26, c12 = 0x1.1eed8eff8d898p-29,
                    c13 = 0x1.6124613a86d09p-33;
-  const auto bits_of = [](double v) {
-    std::uint64_t u;
-    std::memcpy(&u, &v, sizeof u);
-    return u;
-  };
-  const auto from_bits = [](std::uint64_t u) {
-    double v;
-    std::memcpy(&v, &u, sizeof v);
-    return v;
-  };
-  // x outside [kUnderflow, kOverflow] (or NaN) gives some e, replaced by the select at the end
   const double tk = x * kInvLn2 + kShift;
   const double k = tk - kShift;  // round(x / ln2)
   const double r = (x - k * kLn2Hi) - k * kLn2Lo;
@@ -61,52 +44,58 @@ inline double exp_fixed(double x) {
                p4 = c10 + r * c11, p5 = c12 + r * c13;
   const double q0 = p0 + r2 * p1, q1 = p2 + r2 * p3, q2 = p4 + r2 * p5;
   const double P = (q0 + r4 * q1) + r8 * q2;
-  const double y = 1.0 + (r + r2 * P);
-  const double t1 = k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
-  const double t2 = (k - (t1 - kShift)) + kShift;
-  const std::uint64_t one = bits_of(1.0);
-  const double s1 = from_bits(one + (bits_of(t1) << 52));  // 2^k1
-  const double s2 = from_bits(one + (bits_of(t2) << 52));  // 2^k2
-  const double e = (y * s1) * s2;
+  return {tk, k, r + r2 * P};
+}
+
+// 2^j for an integer j held in the low bits of t (t = j + 0x1.8p52), |j| < 1023
+inline double pow2_from(double t) {
+  std::uint64_t one, bits;
+  const double unit = 1.0;
+  std::memcpy(&one, &unit, sizeof one);
+  std::memcpy(&bits, &t, sizeof bits);
+  const std::uint64_t p = one + (bits << 52);
+  double v;
+  std::memcpy(&v, &p, sizeof v);
+  return v;
+}
+
+// e^x with an error below 1 ulp: e^r = 1 + (r + r^2 P(r)) from exp_reduce, and the scaling by
+// 2^k = 2^k1 2^k2 (k1 ~ k / 2, two exact products for every normal result). Estrin's pairs are
+// independent, and there is no division: the chain of dependent operations is about two thirds
+// as long as that of fdlibm's rational approximation (online training waits on it in every
+// layer), and loops over it vectorise without a table lookup. Branch-free plain IEEE operations
+// in one fixed order (the build forbids contracting them into fused multiply-adds), so that an
+// element gets the same bits in a scalar or a vector lane, on every instruction set, wherever it
+// lies.
+inline double exp_fixed(double x) {
+  constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
+  constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
+  constexpr double kShift = 0x1.8p52;
+  // x outside [kUnderflow, kOverflow] (or NaN) gives some e, replaced by the select at the end
+  const ExpReduced red = exp_reduce(x);
+  const double y = 1.0 + red.em1;
+  const double t1 = red.k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
+  const double t2 = (red.k - (t1 - kShift)) + kShift;
+  const double e = (y * pow2_from(t1)) * pow2_from(t2);  // 2^k1, 2^k2
   return x != x ? x
                 : (x > kOverflow ? std::numeric_limits<double>::infinity()
                                  : (x < kUnderflow ? 0.0 : e));
 }
 
-// 1/n!, rounded once (n! itself is exact in a double up to 22!)
-constexpr double inv_factorial(int n) {
-  double f = 1;
-  for (int i = 2; i <= n; ++i) f *= double(i);
-  return 1.0 / f;
-}
-
 // tanh z with an error of a few ulp, branch-free like exp_fixed (so that loops over it vectorise
-// and an element gets the same bits in a scalar or a vector lane). With a = |z| and x = 2a:
-// below a = 0.625, tanh a = m / (m + 2) with m = e^x - 1 = x + x^2 Q(x), Q the Taylor polynomial
-// of (e^x - 1 - x) / x^2 to x^18 (truncated at below 1e-17 relative on that range) in Estrin's
-// scheme, which keeps tanh accurate near 0; above, tanh a = 1 - 2 / (e^x + 1), where no
-// cancellation can hurt (the result is over one half). The sign of z is put back at the end.
+// and an element gets the same bits in a scalar or a vector lane). With a = |z| (at most 20, where
+// tanh is 1 to the last bit) and x = 2a: tanh a = m / (m + 2) with m = e^x - 1, and m from
+// exp_fixed's reduction x = k ln2 + r: m = 2^k (e^r - 1) + (2^k - 1), e^r - 1 = r + r^2 P(r) with
+// P exp_fixed's polynomial (exp_reduce). Both terms are exact but for the rounding of e^r - 1 (up
+// to k = 53; above, tanh is 1), so m keeps its accuracy near 0 (k = 0: m = e^r - 1) and everywhere
+// else; one polynomial and one division. The sign of z is put back at the end.
 inline double tanh_fixed(double z) {
-  constexpr double c2 = inv_factorial(2), c3 = inv_factorial(3), c4 = inv_factorial(4),
-                   c5 = inv_factorial(5), c6 = inv_factorial(6), c7 = inv_factorial(7),
-                   c8 = inv_factorial(8), c9 = inv_factorial(9), c10 = inv_factorial(10),
-                   c11 = inv_factorial(11), c12 = inv_factorial(12), c13 = inv_factorial(13),
-                   c14 = inv_factorial(14), c15 = inv_factorial(15), c16 = inv_factorial(16),
-                   c17 = inv_factorial(17), c18 = inv_factorial(18), c19 = inv_factorial(19),
-                   c20 = inv_factorial(20);
-  const double a = z < 0 ? -z : z;
-  const double x = a + a;
-  const double x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, x16 = x8 * x8;
-  const double p0 = c2 + x * c3, p1 = c4 + x * c5, p2 = c6 + x * c7, p3 = c8 + x * c9,
-               p4 = c10 + x * c11, p5 = c12 + x * c13, p6 = c14 + x * c15, p7 = c16 + x * c17,
-               p8 = c18 + x * c19;
-  const double q0 = p0 + x2 * p1, q1 = p2 + x2 * p3, q2 = p4 + x2 * p5, q3 = p6 + x2 * p7,
-               q4 = p8 + x2 * c20;
-  const double Q = ((q0 + x4 * q1) + x8 * (q2 + x4 * q3)) + x16 * q4;
-  const double m = x + x2 * Q;
-  const double small = m / (m + 2.0);
-  const double large = 1.0 - 2.0 / (exp_fixed(x) + 1.0);
-  const double t = a < 0.625 ? small : large;
+  const double magnitude = z < 0 ? -z : z;
+  const double a = magnitude < 20.0 ? magnitude : 20.0;  // (infinity too)
+  const ExpReduced red = exp_reduce(a + a);              // k = 0 … 58
+  const double s = pow2_from(red.tk);                    // 2^k
+  const double m = s * red.em1 + (s - 1.0);              // e^x - 1
+  const double t = m / (m + 2.0);
   return z != z ? z : std::copysign(t, z);  // tanh(-0) = -0
 }
 
