@@ -299,9 +299,14 @@ void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
   constexpr Index kChunk = 256, kPad = 16;
   alignas(64) T buffer[kChunk];
   using Aligned = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
-  Eigen::Map<const Matrix<T>> Zm(Zp, rows, cols);
-  Eigen::Map<Matrix<T>> Hm(Hp, rows, cols);
-  for (Index i = 0; i < rows; ++i) Hm.row(i) = Zm.row(i).array() - Zm.row(i).maxCoeff();
+  // plain loops over the rows: Eigen's per-row expressions cost more than a narrow row's work
+  for (Index i = 0; i < rows; ++i) {
+    const T* z = Zp + i * cols;
+    T* h = Hp + i * cols;
+    T zmax = z[0];
+    for (Index j = 1; j < cols; ++j) zmax = z[j] > zmax ? z[j] : zmax;
+    for (Index j = 0; j < cols; ++j) h[j] = z[j] - zmax;  // (a NaN in z makes the row NaN)
+  }
   const Index size = rows * cols;
   for (Index i = 0; i < size; i += kChunk) {
     const Index n = std::min(kChunk, size - i), padded = (n + kPad - 1) / kPad * kPad;
@@ -312,9 +317,10 @@ void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
     ArrayMap<T>(Hp + i, n) = x.head(n);
   }
   for (Index i = 0; i < rows; ++i) {
+    T* h = Hp + i * cols;
     T total = 0;
-    for (Index j = 0; j < cols; ++j) total += Hm(i, j);
-    Hm.row(i) /= total;
+    for (Index j = 0; j < cols; ++j) total += h[j];
+    for (Index j = 0; j < cols; ++j) h[j] /= total;
   }
 }
 

@@ -59,7 +59,9 @@ double cross_entropy_sum(const T* Z, const T* Y, const T* w, Index rows, Index c
     std::fill_n(s, nr, 0.0);
     for (Index r = 0; r < nr; ++r) {
       const T* z = Z + (i0 + r) * cols;
-      zmax[r] = double(*std::max_element(z, z + cols));
+      T m = z[0];
+      for (Index j = 1; j < cols; ++j) m = z[j] > m ? z[j] : m;
+      zmax[r] = double(m);
     }
     // s_r = sum_j e^(z_j - zmax), in order of j
     for (Index j0 = 0; j0 < cols; j0 += kBuffer) {
