@@ -199,6 +199,16 @@ void Network<T>::release_workspace() {
 }
 
 template <class T>
+RowBlocks Network<T>::row_blocks(Index rows) const {
+  // blocks of at least kBlockWork multiply-adds: a block of a narrow network is not all call
+  // overhead (the cut depends only on the rows and the sizes, never on the threads)
+  double work = 0;
+  for (const auto& s : layers_) work += double(s.n_in) * double(s.n_out);
+  const Index min_rows = std::max<Index>(kMinBlockRows, Index(std::ceil(kBlockWork / work)));
+  return partition_rows(rows, min_rows);
+}
+
+template <class T>
 bool Network<T>::parallel_worth(Index rows, int threads) const {
   if (threads <= 1) return false;
   double work = 0;
@@ -300,7 +310,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
   reserve_rows(rows);
   row_kernels_ = uses_row_kernels(rows);
   masking_ = dropout_rows_ && has_dropout_;
-  const RowBlocks blocks = partition_rows(rows);
+  const RowBlocks blocks = row_blocks(rows);
   for_each_block(blocks.count, threads, parallel_worth(rows, threads),
                  [&](Index b) { forward_rows(X, blocks.begin(b), blocks.size(b)); });
   cached_rows_ = rows;
@@ -330,7 +340,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   }
   row_kernels_ = uses_row_kernels(rows);
   masking_ = dropout_rows_ && has_dropout_;
-  const RowBlocks blocks = partition_rows(rows);
+  const RowBlocks blocks = row_blocks(rows);
   const Index L = n_layers();
   const Index q = n_outputs();
   block_loss_.assign(static_cast<std::size_t>(blocks.count), 0.0);
@@ -384,7 +394,7 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
   // dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l] a range of its rows at a time (a row range of a
   // product is exact), and dJ/db^[l] = -(1/n) sum_rows delta^[l]. No per-block gradient buffers
   // and no reduction; each weight-gradient product has the whole batch as its depth.
-  const RowBlocks blocks = partition_rows(rows);
+  const RowBlocks blocks = row_blocks(rows);
   const Index L = n_layers();
   const Index q = n_outputs();
   const T scale = T(-1.0 / double(rows));

@@ -135,6 +135,7 @@ class Network {
   // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
   void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
   bool parallel_worth(Index rows, int threads) const;
+  RowBlocks row_blocks(Index rows) const;  // the batch's fixed row blocks
   // Dropout of hidden layer k on rows r0 … r0+nr-1 when masking_: H^[l] <- H^[l] ⊙ M / (1 - p)
   // (keeping f(Z^[l]) for f'), and G <- G ⊙ M / (1 - p) in back-propagation, which returns where
   // f(Z^[l]) lies for f' (Hp when layer k is not masked).

@@ -39,6 +39,9 @@ inline constexpr Index kMaxBlocks = 16;
 RowBlocks partition_rows(Index rows, Index min_block = kMinBlockRows,
                          Index max_blocks = kMaxBlocks);
 
+/// A network's row blocks hold at least this many multiply-adds (and kMinBlockRows rows).
+inline constexpr double kBlockWork = 1 << 16;
+
 /// Threads pay off only above this many multiply-adds in one call (waking a sleeping thread costs
 /// tens of microseconds).
 inline constexpr double kParallelWork = 1 << 20;
