@@ -1,7 +1,8 @@
 // backward over several row blocks: deltas by row blocks, then dJ/dW^[l] by fixed row ranges of
-// each layer's gradient over the whole batch (gradient_pieces). The cut, bitwise thread
-// invariance, and agreement with the plain-loop reference and with per-block sums. And softmax,
-// whose exponentials run over many rows at once: a row's values do not depend on the batch.
+// each layer's gradient over the whole batch (gradient_pieces), or per-block sums for a small
+// gradient. The cut, bitwise thread invariance, and agreement with the plain-loop reference and
+// with per-block sums. And softmax, whose exponentials run over many rows at once: a row's values
+// do not depend on the batch.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -79,7 +80,8 @@ TEST_CASE_TEMPLATE("the split backward is bitwise the same for 1, 2 and 3 thread
   Network<T> net({d, 80, 40, q}, {Activation::tanh, Activation::relu, Activation::softmax},
                  Loss::cross_entropy);
   net.initialize(Init::he, 5);
-  REQUIRE(bpcore::partition_rows(n).count > 1);
+  REQUIRE(net.row_blocks(n).count > 1);
+  REQUIRE(net.splits_backward(n));
   Index first_layer_pieces = 0;
   for (const GradPiece& p : bpcore::gradient_pieces(net.layers()))
     first_layer_pieces += p.layer == 0;
@@ -110,13 +112,39 @@ TEST_CASE_TEMPLATE("the split backward is bitwise the same for 1, 2 and 3 thread
   }
 }
 
+TEST_CASE_TEMPLATE("a small gradient is summed per block, bitwise the same for 1, 2 and 3 threads",
+                   T, float, double) {
+  // 64-16-10 on 1500 rows: 16 row blocks, and 1210 parameters are cheaper to add up per block
+  // than a barrier between the split's two phases
+  const Index n = 1500, d = 64, q = 10;
+  Network<T> net({d, 16, q}, {Activation::tanh, Activation::softmax}, Loss::cross_entropy);
+  net.initialize(Init::xavier, 3);
+  REQUIRE(net.row_blocks(n).count > 1);
+  REQUIRE_FALSE(net.splits_backward(n));
+  const auto X = bpcore_test::uniform<T>(n * d, 4, -1, 1);
+  const auto Y = bpcore_test::one_hot<T>(n, q, 5);
+  const double J1 = net.backward(X.data(), Y.data(), nullptr, n, 1);
+  const auto g1 = grads_of(net);
+  for (int threads : {2, 3}) {
+    CAPTURE(threads);
+    const double J = net.backward(X.data(), Y.data(), nullptr, n, threads);
+    CHECK(std::memcmp(&J, &J1, sizeof J) == 0);
+    CHECK(same_bits(grads_of(net), g1));
+  }
+  const auto ref =
+      bpcore_test::reference_backprop(net, X.data(), Y.data(), static_cast<const T*>(nullptr), n);
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
+  CHECK(norm_relative_error(g1.data(), ref.grad.data(), net.n_params()) < tol);
+  CHECK(J1 == doctest::Approx(ref.J).epsilon(tol));
+}
+
 TEST_CASE("the split backward equals the row-weighted mean of per-block backward calls") {
   const Index n = 200, d = 40, q = 3;
   Network<double> net({d, 48, q}, {Activation::sigmoid, Activation::identity}, Loss::mse);
   net.initialize(Init::xavier, 11);
   const auto X = bpcore_test::uniform<double>(n * d, 12, -1, 1);
   const auto Y = bpcore_test::uniform<double>(n * q, 13, -1, 1);
-  const auto blocks = bpcore::partition_rows(n);
+  const auto blocks = net.row_blocks(n);
   REQUIRE(blocks.count > 1);
   net.backward(X.data(), Y.data(), nullptr, n, 2);
   const auto g_all = grads_of(net);

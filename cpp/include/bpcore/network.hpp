@@ -111,6 +111,13 @@ class Network {
   /// kernels: a small network and at most kernels::kSmallRows rows. Larger batches go to Eigen's
   /// products, which pay off there. The choice depends on the sizes only, never on the threads.
   bool uses_row_kernels(Index rows) const { return small_ && rows <= kernels::kSmallRows; }
+  /// The fixed row blocks of a batch of `rows` (at least kBlockWork multiply-adds each; they
+  /// depend on the rows and the sizes only).
+  RowBlocks row_blocks(Index rows) const;
+  /// True when backward on `rows` rows (of a dense X) takes the deltas by row blocks and then each
+  /// dJ/dW^[l] over the whole batch (backward_split); false: per-block sums added in block order.
+  /// Either way the result does not depend on the number of threads.
+  bool splits_backward(Index rows) const;
 
   /// Frees the per-batch workspace (it is sized again on the next call).
   void release_workspace();
@@ -135,7 +142,6 @@ class Network {
   // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
   void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
   bool parallel_worth(Index rows, int threads) const;
-  RowBlocks row_blocks(Index rows) const;  // the batch's fixed row blocks
   // Dropout of hidden layer k on rows r0 … r0+nr-1 when masking_: H^[l] <- H^[l] ⊙ M / (1 - p)
   // (keeping f(Z^[l]) for f'), and G <- G ⊙ M / (1 - p) in back-propagation, which returns where
   // f(Z^[l]) lies for f' (Hp when layer k is not masked).

@@ -42,6 +42,10 @@ RowBlocks partition_rows(Index rows, Index min_block = kMinBlockRows,
 /// A network's row blocks hold at least this many multiply-adds (and kMinBlockRows rows).
 inline constexpr double kBlockWork = 1 << 16;
 
+/// Above this many values to add up (n_params times the extra row blocks), a backward pass takes
+/// its gradient by whole-batch pieces instead of per-block sums (Network::splits_backward).
+inline constexpr double kSplitReduction = 1 << 15;
+
 /// Threads pay off only above this many multiply-adds in one call (waking a sleeping thread costs
 /// tens of microseconds).
 inline constexpr double kParallelWork = 1 << 20;
