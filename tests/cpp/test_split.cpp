@@ -27,6 +27,21 @@ std::vector<T> grads_of(const Network<T>& net) {
   return std::vector<T>(net.grads(), net.grads() + net.n_params());
 }
 
+// backward on 1 thread, then on 2 and 3: the same J and gradient bits; returns the gradient
+template <class T>
+std::vector<T> check_thread_invariant(Network<T>& net, const std::vector<T>& X,
+                                      const std::vector<T>& Y, const T* w, Index n, double& J1) {
+  J1 = net.backward(X.data(), Y.data(), w, n, 1);
+  const auto g1 = grads_of(net);
+  for (int threads : {2, 3}) {
+    CAPTURE(threads);
+    const double J = net.backward(X.data(), Y.data(), w, n, threads);
+    CHECK(std::memcmp(&J, &J1, sizeof J) == 0);
+    CHECK(same_bits(grads_of(net), g1));
+  }
+  return g1;
+}
+
 }  // namespace
 
 TEST_CASE("gradient_pieces cuts every layer's rows once, in order, by the sizes alone") {
@@ -91,14 +106,8 @@ TEST_CASE_TEMPLATE("the split backward is bitwise the same for 1, 2 and 3 thread
   const auto w = bpcore_test::uniform<T>(n, 8, 0, 2);
   for (const T* wp : {static_cast<const T*>(nullptr), w.data()}) {
     CAPTURE(wp != nullptr);
-    const double J1 = net.backward(X.data(), Y.data(), wp, n, 1);
-    const auto g1 = grads_of(net);
-    for (int threads : {2, 3}) {
-      CAPTURE(threads);
-      const double J = net.backward(X.data(), Y.data(), wp, n, threads);
-      CHECK(std::memcmp(&J, &J1, sizeof J) == 0);
-      CHECK(same_bits(grads_of(net), g1));
-    }
+    double J1 = 0;
+    const auto g1 = check_thread_invariant(net, X, Y, wp, n, J1);
     const auto ref = bpcore_test::reference_backprop(net, X.data(), Y.data(), wp, n);
     const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
     CHECK(norm_relative_error(g1.data(), ref.grad.data(), net.n_params()) < tol);
@@ -123,14 +132,8 @@ TEST_CASE_TEMPLATE("a small gradient is summed per block, bitwise the same for 1
   REQUIRE_FALSE(net.splits_backward(n));
   const auto X = bpcore_test::uniform<T>(n * d, 4, -1, 1);
   const auto Y = bpcore_test::one_hot<T>(n, q, 5);
-  const double J1 = net.backward(X.data(), Y.data(), nullptr, n, 1);
-  const auto g1 = grads_of(net);
-  for (int threads : {2, 3}) {
-    CAPTURE(threads);
-    const double J = net.backward(X.data(), Y.data(), nullptr, n, threads);
-    CHECK(std::memcmp(&J, &J1, sizeof J) == 0);
-    CHECK(same_bits(grads_of(net), g1));
-  }
+  double J1 = 0;
+  const auto g1 = check_thread_invariant(net, X, Y, static_cast<const T*>(nullptr), n, J1);
   const auto ref =
       bpcore_test::reference_backprop(net, X.data(), Y.data(), static_cast<const T*>(nullptr), n);
   const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
