@@ -272,8 +272,10 @@ bool worth(Op op, Index m, Index k, Index n) {
   if (m > 512 || k > 1024 || n > 1024) return false;
 #if defined(__AVX512F__)
   switch (op) {
-    case Op::affine:  // W (k × n) read from the L2 cache for each tile of rows
-      return double(k) * double(n) * bytes <= 512.0 * 1024;
+    case Op::affine: {  // W (k × n) read from the L2 cache for each tile of rows
+      const double w_bytes = double(k) * double(n) * bytes;
+      return w_bytes <= 512.0 * 1024 || (m <= 128 && w_bytes <= 1024.0 * 1024);
+    }
     case Op::times_transpose:  // W^T copied to the stack: pays off once m rows share it
       return m >= n;
     case Op::transpose_times:  // D (m × n, m the depth) read again for each tile of rows of C
