@@ -119,7 +119,9 @@ struct Simd {
 // hide the multiply-add's latency), with more vectors 4 rows do.
 template <int NV>
 constexpr int kRows = NV == 1 ? 8 : 4;
-constexpr Index kPackBytes = 16384;  // the W^T panel of times_transpose, on the stack
+constexpr Index kPackBytes = 16384;   // the W^T panel of times_transpose, on the stack
+constexpr Index kBlockRows = 64;      // rows of C per pass of the panels of B
+constexpr Index kDepthBytes = 32768;  // a panel's rows of B per chunk of the depth
 
 enum class Start { zero, bias, c };  // what each sum starts from: 0, b_j, or C's own value
 
@@ -225,10 +227,11 @@ void last_panel(const Operands<T>& o, Index m, Index k, Index lanes) {
     panel<T, NV, true>(o, m, k, O::mask(lanes));
 }
 
-// C = start + op(A) B, panels of kVectors vectors of columns from the left, each over all rows
-// (its rows of B stay in the L1 cache), then one narrower panel for the columns left.
+// C = start + op(A) B on rows of C that share the panels: panels of kVectors vectors of columns
+// from the left, each over all the rows (its rows of B stay in the cache), then one narrower panel
+// for the columns left.
 template <class T>
-void product(Operands<T> o, Index m, Index n, Index k) {
+void panels(Operands<T> o, Index m, Index n, Index k) {
   constexpr Index S = Simd<T>::size;
   constexpr Index width = kVectors * S;
   Index j = 0;
@@ -260,35 +263,54 @@ void product(Operands<T> o, Index m, Index n, Index k) {
   }
 }
 
+// C = start + op(A) B, kBlockRows rows of C at a time (their rows of op(A) stay in the cache while
+// the panels of B pass over them) and, over a deep product, a chunk of the depth at a time (a
+// panel's rows of B then stay in the L1 cache): each sum goes on from C where the previous chunk
+// stored it, so it is the same in-order sum, scaled once at the end.
+template <class T>
+void product(Operands<T> o, Index m, Index n, Index k) {
+  constexpr Index chunk = kDepthBytes / Index(sizeof(T)) / (kVectors * Simd<T>::size);
+  for (Index i0 = 0; i0 < m; i0 += kBlockRows) {
+    const Index mb = std::min(kBlockRows, m - i0);
+    for (Index p0 = 0; p0 < k; p0 += chunk) {
+      Operands<T> oc = o;
+      oc.A += i0 * o.a_rs + p0 * o.a_cs;
+      oc.B += p0 * o.ldb;
+      oc.C += i0 * o.ldc;
+      if (p0 > 0) oc.start = Start::c;
+      oc.scaled = o.scaled && p0 + chunk >= k;
+      panels(oc, mb, n, std::min(chunk, k - p0));
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 bool worth(Op op, Index m, Index k, Index n) {
   // The bounds are where these kernels stayed ahead of Eigen 3.4's GEMM, one thread, over layer
-  // widths 10 … 784 and 16 … 512 rows: with AVX-512 by 1.1-2x (float and double), with AVX2 by
-  // 1.05-1.45x on the forward product and less on the others.
+  // widths 10 … 784 and 16 … 512 rows: with AVX-512 by 1.05-1.7x (float and double), with AVX2 by
+  // 1.05-1.4x, on fewer sizes.
   [[maybe_unused]] const double work = double(m) * double(k) * double(n);
   [[maybe_unused]] const double bytes = double(sizeof(T));
   if (m > 512 || k > 1024 || n > 1024) return false;
 #if defined(__AVX512F__)
   switch (op) {
-    case Op::affine: {  // W (k × n) read from the L2 cache for each tile of rows
-      const double w_bytes = double(k) * double(n) * bytes;
-      return w_bytes <= 512.0 * 1024 || (m <= 128 && w_bytes <= 1024.0 * 1024);
-    }
+    case Op::affine:  // W (k × n) from the L2 cache, a depth chunk of a panel from L1
+      return m <= 256 || double(k) * double(n) * bytes <= 512.0 * 1024;
     case Op::times_transpose:  // W^T copied to the stack: pays off once m rows share it
       return m >= n;
-    case Op::transpose_times:  // D (m × n, m the depth) read again for each tile of rows of C
-      return double(m) * double(n) * bytes <= 256.0 * 1024;
+    case Op::transpose_times:  // D (m × n, m the depth) read again for each block of rows of C
+      return double(m) * double(n) * bytes <= 256.0 * 1024 && (m <= 128 || work <= 0x1p24);
   }
 #elif defined(__AVX2__) && defined(__FMA__)
   switch (op) {
     case Op::affine:
-      return work <= double(1 << 22) && double(k) * double(n) * bytes <= 256.0 * 1024;
+      return work <= 0x1p21 && double(k) * double(n) * bytes <= 256.0 * 1024;
     case Op::times_transpose:
       return m >= 8 * n;
     case Op::transpose_times:
-      return work <= double(1 << 20) && double(m) * double(n) * bytes <= 64.0 * 1024;
+      return work <= 0x1p20 && double(m) * double(n) * bytes <= 64.0 * 1024;
   }
 #else
   (void)op;

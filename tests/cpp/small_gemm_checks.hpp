@@ -141,6 +141,50 @@ TEST_CASE_TEMPLATE("transpose_times: C = s A[:, p0:]^T D, in order over the rows
       }
 }
 
+TEST_CASE_TEMPLATE("deep products run in depth chunks and give the in-order sums, scaled once", T,
+                   float, double) {
+  if (!cpu_runs_this_build()) {
+    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
+    return;
+  }
+  // depths past one chunk (32 KB of a panel's rows of B: 64 to 1024 rows by instruction set) and
+  // more than one block of 64 rows of C
+  for (Index depth : {Index(300), Index(1100)})
+    for (Index rows : {Index(5), Index(70)})
+      for (Index n : {Index(10), Index(65)}) {
+        CAPTURE(depth);
+        CAPTURE(rows);
+        CAPTURE(n);
+        // affine: Z (rows × n) = b + A W over k = depth
+        const auto A = bpcore_test::uniform<T>(rows * depth, 11, -1, 1);
+        const auto W = bpcore_test::uniform<T>(depth * n, 12, -1, 1);
+        const auto b = bpcore_test::uniform<T>(n, 13, -1, 1);
+        std::vector<T> Z(std::size_t(rows * n)), want_z(Z.size());
+        for (Index i = 0; i < rows; ++i)
+          for (Index j = 0; j < n; ++j) {
+            T z = b[std::size_t(j)];
+            for (Index p = 0; p < depth; ++p)
+              z = madd(A[std::size_t(i * depth + p)], W[std::size_t(p * n + j)], z);
+            want_z[std::size_t(i * n + j)] = z;
+          }
+        sg::affine(A.data(), depth, W.data(), b.data(), Z.data(), rows, depth, n);
+        CHECK(same_bits(Z, want_z));
+        // transpose_times: C (rows × n) = s H^T D with H depth × rows, D depth × n
+        const T s = T(-1) / T(7);
+        const auto D = bpcore_test::uniform<T>(depth * n, 14, -1, 1);
+        std::vector<T> C(std::size_t(rows * n)), want_c(C.size());
+        for (Index p = 0; p < rows; ++p)
+          for (Index j = 0; j < n; ++j) {
+            T c = 0;
+            for (Index i = 0; i < depth; ++i)
+              c = madd(A[std::size_t(i * rows + p)], D[std::size_t(i * n + j)], c);
+            want_c[std::size_t(p * n + j)] = s * c;
+          }
+        sg::transpose_times(A.data(), rows, D.data(), C.data(), depth, rows, n, s);
+        CHECK(same_bits(C, want_c));
+      }
+}
+
 TEST_CASE_TEMPLATE("a row of Z = b + H W has the same bits alone and anywhere in a batch", T, float,
                    double) {
   if (!cpu_runs_this_build()) {

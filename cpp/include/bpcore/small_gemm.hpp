@@ -3,16 +3,18 @@
 //
 // At these sizes a general matrix product spends as long choosing blocks and packing both
 // operands as multiplying. These kernels read the row-major operands where they lie: a tile of
-// MR rows × a few SIMD vectors of C stays in registers while the depth runs, one row of B is
-// loaded per step and one element of A broadcast per row. The last vector of a row is a masked one
-// (AVX2, AVX-512), so every column runs the same instructions. For H = H^[l-1] (m × k), W = W^[l]
-// (k × n, row-major), delta (m × n) and b = b^[l]:
+// 4 or 8 rows × up to 4 SIMD vectors of C stays in registers while the depth runs, one row of B is
+// loaded per step and one element of A broadcast per row; 64 rows of C at a time share a panel of
+// B, and a deep product runs in chunks of the depth that keep the panel's rows in the L1 cache.
+// The last vector of a row is a masked one (AVX2, AVX-512), so every column runs the same
+// instructions. For H = H^[l-1] (m × k), W = W^[l] (k × n, row-major), delta (m × n), b = b^[l]:
 //   affine            Z = b + H W                   (the forward product, bias as the start)
 //   times_transpose   G = delta W^T                 (m × k; W^T taken in panels on the stack)
 //   transpose_times   gW = s H[:, p0:p0+kp]^T delta (kp × n; depth m, the rows of the batch)
 // Every element is one sum over the depth, in order, one multiply-add at a time (fused on
-// instruction sets with FMA), started from b or 0: its value does not depend on where its row
-// lies in the batch, on the other sizes, or on the number of threads.
+// instruction sets with FMA), started from b or 0 (a chunk of the depth goes on from the value the
+// previous one stored): its value does not depend on where its row lies in the batch, on the other
+// sizes, or on the number of threads.
 #pragma once
 
 #include "bpcore/types.hpp"
