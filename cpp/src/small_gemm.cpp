@@ -272,7 +272,7 @@ void product(Operands<T> o, Index m, Index n, Index k) {
   constexpr Index chunk = kDepthBytes / Index(sizeof(T)) / (kVectors * Simd<T>::size);
   for (Index i0 = 0; i0 < m; i0 += kBlockRows) {
     const Index mb = std::min(kBlockRows, m - i0);
-    for (Index p0 = 0; p0 < k; p0 += chunk) {
+    for (Index p0 = 0; p0 == 0 || p0 < k; p0 += chunk) {  // once when k = 0: C = start
       Operands<T> oc = o;
       oc.A += i0 * o.a_rs + p0 * o.a_cs;
       oc.B += p0 * o.ldb;
@@ -333,7 +333,7 @@ void times_transpose(const T* D, const T* W, T* G, Index m, Index k, Index n) {
   alignas(64) T pack[width * depth];
   for (Index p0 = 0; p0 < k; p0 += width) {
     const Index pw = std::min(width, k - p0);
-    for (Index j0 = 0; j0 < n; j0 += depth) {
+    for (Index j0 = 0; j0 == 0 || j0 < n; j0 += depth) {  // once when n = 0: G = 0
       const Index dc = std::min(depth, n - j0);
       // pack[jj][pp] = W^T(j0 + jj, p0 + pp) = W(p0 + pp, j0 + jj)
       for (Index pp = 0; pp < pw; ++pp) {

@@ -204,6 +204,26 @@ TEST_CASE_TEMPLATE("a row of Z = b + H W has the same bits alone and anywhere in
   }
 }
 
+TEST_CASE_TEMPLATE("an empty depth gives the start values: b, or 0", T, float, double) {
+  if (!cpu_runs_this_build()) {
+    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
+    return;
+  }
+  const Index m = 5, n = 19;
+  const auto b = bpcore_test::uniform<T>(n, 15, -1, 1);
+  const std::vector<T> none(1, T(0));
+  std::vector<T> Z(std::size_t(m * n), T(7));
+  sg::affine(none.data(), 0, none.data(), b.data(), Z.data(), m, 0, n);
+  for (Index i = 0; i < m; ++i)
+    CHECK(std::memcmp(Z.data() + i * n, b.data(), sizeof(T) * std::size_t(n)) == 0);
+  std::vector<T> G(std::size_t(m * n), T(7));
+  sg::times_transpose(none.data(), none.data(), G.data(), m, n, 0);
+  CHECK(same_bits(G, std::vector<T>(G.size(), T(0))));
+  std::vector<T> C(std::size_t(m * n), T(7));
+  sg::transpose_times(none.data(), m, none.data(), C.data(), 0, m, n, T(2));
+  CHECK(same_bits(C, std::vector<T>(C.size(), T(0))));
+}
+
 TEST_CASE("worth: never beyond 512 rows or 1024 columns, and only with AVX2 or AVX-512") {
   using sg::Op;
   for (Op op : {Op::affine, Op::times_transpose, Op::transpose_times}) {
