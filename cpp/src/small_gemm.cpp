@@ -116,9 +116,10 @@ struct Simd {
 #endif
 
 // Rows of C per tile: with one vector per row, 8 rows keep 8 independent sums in flight (enough to
-// hide the multiply-add's latency), with more vectors 4 rows do.
+// hide the multiply-add's latency); a full-width panel takes 6 rows (24 or 12 sums: nearly every
+// register, the fewest loads per multiply-add), a narrower one 4.
 template <int NV>
-constexpr int kRows = NV == 1 ? 8 : 4;
+constexpr int kRows = NV == 1 ? 8 : (NV == kVectors ? 6 : 4);
 constexpr Index kPackBytes = 16384;   // the W^T panel of times_transpose, on the stack
 constexpr Index kBlockRows = 64;      // rows of C per pass of the panels of B
 constexpr Index kDepthBytes = 32768;  // a panel's rows of B per chunk of the depth
@@ -289,15 +290,15 @@ void product(Operands<T> o, Index m, Index n, Index k) {
 template <class T>
 bool worth(Op op, Index m, Index k, Index n) {
   // The bounds are where these kernels stayed ahead of Eigen 3.4's GEMM, one thread, over layer
-  // widths 10 … 784 and 16 … 512 rows: with AVX-512 by 1.05-1.7x (float and double), with AVX2 by
-  // 1.05-1.4x, on fewer sizes.
+  // widths 10 … 784 and 16 … 512 rows: with AVX-512 by 1.03-1.7x (the forward product at every
+  // size), with AVX2 by 1.05-1.4x on fewer sizes.
   [[maybe_unused]] const double work = double(m) * double(k) * double(n);
   [[maybe_unused]] const double bytes = double(sizeof(T));
   if (m > 512 || k > 1024 || n > 1024) return false;
 #if defined(__AVX512F__)
   switch (op) {
     case Op::affine:  // W (k × n) from the L2 cache, a depth chunk of a panel from L1
-      return m <= 256 || double(k) * double(n) * bytes <= 512.0 * 1024;
+      return true;
     case Op::times_transpose:  // W^T copied to the stack: pays off once m rows share it
       return m >= n;
     case Op::transpose_times:  // D (m × n, m the depth) read again for each block of rows of C
@@ -305,8 +306,10 @@ bool worth(Op op, Index m, Index k, Index n) {
   }
 #elif defined(__AVX2__) && defined(__FMA__)
   switch (op) {
-    case Op::affine:
-      return work <= 0x1p21 && double(k) * double(n) * bytes <= 256.0 * 1024;
+    case Op::affine: {
+      const double w_bytes = double(k) * double(n) * bytes;
+      return (work <= 0x1p21 && w_bytes <= 256.0 * 1024) || (m <= 128 && w_bytes <= 1024.0 * 1024);
+    }
     case Op::times_transpose:
       return m >= 8 * n;
     case Op::transpose_times:
