@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bpcore/fp_mode.hpp"
+#include "bpcore/small_gemm.hpp"
 
 namespace bpcore {
 
@@ -241,6 +242,8 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
       csr_affine(*csr_, r0, nr, Wk.data(), bk.data(), s.n_out, Z.data());
     } else if (row_kernels_) {
       ops_[k].affine(A.data(), Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
+    } else if (small_gemm::worth<T>(small_gemm::Op::affine, nr, s.n_in, s.n_out)) {
+      small_gemm::affine(A.data(), s.n_in, Wk.data(), bk.data(), Z.data(), nr, s.n_in, s.n_out);
     } else {
       // b^[l] first, then the product added in place: no separate zeroing or bias pass over Z
       Z.rowwise() = bk;
@@ -293,7 +296,11 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
     } else if (g) {
-      MatrixMap<T>(g + s.w_offset, s.n_in, s.n_out).noalias() = A.transpose() * delta;
+      if (small_gemm::worth<T>(small_gemm::Op::transpose_times, nr, s.n_in, s.n_out))
+        small_gemm::transpose_times(A.data(), s.n_in, delta.data(), g + s.w_offset, nr, s.n_in,
+                                    s.n_out, T(1));
+      else
+        MatrixMap<T>(g + s.w_offset, s.n_in, s.n_out).noalias() = A.transpose() * delta;
       RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
     }
     if (k == 0) break;
@@ -303,6 +310,8 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     // delta^[l-1] = (delta^[l] W^[l]^T) ⊙ f'(Z^[l-1])
     if (row_kernels_)
       ops_[std::size_t(k)].back(delta.data(), Wk.data(), G.data(), nr, s.n_in, s.n_out);
+    else if (small_gemm::worth<T>(small_gemm::Op::times_transpose, nr, s.n_in, s.n_out))
+      small_gemm::times_transpose(delta.data(), Wk.data(), G.data(), nr, s.n_in, s.n_out);
     else
       G.noalias() = delta * Wk.transpose();
     const T* Zp = Z_[k - 1].data() + r0 * p.n_out;
@@ -427,8 +436,13 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
         ConstMatrixMap<T> A(piece.layer == 0 ? X : H_[std::size_t(piece.layer - 1)].data(), rows,
                             s.n_in);
         ConstMatrixMap<T> delta(D_[std::size_t(piece.layer)].data(), rows, s.n_out);
-        MatrixMap<T>(g + s.w_offset + piece.p0 * s.n_out, np, s.n_out).noalias() =
-            scale * (A.middleCols(piece.p0, np).transpose() * delta);
+        T* gW = g + s.w_offset + piece.p0 * s.n_out;
+        if (small_gemm::worth<T>(small_gemm::Op::transpose_times, rows, np, s.n_out))
+          small_gemm::transpose_times(A.data() + piece.p0, s.n_in, delta.data(), gW, rows, np,
+                                      s.n_out, scale);
+        else
+          MatrixMap<T>(gW, np, s.n_out).noalias() =
+              scale * (A.middleCols(piece.p0, np).transpose() * delta);
         if (piece.p0 == 0) RowVectorMap<T>(g + s.b_offset, s.n_out) = scale * delta.colwise().sum();
       });
 }
@@ -549,6 +563,9 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<
       csr_affine(*csr, r0, nr, params + s.w_offset, params + s.b_offset, s.n_out, z);
     } else if (ops) {
       ops[k].affine(in, params + s.w_offset, params + s.b_offset, z, nr, s.n_in, s.n_out);
+    } else if (small_gemm::worth<T>(small_gemm::Op::affine, nr, s.n_in, s.n_out)) {
+      small_gemm::affine(in, s.n_in, params + s.w_offset, params + s.b_offset, z, nr, s.n_in,
+                         s.n_out);
     } else {
       MatrixMap<T> Z(z, nr, s.n_out);
       Z.rowwise() = ConstRowVectorMap<T>(params + s.b_offset, s.n_out);
