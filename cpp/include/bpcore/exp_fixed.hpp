@@ -19,9 +19,10 @@
 namespace bpcore {
 namespace scalar {
 
-// The reduction of exp_fixed: x = k ln2 + r with |r| <= ln2 / 2 (ln 2 in two parts, as fdlibm's
-// e_exp.c) and e^r - 1 = r + r^2 P(r), P the Taylor polynomial of (e^r - 1 - r) / r^2 to r^11
-// (truncated at below 0.04 ulp on that range) in Estrin's scheme. `tk` holds k in its low bits.
+// exp_fixed's reduction (below) as a function, for tanh: x = k ln2 + r and e^r - 1 = r + r^2 P(r),
+// the same operations in the same order. `tk` holds k in its low bits. exp_fixed keeps its own
+// inline copy: built on this function, the online sgd step of a 4-5-3 sigmoid network, which
+// waits on exp in every layer, took 97 instead of 92 ns an update (GCC schedules it otherwise).
 struct ExpReduced {
   double tk, k, em1;  // em1 = e^r - 1
 };
@@ -59,7 +60,9 @@ inline double pow2_from(double t) {
   return v;
 }
 
-// e^x with an error below 1 ulp: e^r = 1 + (r + r^2 P(r)) from exp_reduce, and the scaling by
+// e^x with an error below 1 ulp: x = k ln2 + r with |r| <= ln2 / 2 (ln 2 in two parts, as
+// fdlibm's e_exp.c), e^r = 1 + (r + r^2 P(r)) with P the Taylor polynomial of (e^r - 1 - r) / r^2
+// to r^11 (truncated at below 0.04 ulp on that range) in Estrin's scheme, and the scaling by
 // 2^k = 2^k1 2^k2 (k1 ~ k / 2, two exact products for every normal result). Estrin's pairs are
 // independent, and there is no division: the chain of dependent operations is about two thirds
 // as long as that of fdlibm's rational approximation (online training waits on it in every
@@ -70,13 +73,42 @@ inline double pow2_from(double t) {
 inline double exp_fixed(double x) {
   constexpr double kOverflow = 7.09782712893383973096e+02;    // log(DBL_MAX)
   constexpr double kUnderflow = -7.45133219101941108420e+02;  // log(smallest subnormal / 2)
-  constexpr double kShift = 0x1.8p52;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kInvLn2 = 1.44269504088896338700e+00;
+  constexpr double kShift = 0x1.8p52;  // t + kShift rounds t to an integer held in t's low bits
+  // 1/n! for n = 2 … 13, rounded to the nearest double
+  constexpr double c2 = 0x1p-1, c3 = 0x1.5555555555555p-3, c4 = 0x1.5555555555555p-5,
+                   c5 = 0x1.1111111111111p-7, c6 = 0x1.6c16c16c16c17p-10,
+                   c7 = 0x1.a01a01a01a01ap-13, c8 = 0x1.a01a01a01a01ap-16,
+                   c9 = 0x1.71de3a556c734p-19, c10 = 0x1.27e4fb7789f5cp-22,
+                   c11 = 0x1.ae64567f544e4p-26, c12 = 0x1.1eed8eff8d898p-29,
+                   c13 = 0x1.6124613a86d09p-33;
+  const auto bits_of = [](double v) {
+    std::uint64_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return u;
+  };
+  const auto from_bits = [](std::uint64_t u) {
+    double v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+  };
   // x outside [kUnderflow, kOverflow] (or NaN) gives some e, replaced by the select at the end
-  const ExpReduced red = exp_reduce(x);
-  const double y = 1.0 + red.em1;
-  const double t1 = red.k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
-  const double t2 = (red.k - (t1 - kShift)) + kShift;
-  const double e = (y * pow2_from(t1)) * pow2_from(t2);  // 2^k1, 2^k2
+  const double tk = x * kInvLn2 + kShift;
+  const double k = tk - kShift;  // round(x / ln2)
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const double p0 = c2 + r * c3, p1 = c4 + r * c5, p2 = c6 + r * c7, p3 = c8 + r * c9,
+               p4 = c10 + r * c11, p5 = c12 + r * c13;
+  const double q0 = p0 + r2 * p1, q1 = p2 + r2 * p3, q2 = p4 + r2 * p5;
+  const double P = (q0 + r4 * q1) + r8 * q2;
+  const double y = 1.0 + (r + r2 * P);
+  const double t1 = k * 0.5 + kShift;  // k1 = round(k / 2), k2 = k - k1
+  const double t2 = (k - (t1 - kShift)) + kShift;
+  const std::uint64_t one = bits_of(1.0);
+  const double s1 = from_bits(one + (bits_of(t1) << 52));  // 2^k1
+  const double s2 = from_bits(one + (bits_of(t2) << 52));  // 2^k2
+  const double e = (y * s1) * s2;
   return x != x ? x
                 : (x > kOverflow ? std::numeric_limits<double>::infinity()
                                  : (x < kUnderflow ? 0.0 : e));
