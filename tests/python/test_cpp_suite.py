@@ -94,6 +94,10 @@ def test_cpp_suite(build_dir: Path) -> None:
         "-DBPCORE_WERROR=ON",
         f"-DBPCORE_SANITIZE={'ON' if sanitize else 'OFF'}",
     ]
+    if sanitize:
+        # the optimisation level AddressSanitizer's documentation recommends, with line tables
+        # for its reports: the build takes about half as long as at -O3
+        configure.append("-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1 -DNDEBUG")
     ninja = _find_tool("ninja")
     if ninja is not None and not (build_dir / "CMakeCache.txt").exists():
         # the generator can only be chosen for a new build directory
