@@ -102,6 +102,7 @@ Network<T>::Network(std::vector<Index> sizes, std::vector<Activation> activation
   bool prelu = false;
   for (const auto& s : layers_) prelu = prelu || s.alpha_offset >= 0;
   if (!prelu) grad_pieces_ = gradient_pieces(layers_);
+  for (const auto& s : layers_) work_per_row_ += double(s.n_in) * double(s.n_out);
   // Chosen by the sizes alone; see uses_row_kernels.
   small_ = kernels::is_small(layers_);
   if (small_) {
@@ -203,9 +204,8 @@ template <class T>
 RowBlocks Network<T>::row_blocks(Index rows) const {
   // blocks of at least kBlockWork multiply-adds: a block of a narrow network is not all call
   // overhead (the cut depends only on the rows and the sizes, never on the threads)
-  double work = 0;
-  for (const auto& s : layers_) work += double(s.n_in) * double(s.n_out);
-  const Index min_rows = std::max<Index>(kMinBlockRows, Index(std::ceil(kBlockWork / work)));
+  const Index min_rows =
+      std::max<Index>(kMinBlockRows, Index(std::ceil(kBlockWork / work_per_row_)));
   return partition_rows(rows, min_rows);
 }
 
@@ -223,9 +223,7 @@ bool Network<T>::splits_backward(Index rows) const {
 template <class T>
 bool Network<T>::parallel_worth(Index rows, int threads) const {
   if (threads <= 1) return false;
-  double work = 0;
-  for (const auto& s : layers_) work += double(s.n_in) * double(s.n_out);
-  return double(rows) * work >= kParallelWork;
+  return double(rows) * work_per_row_ >= kParallelWork;
 }
 
 template <class T>

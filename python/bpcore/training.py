@@ -463,8 +463,9 @@ def _check_poisson_targets(loss: str, Y: np.ndarray, name: str) -> None:
 # The optimizers whose epoch is one iteration of the core's fullbatch_epoch (rprop, full batch
 # too, steps in train_epoch like the mini-batch rules).
 _FULLBATCH_EPOCH = ("lbfgs", "lm")
-# The statuses of an epoch that finished (lbfgs and lm end a fit with the last two).
-_EPOCH_DONE = ("ok", "converged", "stalled")
+# The statuses of a finished epoch that end a fit (lbfgs and lm), and of every finished epoch.
+_FULLBATCH_STOPS = ("converged", "stalled")
+_EPOCH_DONE = ("ok", *_FULLBATCH_STOPS)
 
 
 def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
@@ -864,7 +865,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
             if _callbacks_stop(run.callbacks, net, e, logs, strategy):
                 hist.stop_reason = "callback"
                 break
-            if result.status in ("converged", "stalled"):  # lbfgs and lm
+            if result.status in _FULLBATCH_STOPS:  # lbfgs and lm
                 hist.stop_reason = result.status
                 break
         interrupts.check()

@@ -158,6 +158,7 @@ class Network {
   std::vector<LayerSpec> layers_;
   Loss loss_;
   bool small_ = false;                         // kernels::is_small(layers_)
+  double work_per_row_ = 0;                    // sum over l of n_{l-1} n_l: multiply-adds a row
   bool row_kernels_ = false;                   // uses_row_kernels(rows) of the current call
   const Csr<T>* csr_ = nullptr;                // the CSR X of the current forward/backward, if any
   std::vector<kernels::RowOps<T>> ops_;        // per layer, when small_
