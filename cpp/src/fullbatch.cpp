@@ -299,9 +299,9 @@ EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X,
                            const EpochOptions& options, const std::function<bool()>* poll) {
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   const OptimizerConfig& c = optimizer.config();
-  require(c.kind == OptimizerKind::lbfgs || c.kind == OptimizerKind::lm,
-          "fullbatch_epoch runs lbfgs and lm; optimizer " + std::string(optimizer_name(c.kind)) +
-              " steps in train_epoch");
+  require(steps_in_fullbatch_epoch(c.kind), "fullbatch_epoch runs lbfgs and lm; optimizer " +
+                                                std::string(optimizer_name(c.kind)) +
+                                                " steps in train_epoch");
   require(rows > 0, "training needs at least one sample");
   require(optimizer.n_params() == net.n_params(), "optimizer and network sizes differ");
   require(options.global_rows == 0,

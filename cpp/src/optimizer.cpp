@@ -95,7 +95,7 @@ void validate_config(const OptimizerConfig& c) {
   require(c.max_fun > 0, "max_fun must be a positive integer; got " + std::to_string(c.max_fun));
   check(non_negative(c.grad_tol), "grad_tol", "a non-negative number", c.grad_tol);
   check(non_negative(c.loss_tol), "loss_tol", "a non-negative number", c.loss_tol);
-  if (c.kind == OptimizerKind::lbfgs || c.kind == OptimizerKind::lm)
+  if (steps_in_fullbatch_epoch(c.kind))
     check(c.weight_decay == 0, "weight_decay",
           "0 with lbfgs and lm (they minimise J itself; use sgd, adam or rprop for weight decay)",
           c.weight_decay);

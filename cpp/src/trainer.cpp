@@ -307,8 +307,7 @@ void train_epochs(Network<T>& net, Optimizer<T>& optimizer, const T* X, const T*
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(epochs >= 0, "epochs must be non-negative");
   EpochOptions o = options;
-  const OptimizerKind kind = optimizer.config().kind;
-  const bool fullbatch = kind == OptimizerKind::lbfgs || kind == OptimizerKind::lm;
+  const bool fullbatch = steps_in_fullbatch_epoch(optimizer.config().kind);
   for (Index e = 0; e < epochs; ++e, ++o.epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     TimedEpoch done;

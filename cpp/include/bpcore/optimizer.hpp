@@ -58,6 +58,11 @@ inline constexpr std::array<OptimizerInfo, 7> optimizer_table{{
     {OptimizerKind::lbfgs, "lbfgs", "history_size max_fun grad_tol loss_tol", true},
     {OptimizerKind::lm, "lm", "grad_tol loss_tol", true},
 }};
+/// True for lbfgs and lm, whose epoch is one iteration of fullbatch_epoch (every other optimizer,
+/// rprop too, steps in train_epoch).
+inline constexpr bool steps_in_fullbatch_epoch(OptimizerKind kind) {
+  return kind == OptimizerKind::lbfgs || kind == OptimizerKind::lm;
+}
 /// The most parameters lm accepts: its P x P normal equations take 8 P^2 bytes (128 MB here).
 inline constexpr Index lm_max_params = 4000;
 /// lm's damping mu: its start, its factor after an accepted (1/10) or rejected (10) step, and the
