@@ -158,13 +158,16 @@ void bind_network_t(py::module_& m, const char* name) {
             py::array_t<T> out(
                 {static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n.n_outputs())});
             T* dst = out.mutable_data();
+            bool z1_finite = true;
             {
               py::gil_scoped_release release;
-              if (rows > 0) n.predict(X.data(), rows, dst, n_threads);
+              if (rows > 0) z1_finite = n.predict(X.data(), rows, dst, n_threads);
             }
-            return out;
+            return py::make_tuple(out, z1_finite);
           },
-          py::arg("X").noconvert(), py::arg("n_threads") = 0)
+          py::arg("X").noconvert(), py::arg("n_threads") = 0,
+          "(Y_hat, z1_finite): z1_finite is false when a row of Z^[1] is not finite, as every NaN "
+          "or infinite value in X makes it.")
       .def_property_readonly("cached_rows", &Net::cached_rows)
       .def_property_readonly("has_delta", &Net::has_delta)
       .def(

@@ -119,11 +119,12 @@ void bind_sparse_t(py::module_& m, const char* csr_name, const char* net_name, c
             py::array_t<T> out(
                 {static_cast<py::ssize_t>(X.csr.rows), static_cast<py::ssize_t>(n.n_outputs())});
             T* dst = out.mutable_data();
+            bool z1_finite = true;
             {
               py::gil_scoped_release release;
-              if (X.csr.rows > 0) n.predict(X.csr, dst, n_threads);
+              if (X.csr.rows > 0) z1_finite = n.predict(X.csr, dst, n_threads);
             }
-            return out;
+            return py::make_tuple(out, z1_finite);
           },
           py::arg("X"), py::arg("n_threads") = 0);
 

@@ -541,9 +541,11 @@ double Network<T>::sgd_row(const T* x, const T* y, T lr, bool write_grads) {
 namespace {
 
 // Runs rows [r0, r0+nr) through every layer with ping-pong buffers; the output layer's Z^[L] goes
-// into `Zout` (may be null when not needed) and H^[L] into `Hout`.
+// into `Zout` (may be null when not needed) and H^[L] into `Hout`. Returns false when the first
+// column of Z^[1] is not finite in some row, which a NaN or infinite input always causes: such an x
+// makes each of its products x·w NaN or infinite, and no sum of them is finite.
 template <class T>
-void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<T>* ops,
+bool evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<T>* ops,
                     const T* params, const T* X, Index r0, Index nr, ChunkScratch<T>& scratch,
                     T* Zout, T* Hout, const Csr<T>* csr = nullptr) {
   Index widest = 0;
@@ -553,6 +555,7 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<
     scratch.b.resize(std::size_t(nr * widest));
   }
   const T* in = rows_from(X, r0, layers.front().n_in);
+  bool finite = true;
   for (std::size_t k = 0; k < layers.size(); ++k) {
     const auto& s = layers[k];
     const bool last = k + 1 == layers.size();
@@ -570,22 +573,25 @@ void evaluate_chunk(const std::vector<LayerSpec>& layers, const kernels::RowOps<
       Z.noalias() += ConstMatrixMap<T>(in, nr, s.n_in) *
                      ConstMatrixMap<T>(params + s.w_offset, s.n_in, s.n_out);
     }
+    if (k == 0)
+      for (Index i = 0; i < nr; ++i) finite = finite && std::isfinite(z[i * s.n_out]);
     const T alpha = s.alpha_offset >= 0 ? params[s.alpha_offset] : T(0);
     T* h = last ? Hout : z;  // hidden layers activate in place
     activate(s.f, z, h, nr, s.n_out, alpha);
     in = h;
   }
+  return finite;
 }
 
 }  // namespace
 
 template <class T>
-void Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
-  predict_impl(X, nullptr, rows, out, n_threads);
+bool Network<T>::predict(const T* X, Index rows, T* out, int n_threads) const {
+  return predict_impl(X, nullptr, rows, out, n_threads);
 }
 
 template <class T>
-void Network<T>::predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out,
+bool Network<T>::predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out,
                               int n_threads) const {
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require(rows > 0, "predict needs at least one row");
@@ -593,15 +599,18 @@ void Network<T>::predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out,
   const RowBlocks chunks = partition_rows(rows, kChunkRows, rows);
   const T* params = params_.data();
   const Index q = n_outputs();
+  std::vector<char> finite(static_cast<std::size_t>(chunks.count), 1);
   for_each_block_with_scratch<ChunkScratch<T>>(
       chunks.count, threads, parallel_worth(rows, threads), [&](Index c, ChunkScratch<T>& scratch) {
         const Index r0 = chunks.begin(c);
         const Index nr = chunks.size(c);
         // Z^[L] into the aligned scratch, not straight into the caller's (unaligned) array
         if (scratch.z.size() < std::size_t(nr * q)) scratch.z.resize(std::size_t(nr * q));
-        evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0, nr,
-                       scratch, scratch.z.data(), out + r0 * q, csr);
+        finite[std::size_t(c)] =
+            evaluate_chunk(layers_, uses_row_kernels(rows) ? ops_.data() : nullptr, params, X, r0,
+                           nr, scratch, scratch.z.data(), out + r0 * q, csr);
       });
+  return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
 
 template <class T>

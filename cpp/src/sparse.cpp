@@ -165,9 +165,9 @@ double Network<T>::loss(const Csr<T>& X, const T* Y, const T* sample_weight, int
 }
 
 template <class T>
-void Network<T>::predict(const Csr<T>& X, T* out, int n_threads) const {
+bool Network<T>::predict(const Csr<T>& X, T* out, int n_threads) const {
   require_inputs(X, n_inputs());
-  predict_impl(nullptr, &X, X.rows, out, n_threads);
+  return predict_impl(nullptr, &X, X.rows, out, n_threads);
 }
 
 #define BPCORE_SPARSE(T)                                                                        \
@@ -179,7 +179,7 @@ void Network<T>::predict(const Csr<T>& X, T* out, int n_threads) const {
   template void Network<T>::forward(const Csr<T>&, int);                                        \
   template double Network<T>::backward(const Csr<T>&, const T*, const T*, int);                 \
   template double Network<T>::loss(const Csr<T>&, const T*, const T*, int) const;               \
-  template void Network<T>::predict(const Csr<T>&, T*, int) const;
+  template bool Network<T>::predict(const Csr<T>&, T*, int) const;
 BPCORE_SPARSE(float)
 BPCORE_SPARSE(double)
 #undef BPCORE_SPARSE

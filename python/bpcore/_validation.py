@@ -40,6 +40,7 @@ __all__ = [
     "check_choice",
     "check_dropout",
     "check_dtype",
+    "check_finite",
     "check_flag",
     "check_int",
     "check_network",
@@ -82,7 +83,8 @@ def _as_real_array(a: npt.ArrayLike, name: str, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """A ValueError naming ``name`` and the first NaN or infinite value's index, if there is one."""
     bad = core.first_nonfinite(arr)
     if bad >= 0:
         where = np.unravel_index(bad, arr.shape)
@@ -93,11 +95,18 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def as_matrix(
-    X: npt.ArrayLike, name: str, dtype: np.dtype, n_features: int, *, allow_empty: bool = False
+    X: npt.ArrayLike,
+    name: str,
+    dtype: np.dtype,
+    n_features: int,
+    *,
+    allow_empty: bool = False,
+    finite: bool = True,
 ) -> np.ndarray:
     """X as a (n, n_features) C-ordered array of ``dtype``; a 1-D X is one sample.
 
-    ``allow_empty``: n = 0 is allowed (a rank's shard in distributed training may be empty)."""
+    ``allow_empty``: n = 0 is allowed (a rank's shard in distributed training may be empty).
+    ``finite=False`` leaves the NaN/inf check to the caller (:func:`check_finite`)."""
     if _sparse.is_sparse(X):
         raise TypeError(
             f"{name} is a scipy.sparse matrix; this function needs a dense array "
@@ -114,18 +123,26 @@ def as_matrix(
         raise ValueError(f"{name} has no samples (shape {arr.shape})")
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns); got shape {arr.shape}")
-    _check_finite(arr, name)
+    if finite:
+        check_finite(arr, name)
     return arr
 
 
 def as_input(
-    X: Any, name: str, dtype: np.dtype, n_features: int, *, allow_empty: bool = False
+    X: Any,
+    name: str,
+    dtype: np.dtype,
+    n_features: int,
+    *,
+    allow_empty: bool = False,
+    finite: bool = True,
 ) -> Any:
     """:func:`as_matrix` for a dense X; a ``scipy.sparse`` X becomes a canonical CSR matrix of
-    ``dtype`` instead (:func:`bpcore._sparse.as_csr`), never a dense array."""
+    ``dtype`` instead (:func:`bpcore._sparse.as_csr`, which checks its values), never a dense
+    array."""
     if _sparse.is_sparse(X):
         return _sparse.as_csr(X, name, dtype, n_features, allow_empty=allow_empty)
-    return as_matrix(X, name, dtype, n_features, allow_empty=allow_empty)
+    return as_matrix(X, name, dtype, n_features, allow_empty=allow_empty, finite=finite)
 
 
 def as_targets(
@@ -147,7 +164,7 @@ def as_targets(
         raise ValueError(
             f"X and {name} have different numbers of samples: {n_samples} and {arr.shape[0]}"
         )
-    _check_finite(arr, name)
+    check_finite(arr, name)
     return arr
 
 
@@ -189,7 +206,7 @@ def as_sample_weight(
     arr = _as_real_array(w, "sample_weight", dtype)
     if arr.ndim != 1 or arr.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have shape ({n_samples},); got {arr.shape}")
-    _check_finite(arr, "sample_weight")
+    check_finite(arr, "sample_weight")
     if (arr < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if require_positive and not (arr > 0).any():

@@ -272,8 +272,13 @@ class Network(NetworkBase):
 
     def predict(self, X: npt.ArrayLike, n_threads: int | None = None) -> np.ndarray:
         """Ŷ of a batch, computed in row chunks with no cache: safe from several threads at once."""
-        X = self._X(X)
-        return self._net.predict(core_matrix(X), v.check_threads(n_threads))
+        # A NaN or inf in X makes its row of Z^[1] non-finite, and the core reports that; so X is
+        # searched for one only then, not scanned in full before every prediction.
+        X = v.as_input(X, "X", self._dtype, self.sizes[0], finite=False)
+        Y_hat, z1_finite = self._net.predict(core_matrix(X), v.check_threads(n_threads))
+        if not z1_finite and isinstance(X, np.ndarray):
+            v.check_finite(X, "X")
+        return Y_hat
 
     def loss(
         self,

@@ -452,6 +452,35 @@ TEST_CASE("predict and loss leave the cache alone and equal forward and backward
       CHECK(P[std::size_t(i * 2 + j)] == doctest::Approx(net.cached_H(1)(4 + i, j)).epsilon(1e-14));
 }
 
+TEST_CASE_TEMPLATE("predict reports a non-finite Z^[1] for every NaN or infinite input", T, float,
+                   double) {
+  // The caller checks X only when predict returns false, so every non-finite x must show: also
+  // through a zero row of W^[1] (inf * 0 is NaN) and saturating activations (sigmoid(inf) = 1), on
+  // the small networks' row kernels and on the products, on one chunk or several, on 1 or 2 threads
+  const T bad_values[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                          -std::numeric_limits<T>::infinity()};
+  for (const Index width : {Index(5), Index(40)}) {
+    Network<T> net({6, width, 3}, {Activation::sigmoid, Activation::softmax}, Loss::cross_entropy);
+    net.initialize(Init::xavier, 4);
+    const Index n_out = net.layer(0).n_out;
+    std::fill_n(net.params() + net.layer(0).w_offset + 2 * n_out, n_out, T(0));  // input 2
+    for (const Index rows : {Index(3), Index(700)}) {
+      auto X = bpcore_test::uniform<T>(rows * 6, 8, -1, 1);
+      std::vector<T> P(std::size_t(rows * 3));
+      for (int threads : {1, 2}) {
+        CHECK(net.predict(X.data(), rows, P.data(), threads));
+        for (const T bad : bad_values)
+          for (const Index at : {Index(0), rows * 3 + 2, rows * 6 - 1}) {
+            const T kept = X[std::size_t(at)];
+            X[std::size_t(at)] = bad;
+            CHECK_FALSE(net.predict(X.data(), rows, P.data(), threads));
+            X[std::size_t(at)] = kept;
+          }
+      }
+    }
+  }
+}
+
 TEST_CASE("the workspace follows the batch size and can be released") {
   Network<double> net({2, 4, 1}, {Activation::sigmoid, Activation::identity}, Loss::mse);
   net.initialize(Init::small_uniform, 8, 0.5);

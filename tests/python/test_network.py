@@ -558,6 +558,35 @@ def test_non_finite_values_are_refused_with_their_position(iris, bad, where):
             net.predict(X)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_finds_a_non_finite_input_anywhere(dtype, bad):
+    # predict does not scan X beforehand: it relies on the core's report that a row of Z^[1] is
+    # not finite. A zero column of W^[1] (inf * 0 is NaN) and saturating activations (sigmoid(inf)
+    # is 1) must not hide the value; 700 rows span several chunks and both threads.
+    rng = np.random.default_rng(0)
+    net = bpcore.Network([5, 4, 3], "sigmoid", "softmax", "cross_entropy", dtype, seed=1)
+    net.weights[0][2, :] = 0  # W^[1] is (n_in, n_out): input 2 has no weight
+    X = rng.standard_normal((700, 5)).astype(dtype)
+    clean = net.predict(X)
+    for i, j in [(0, 0), (345, 2), (699, 4), (511, 1)]:
+        Xb = X.copy()
+        Xb[i, j] = bad
+        with pytest.raises(ValueError) as info:
+            net.predict(Xb, n_threads=2)
+        assert str(info.value).startswith(f"X contains {bad} at index ({i}, {j})")
+    np.testing.assert_array_equal(net.predict(X), clean)
+
+
+def test_predict_of_large_finite_inputs_is_not_an_error():
+    # Z^[1] overflows to inf for a finite X: predict searches X, finds nothing, and returns
+    # what the network computes, as before.
+    net = bpcore.Network([2, 3, 1], "tanh", "identity", "mse", "float32", seed=0)
+    X = np.array([[3e38, -3e38], [1.0, 2.0]], dtype=np.float32)
+    Y_hat = net.predict(X)
+    assert Y_hat.shape == (2, 1) and np.isfinite(Y_hat[1, 0])
+
+
 def test_non_numeric_inputs_raise_type_errors(iris):
     net = notes_network()
     with pytest.raises(TypeError, match="X must be real-valued"):

@@ -89,14 +89,16 @@ class Network {
   /// The batch mean J (weighted as in backward), computed in row chunks without the cache.
   double loss(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads) const;
   /// Y_hat = H^[L] of a batch into `out` (rows × q), in row chunks without the cache: safe to call
-  /// from several threads at once.
-  void predict(const T* X, Index rows, T* out, int n_threads) const;
+  /// from several threads at once. Returns false when some row of Z^[1] is not finite, which every
+  /// NaN or infinite value in X causes (the caller can then look for one in X instead of checking
+  /// all of X beforehand); a large finite input or a non-finite weight can cause it too.
+  bool predict(const T* X, Index rows, T* out, int n_threads) const;
 
   /// The same four with a CSR batch X (sparse.hpp): layer 1 multiplies by X's stored values only.
   void forward(const Csr<T>& X, int n_threads);
   double backward(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads);
   double loss(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads) const;
-  void predict(const Csr<T>& X, T* out, int n_threads) const;
+  bool predict(const Csr<T>& X, T* out, int n_threads) const;
 
   /// The cache of the last forward/backward: rows and Z^[l], H^[l], delta^[l] at index k = l - 1.
   Index cached_rows() const { return cached_rows_; }
@@ -151,7 +153,7 @@ class Network {
   // backward of several row blocks: deltas by row blocks, then dJ/dW by grad_pieces_
   void backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads);
   // predict and loss of a dense X, or of a CSR X when `csr` is set (X is then null)
-  void predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out, int n_threads) const;
+  bool predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out, int n_threads) const;
   double loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight, Index rows,
                    int n_threads) const;
 
