@@ -292,14 +292,11 @@ void with_kernel(Activation f, Fn&& fn) {
 
 template <class T>
 void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
-  // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row. The exponentials of
-  // all rows go through one aligned buffer at a time, its length rounded up to a multiple of 16
-  // (the widest packet), so that every element takes the vector exp, wherever it lies, and a
-  // narrow row (10 classes) does not cost a buffer round trip and a scalar tail of its own.
-  constexpr Index kChunk = 256, kPad = 16;
-  alignas(64) T buffer[kChunk];
-  using Aligned = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
-  // plain loops over the rows: Eigen's per-row expressions cost more than a narrow row's work
+  // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row, in plain loops (Eigen's
+  // per-row expressions cost more than a narrow row's work). The exponentials of all rows are one
+  // loop over the block, through the core's branch-free exp, so that it vectorises however narrow
+  // the rows are. The largest z of a row gives e^0 = 1 exactly, so H_ij* = 1 / sum: the
+  // cross-entropy reads log-sum-exp back from it (loss.cpp).
   for (Index i = 0; i < rows; ++i) {
     const T* z = Zp + i * cols;
     T* h = Hp + i * cols;
@@ -308,14 +305,7 @@ void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
     for (Index j = 0; j < cols; ++j) h[j] = z[j] - zmax;  // (a NaN in z makes the row NaN)
   }
   const Index size = rows * cols;
-  for (Index i = 0; i < size; i += kChunk) {
-    const Index n = std::min(kChunk, size - i), padded = (n + kPad - 1) / kPad * kPad;
-    Aligned x(buffer, padded);
-    x.head(n) = ConstArrayMap<T>(Hp + i, n);
-    x.tail(padded - n).setZero();
-    x = x.exp();
-    ArrayMap<T>(Hp + i, n) = x.head(n);
-  }
+  for (Index k = 0; k < size; ++k) Hp[k] = scalar::exp_of(Hp[k]);
   for (Index i = 0; i < rows; ++i) {
     T* h = Hp + i * cols;
     T total = 0;

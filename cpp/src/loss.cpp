@@ -39,48 +39,30 @@ void check_output_pairing(Activation output, Loss loss) {
 
 namespace {
 
-// The exponentials of a cross-entropy or a softplus go through one aligned buffer of kBuffer
-// values at a time, so that the loops over them vectorise (libm's exp, log and log1p are scalar
-// calls, and took most of the time of J on narrow outputs).
+// The exponentials of a softplus go through one aligned buffer of kBuffer values at a time, so
+// that the loops over them vectorise (libm's exp and log1p are scalar calls, and took most of the
+// time of J on narrow outputs).
 constexpr Index kBuffer = 256;
 
 // The row sums of w_i J_i over rows [0, rows) in row order, J_i = -sum_j y_j log softmax(z)_j
-// = -sum_j y_j (z_j - logsumexp(z)), computed from Z^[L]; several narrow rows share the buffer, a
-// row wider than it is taken in pieces.
+// = -sum_j y_j (z_j - logsumexp(z)), from Z^[L] and the softmax H^[L] = Y_hat: at the largest z_j*
+// of a row, softmax_rows takes e^0 = 1 exactly, so Y_hat_ij* = 1 / sum_k e^(z_k - z_j*) and
+// logsumexp(z) = z_j* - log Y_hat_ij*. That is one log per row and no exponential, and the log is
+// accurate, as Y_hat_ij* >= 1/q.
 template <class T>
-double cross_entropy_sum(const T* Z, const T* Y, const T* w, Index rows, Index cols) {
-  alignas(64) double e[kBuffer];
-  double zmax[kBuffer];
-  const Index per_fill = std::max<Index>(1, kBuffer / cols);
+double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows,
+                         Index cols) {
   double total = 0;
-  for (Index i0 = 0; i0 < rows; i0 += per_fill) {
-    const Index nr = std::min(per_fill, rows - i0);
-    double s[kBuffer];
-    std::fill_n(s, nr, 0.0);
-    for (Index r = 0; r < nr; ++r) {
-      const T* z = Z + (i0 + r) * cols;
-      T m = z[0];
-      for (Index j = 1; j < cols; ++j) m = z[j] > m ? z[j] : m;
-      zmax[r] = double(m);
-    }
-    // s_r = sum_j e^(z_j - zmax), in order of j
-    for (Index j0 = 0; j0 < cols; j0 += kBuffer) {
-      const Index nc = std::min(kBuffer, cols - j0), size = nr * nc;
-      for (Index r = 0; r < nr; ++r)
-        for (Index j = 0; j < nc; ++j)
-          e[r * nc + j] = double(Z[(i0 + r) * cols + j0 + j]) - zmax[r];
-      for (Index k = 0; k < size; ++k) e[k] = scalar::exp_fixed(e[k]);
-      for (Index r = 0; r < nr; ++r)
-        for (Index j = 0; j < nc; ++j) s[r] += e[r * nc + j];
-    }
-    for (Index r = 0; r < nr; ++r) {
-      const Index i = i0 + r;
-      const double lse = zmax[r] + std::log(s[r]);
-      double J = 0;
-      for (Index j = 0; j < cols; ++j)
-        if (Y[i * cols + j] != T(0)) J -= double(Y[i * cols + j]) * (double(Z[i * cols + j]) - lse);
-      total += w ? double(w[i]) * J : J;
-    }
+  for (Index i = 0; i < rows; ++i) {
+    const T* z = Z + i * cols;
+    const T* y = Y + i * cols;
+    Index top = 0;
+    for (Index j = 1; j < cols; ++j) top = z[j] > z[top] ? j : top;
+    const double lse = double(z[top]) - std::log(double(Yhat[i * cols + top]));
+    double J = 0;
+    for (Index j = 0; j < cols; ++j)
+      if (y[j] != T(0)) J -= double(y[j]) * (double(z[j]) - lse);
+    total += w ? double(w[i]) * J : J;
   }
   return total;
 }
@@ -120,7 +102,7 @@ template <class T>
 double loss_sum(Loss loss, const T* Zp, const T* Yhp, const T* Yp, const T* w, Index rows,
                 Index cols) {
   if (rows <= 0 || cols <= 0) return 0;
-  if (loss == Loss::cross_entropy) return cross_entropy_sum(Zp, Yp, w, rows, cols);
+  if (loss == Loss::cross_entropy) return cross_entropy_sum(Zp, Yhp, Yp, w, rows, cols);
   if (loss == Loss::binary_cross_entropy) return binary_cross_entropy_sum(Zp, Yp, w, rows, cols);
   double total = 0;
   for (Index i = 0; i < rows; ++i) {

@@ -1,9 +1,11 @@
 // Losses J (loss_sum), the output error and the output-activation pairing rules.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "bpcore/activation.hpp"
 #include "bpcore/loss.hpp"
 #include "doctest.h"
 
@@ -38,15 +40,24 @@ TEST_CASE_TEMPLATE("mse: J = 1/2 sum e^2 per sample, summed over rows", T, float
                          rows, cols) == 0.0);
 }
 
-TEST_CASE_TEMPLATE("cross_entropy: J = -sum y log softmax(z), computed from Z^[L]", T, float,
+// Y_hat = softmax(Z) by the core's output activation, which the cross-entropy reads log-sum-exp
+// from
+template <class T>
+std::vector<T> softmax_of(const std::vector<T>& Z, Index cols) {
+  std::vector<T> H(Z.size());
+  bpcore::activate(Activation::softmax, Z.data(), H.data(), Index(Z.size()) / cols, cols, T(0));
+  return H;
+}
+
+TEST_CASE_TEMPLATE("cross_entropy: J = -sum y log softmax(z), from Z^[L] and the softmax", T, float,
                    double) {
   const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
   const Index cols = 3;
   const std::vector<T> Z{T(1), T(2), T(3)};
-  const std::vector<T> unused{T(-7), T(-7), T(-7)};  // Y_hat is not read: J comes from Z
   const T* none = nullptr;
   auto J = [&](const std::vector<T>& z, const std::vector<T>& y) {
-    return bpcore::loss_sum(Loss::cross_entropy, z.data(), unused.data(), y.data(), none, 1, cols);
+    const std::vector<T> H = softmax_of(z, cols);
+    return bpcore::loss_sum(Loss::cross_entropy, z.data(), H.data(), y.data(), none, 1, cols);
   };
   const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
   CHECK(J(Z, {T(0), T(0), T(1)}) == doctest::Approx(lse - 3).epsilon(tol));
@@ -65,8 +76,28 @@ TEST_CASE_TEMPLATE("cross_entropy: J = -sum y log softmax(z), computed from Z^[L
   const std::vector<T> Z2{T(1), T(2), T(3), T(0), T(0), T(0)};
   const std::vector<T> Y2{T(0), T(0), T(1), T(0), T(1), T(0)};
   const std::vector<T> w{T(3), T(0.5)};
-  CHECK(bpcore::loss_sum(Loss::cross_entropy, Z2.data(), Z2.data(), Y2.data(), w.data(), 2, cols) ==
+  CHECK(bpcore::loss_sum(Loss::cross_entropy, Z2.data(), softmax_of(Z2, cols).data(), Y2.data(),
+                         w.data(), 2, cols) ==
         doctest::Approx(3 * (lse - 3) + 0.5 * std::log(3.0)).epsilon(tol));
+
+  // wide rows, ties for the largest z and a row far from 0: against long double arithmetic
+  const Index wide = 37;
+  std::vector<T> Zw(std::size_t(3 * wide)), Yw(Zw.size(), T(0));
+  for (Index k = 0; k < 3 * wide; ++k) Zw[std::size_t(k)] = T(std::sin(0.7 * double(k)) * 4);
+  Zw[5] = Zw[9] = T(6);  // a tie at the top of row 0
+  for (Index j = 0; j < wide; ++j) Zw[std::size_t(2 * wide + j)] += T(-300);  // row 2
+  for (Index i = 0; i < 3; ++i) Yw[std::size_t(i * wide + (7 * i + 3) % wide)] = T(1);
+  long double expected = 0;
+  for (Index i = 0; i < 3; ++i) {
+    long double top = Zw[std::size_t(i * wide)], sum = 0;
+    for (Index j = 0; j < wide; ++j)
+      top = std::max<long double>(top, Zw[std::size_t(i * wide + j)]);
+    for (Index j = 0; j < wide; ++j)
+      sum += std::exp((long double)Zw[std::size_t(i * wide + j)] - top);
+    expected += top + std::log(sum) - (long double)Zw[std::size_t(i * wide + (7 * i + 3) % wide)];
+  }
+  CHECK(bpcore::loss_sum(Loss::cross_entropy, Zw.data(), softmax_of(Zw, wide).data(), Yw.data(),
+                         none, 3, wide) == doctest::Approx(double(expected)).epsilon(tol));
 }
 
 TEST_CASE_TEMPLATE("binary_cross_entropy from Z^[L], with no overflow for large |z|", T, float,

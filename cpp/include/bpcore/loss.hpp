@@ -51,6 +51,7 @@ const LossInfo& loss_info(Loss loss);
 void check_output_pairing(Activation output, Loss loss);
 
 /// Sum over the rows of w_i * J_i (w_i = 1 when `weights` is null), from Z^[L], Y_hat = H^[L], Y.
+/// The cross-entropy reads log-sum-exp from Y_hat, which must be the softmax of Z (activate).
 template <class T>
 double loss_sum(Loss loss, const T* Z, const T* Y_hat, const T* Y, const T* weights, Index rows,
                 Index cols);
