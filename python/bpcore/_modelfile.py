@@ -165,7 +165,9 @@ def write_network(
         What resuming the training needs (a checkpoint, see
         :func:`bpcore.training.training_checkpoint`): the optimizer's moments ``m`` and ``s``
         (stored as the tensors ``training.m`` and ``training.s``) and, as the JSON metadata
-        ``bpcore.training``, its kind, step count, the epoch count and the history so far.
+        ``bpcore.training``, its kind, step count, the epoch count and the history so far; with
+        early stopping, its state too (the best epoch's parameters as the tensor
+        ``training.best_parameters``).
     **metadata
         Extra str → str entries (other values are stored as JSON). ``net.metadata`` from
         :func:`load` is kept; these entries are added on top.
@@ -246,6 +248,12 @@ def write_network(
                 tensors[f"preprocessing.{name}"] = np.asarray(value, dtype=np.float64)
     if training is not None:
         record = {k: val for k, val in training.items() if k not in ("m", "s")}
+        stopping = record.get("early_stopping")
+        if stopping is not None:  # its best parameters are a tensor, the rest JSON
+            best = stopping.get("best_parameters")
+            record["early_stopping"] = {k: x for k, x in stopping.items() if k != "best_parameters"}
+            if best is not None:
+                tensors["training.best_parameters"] = np.array(best, dtype=dt, copy=True).ravel()
         ours["training"] = json.dumps(record)
         tensors["training.m"] = np.array(training["m"], dtype=dt, copy=True).reshape(-1)
         tensors["training.s"] = np.array(training["s"], dtype=dt, copy=True).reshape(-1)

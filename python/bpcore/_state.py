@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from ._core import Network32, Network64, Optimizer32, Optimizer64
+    from .training import EarlyStopping
 
     CoreNetwork = Union[Network32, Network64]
     CoreOptimizer = Union[Optimizer32, Optimizer64]
@@ -44,9 +45,12 @@ class TrainingState:
         before the first fit and after :meth:`reset`.
     epochs : int
         Epochs trained by every fit since the last reset.
+    early_stopping : bpcore.training.EarlyStopping or None
+        The early-stopping state of the last fit (None when it had none), which checkpoints keep;
+        after ``restore_training``, the checkpoint's, for the next fit to go on with.
     """
 
-    __slots__ = ("core_net", "lock", "fitting", "optimizer", "epochs")
+    __slots__ = ("core_net", "lock", "fitting", "optimizer", "epochs", "early_stopping")
 
     def __init__(self, core_net: CoreNetwork) -> None:
         self.core_net = core_net
@@ -54,6 +58,7 @@ class TrainingState:
         self.fitting = threading.Lock()
         self.optimizer: CoreOptimizer | None = None
         self.epochs = 0
+        self.early_stopping: EarlyStopping | None = None
 
     @property
     def started(self) -> bool:
@@ -64,6 +69,7 @@ class TrainingState:
         """Forget the optimizer and the epoch count (a fresh start for the next fit)."""
         self.optimizer = None
         self.epochs = 0
+        self.early_stopping = None
 
     def __repr__(self) -> str:
         kind = "none" if self.optimizer is None else self.optimizer.config.kind

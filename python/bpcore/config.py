@@ -1094,7 +1094,8 @@ def train_from_config(
             lr=prior.lr + history.lr,
             epoch_time=prior.epoch_time + history.epoch_time,
             stop_reason=history.stop_reason,
-            best_epoch=history.best_epoch,
+            # the resumed fit counts its epochs from its own first one
+            best_epoch=None if history.best_epoch is None else prior.epochs + history.best_epoch,
             epochs_before=prior.epochs_before,
         )
 

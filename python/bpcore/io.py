@@ -267,7 +267,8 @@ def load_checkpoint(path: PathLike) -> tuple[Network, dict[str, Any] | None]:
 
     ``training`` is None for a plain model file; for a checkpoint a dict with ``m`` and ``s`` (the
     optimizer's moments), ``optimizer``, ``steps``, ``epochs`` and ``history`` (a dict as
-    :meth:`bpcore.History.to_dict`), ready for :func:`bpcore.training.restore_training`.
+    :meth:`bpcore.History.to_dict`), and ``early_stopping`` when the run had it, ready for
+    :func:`bpcore.training.restore_training`.
     """
     net, tensors, meta = _load(path)
     if _PREFIX + "training" not in meta:
@@ -282,6 +283,13 @@ def load_checkpoint(path: PathLike) -> tuple[Network, dict[str, Any] | None]:
         )
     record["m"] = tensors["training.m"]
     record["s"] = tensors["training.s"]
+    stopping = record.get("early_stopping")
+    if stopping is not None:
+        if not isinstance(stopping, dict):
+            raise ModelFileError(
+                "metadata bpcore.training's early_stopping must be a dict", as_path(path)
+            )
+        stopping["best_parameters"] = tensors.get("training.best_parameters")
     return net, record
 
 
@@ -408,6 +416,8 @@ def _load(path: PathLike) -> tuple[Network, dict[str, np.ndarray], dict[str, str
             expected["training.s"] = ((n_params,), dt)
         else:
             expected["training.s"] = ((0,), dt)
+        if "training.best_parameters" in tensors:
+            expected["training.best_parameters"] = ((n_params,), dt)
     for name in tensors:
         if name not in expected:
             raise ModelFileError(f"unexpected tensor {name!r} for a network of sizes {sizes}", path)

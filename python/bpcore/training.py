@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Union
 
@@ -193,6 +193,8 @@ class History:
     ``"interrupted"`` (Ctrl-C: the network keeps the weights of the last finished epoch),
     ``"converged"`` (lbfgs, lm: ``grad_tol`` or ``loss_tol`` met) and ``"stalled"`` (lbfgs: no step
     meets the Wolfe conditions; lm: μ > 1e10; the last epoch's weights are unchanged).
+    ``best_epoch`` (with early stopping) counts from this fit's first epoch, 1; in a fit resumed
+    from a checkpoint it is 0 or less when the best epoch came before the checkpoint.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -262,7 +264,7 @@ def training_checkpoint(net: Network, history: History | dict[str, Any]) -> dict
         raise ValueError("the network has not been trained yet: there is no state to checkpoint")
     m, s, steps = state.optimizer.state()
     record = history.to_dict() if isinstance(history, History) else dict(history)
-    return {
+    out = {
         "m": m,
         "s": s,
         "steps": int(steps),
@@ -270,12 +272,16 @@ def training_checkpoint(net: Network, history: History | dict[str, Any]) -> dict
         "optimizer": state.optimizer.config.kind,
         "history": record,
     }
+    if state.early_stopping is not None:
+        out["early_stopping"] = state.early_stopping.to_record()
+    return out
 
 
 def restore_training(net: Network, record: dict[str, Any], **fit_options: Any) -> History:
     """Give ``net`` the optimizer state and epoch count of a checkpoint (from
     :func:`bpcore.io.load_checkpoint`), so that ``fit(..., warm_start=True)`` with the same
-    settings continues exactly where the checkpoint's run stopped. ``fit_options`` are the
+    settings continues exactly where the checkpoint's run stopped (with ``early_stopping``, from
+    the checkpoint's best J, epochs waited and best parameters). ``fit_options`` are the
     optimizer arguments of that run (``optimizer``, ``lr``, ``momentum``, ``beta1`` …); the
     optimizer kind must match the checkpoint's. Returns the checkpoint's history."""
     opts = dict(fit_options)
@@ -296,9 +302,12 @@ def restore_training(net: Network, record: dict[str, Any], **fit_options: Any) -
     cls_opt = core.Optimizer64 if net.dtype == np.float64 else core.Optimizer32
     optimizer = cls_opt(config, net.n_params)
     optimizer.set_state(record["m"], record["s"], int(record["steps"]))
+    stopping = record.get("early_stopping")
+    stopper = None if stopping is None else EarlyStopping.from_record(stopping, net.n_params)
     with state.lock:
         state.optimizer = optimizer
         state.epochs = int(record["epochs"])
+        state.early_stopping = stopper
     return History.from_dict(record["history"])
 
 
@@ -322,6 +331,10 @@ class EarlyStopping:
         self.best_epoch: int | None = None
         self.best_parameters: np.ndarray | None = None
         self.wait = 0
+        #: the network's epoch count when the fit started (best_epoch counts from there)
+        self.epochs_before = 0
+        #: set by :func:`restore_training`: the next fit with ``warm_start`` goes on with this state
+        self.resumed = False
 
     def update(self, net: Network, epoch: int, value: float) -> bool:
         """Record an epoch's J; True when training should stop."""
@@ -336,6 +349,35 @@ class EarlyStopping:
     def restore(self, net: Network) -> None:
         if self.restore_best and self.best_parameters is not None:
             net.parameters[...] = self.best_parameters
+
+    def to_record(self) -> dict[str, Any]:
+        """The state a checkpoint keeps: the best J, its epoch as the network's epoch count (so
+        that it means the same in the fit that resumes), the epochs waited and the best epoch's
+        parameters (or None)."""
+        return {
+            "best": None if np.isinf(self.best) else float(self.best),
+            "best_epoch": None if self.best_epoch is None else self.epochs_before + self.best_epoch,
+            "wait": int(self.wait),
+            "restore_best": self.restore_best,
+            "best_parameters": self.best_parameters,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], n_params: int) -> EarlyStopping:
+        """The stopper of a checkpoint (:meth:`to_record`), to go on with in a resumed fit."""
+        try:
+            stopper = cls(restore_best=bool(record["restore_best"]))
+            best, epoch = record["best"], record["best_epoch"]
+            stopper.best = np.inf if best is None else float(best)
+            stopper.best_epoch = None if epoch is None else int(epoch)  # made relative in fit
+            stopper.wait = int(record["wait"])
+            params = record.get("best_parameters")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"the checkpoint's early-stopping state is invalid: {exc!r}") from None
+        if params is not None:
+            stopper.best_parameters = np.array(params, copy=True).reshape(n_params)
+        stopper.resumed = True
+        return stopper
 
 
 class ModelCheckpoint:
@@ -802,6 +844,17 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     opt = state.optimizer
     if config.kind in _FULLBATCH_EPOCH:
         opt.reset()  # each fit starts the L-BFGS memory and lm's damping afresh
+    stopper = run.stopper
+    resumed = state.early_stopping
+    if stopper is not None and run.warm_start and resumed is not None and resumed.resumed:
+        # a fit after restore_training goes on with the checkpoint's early-stopping state
+        for name in ("best", "best_parameters", "wait", "restore_best"):
+            setattr(stopper, name, getattr(resumed, name))
+        if resumed.best_epoch is not None:
+            stopper.best_epoch = resumed.best_epoch - state.epochs  # 0 or less: before this fit
+    if stopper is not None:
+        stopper.epochs_before = state.epochs
+    state.early_stopping = stopper  # what a checkpoint written during or after this fit keeps
     train = _epoch_function(net, config)
     X_core = core_matrix(run.X)  # a CSR X: the core's view of its arrays, made once
     eopts = core.EpochOptions(
@@ -817,7 +870,6 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     reduce = strategy.reducer()
     rank, size = strategy.rank, strategy.size
     hist = History(epochs_before=state.epochs)
-    stopper = run.stopper
     report = _epoch_report(run, strategy)
     interrupts = _InterruptsBetweenEpochs(active=not strategy.sharded)
     try:

@@ -80,6 +80,36 @@ def test_resumed_run_equals_the_uninterrupted_run_bitwise(tmp_path):
     assert all(ta[k].tobytes() == tb[k].tobytes() for k in ta)
 
 
+@pytest.mark.parametrize("resume_at", [8, 12])
+def test_resumed_run_with_early_stopping_stops_where_the_uninterrupted_run_did(tmp_path, resume_at):
+    # The uninterrupted run is best at epoch 11 and stops at 16 (patience 5). A checkpoint keeps
+    # the best J, the epochs waited and the best parameters, so a run resumed before the best
+    # epoch (8) or after it, while waiting (12), stops at 16 too and restores epoch 11's weights.
+    def config(**output: object) -> dict:
+        cfg = _config(40, **output)
+        cfg["training"].update(lr=0.2, early_stopping=True, patience=5)
+        return cfg
+
+    whole = train_from_config(config(dir=str(tmp_path / "whole")))
+    assert (whole.history.epochs, whole.history.best_epoch) == (16, 11)
+    train_from_config(
+        config(dir=str(tmp_path / "part"), checkpoint="ck-{epoch}.safetensors", checkpoint_every=4)
+    )
+    _, record = load_checkpoint(tmp_path / "part" / "ck-12.safetensors")
+    stopping = record["early_stopping"]
+    assert (stopping["best_epoch"], stopping["wait"]) == (11, 1)
+    assert stopping["best"] == whole.history.val_loss[10]
+    assert stopping["best_parameters"].shape == (whole.network.n_params,)
+    resumed = train_from_config(
+        config(dir=str(tmp_path / "resumed")),
+        resume=tmp_path / "part" / f"ck-{resume_at}.safetensors",
+    )
+    assert resumed.history.stop_reason == "early_stopping"
+    assert resumed.history.val_loss == whole.history.val_loss
+    assert resumed.history.best_epoch == 11
+    assert resumed.network.parameters.tobytes() == whole.network.parameters.tobytes()
+
+
 def test_resume_refuses_what_does_not_fit(tmp_path):
     train_from_config(_config(4, dir=str(tmp_path), checkpoint_every=4))
     ck = tmp_path / "checkpoint.safetensors"
