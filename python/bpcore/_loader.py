@@ -3,11 +3,17 @@
 The package ships a portable ``_core`` and, on x86-64, ``_core_avx2`` and ``_core_avx512`` built from
 the same sources with wider vector instructions. ``BPCORE_SIMD=baseline|avx2|avx512`` forces one.
 
-OpenMP threads that wait for work spin by default; when other processes share the cores (a
-GridSearchCV with n_jobs, a busy machine) the spinning threads take the time of the working one
-and training can get many times slower. Unless ``OMP_WAIT_POLICY`` is set, the core's OpenMP
-runtime is therefore started with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep); the variable
-is set only while the core loads, so other libraries' OpenMP runtimes are not affected.
+OpenMP threads that wait for work spin by default (GNU OpenMP: 300000 rounds, some milliseconds);
+when other processes share the cores (a busy machine) the spinning threads take the time of the
+working one and training can get many times slower. Sleeping at once costs the other way: waking a
+thread takes tens of microseconds, paid at every parallel call. Unless ``OMP_WAIT_POLICY`` is set,
+the core's OpenMP runtime is therefore started with ``OMP_WAIT_POLICY=PASSIVE`` and, unless
+``GOMP_SPINCOUNT`` is set, ``GOMP_SPINCOUNT=1000``: a waiting thread spins about ten microseconds,
+long enough for the next call of a training loop, then sleeps (and never spins when there are more
+threads than cores). Measured on 2 cores, digits' full-batch iterations (lbfgs, rprop) took
+1.35-1.4x less time than with sleeping at once on an idle machine, and 1.1x more next to two busy
+processes. The variables are set only while the core loads, so other libraries' OpenMP runtimes are
+not affected.
 """
 
 from __future__ import annotations
@@ -19,15 +25,19 @@ from types import ModuleType
 _VARIANTS = ("avx512", "avx2")
 
 
+_WAIT = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"}
+
+
 def load_core() -> ModuleType:
-    set_policy = "OMP_WAIT_POLICY" not in os.environ
-    if set_policy:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    # the user's OMP_WAIT_POLICY is taken as it is (GNU OpenMP derives the spin count from it)
+    added = [] if "OMP_WAIT_POLICY" in os.environ else [k for k in _WAIT if k not in os.environ]
+    for name in added:
+        os.environ[name] = _WAIT[name]
     try:
         return _pick_core()
     finally:
-        if set_policy:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _pick_core() -> ModuleType:

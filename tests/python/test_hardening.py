@@ -1361,3 +1361,36 @@ def test_cli_huge_hidden_layer_fails_cleanly(tmp_path: Any) -> None:
     )
     _assert_clean_exit(proc)
     assert "error" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "user, during",
+    [
+        ({}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": None}),
+        ({"GOMP_SPINCOUNT": "5"}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "5"}),
+    ],
+)
+def test_the_core_loads_with_a_short_spin_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch, user: dict, during: dict
+) -> None:
+    # OpenMP reads its wait policy when the core loads: a short spin, then sleep, unless the
+    # user set either variable; afterwards the environment is the user's again
+    from bpcore import _loader
+
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in user.items():
+        monkeypatch.setenv(name, value)
+    seen: dict = {}
+
+    def pick() -> Any:
+        seen.update({name: os.environ.get(name) for name in during})
+        return core
+
+    monkeypatch.setattr(_loader, "_pick_core", pick)
+    assert _loader.load_core() is core
+    assert seen == during
+    assert {name: os.environ.get(name) for name in during} == {
+        name: user.get(name) for name in during
+    }
