@@ -338,7 +338,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
 
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Index rows,
-                            int n_threads) {
+                            int n_threads, const GradientSink* sink) {
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   if (rows <= 0) throw ArgumentError("backward needs at least one row");
   const int threads = resolve_threads(n_threads);
@@ -373,7 +373,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     block_loss_[0] = block_loss(0, rows);
     backward_rows(X, Y, row_scale, 0, rows, grads_.data());
   } else if (split) {
-    backward_split(X, Y, row_scale, rows, threads);
+    backward_split(X, Y, row_scale, rows, threads, sink);
   } else {
     if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
       block_grads_.resize(blocks.count, n_params());
@@ -395,8 +395,16 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
                           static_cast<T*>(nullptr));
   }
-  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums)
-  if (!split) grads_ *= T(-1.0 / double(rows));
+  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums, and hands its pieces to the sink)
+  if (!split) {
+    grads_ *= T(-1.0 / double(rows));
+    if (sink)
+      for (const auto& s : layers_) {
+        (*sink)(s.w_offset, s.w_offset + s.n_in * s.n_out, true);
+        (*sink)(s.b_offset, s.b_offset + s.n_out, false);
+        if (s.alpha_offset >= 0) (*sink)(s.alpha_offset, s.alpha_offset + 1, false);
+      }
+  }
   double total = 0;
   for (double part : block_loss_) total += part;
   cached_rows_ = rows;
@@ -406,8 +414,8 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
 }
 
 template <class T>
-void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Index rows,
-                                int threads) {
+void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads,
+                                const GradientSink* sink) {
   // Per row block: forward, J and delta^[L] … delta^[1]; then, over the whole batch at once,
   // dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l] a range of its rows at a time (a row range of a
   // product is exact), and dJ/db^[l] = -(1/n) sum_rows delta^[l]. No per-block gradient buffers
@@ -442,6 +450,10 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
           MatrixMap<T>(gW, np, s.n_out).noalias() =
               scale * (A.middleCols(piece.p0, np).transpose() * delta);
         if (piece.p0 == 0) RowVectorMap<T>(g + s.b_offset, s.n_out) = scale * delta.colwise().sum();
+        if (sink) {
+          (*sink)(s.w_offset + piece.p0 * s.n_out, s.w_offset + piece.p1 * s.n_out, true);
+          if (piece.p0 == 0) (*sink)(s.b_offset, s.b_offset + s.n_out, false);
+        }
       });
 }
 

@@ -141,48 +141,55 @@ void Optimizer<T>::reset() {
 }
 
 template <class T>
-template <class Gradient>
-void Optimizer<T>::apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g,
-                         T lr) {
-  ++t_;
+void Optimizer<T>::apply(T* theta_p, const T* g_p, Index begin, Index end, T lr) {
+  const Index n = end - begin;
+  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> theta(theta_p + begin, n);
+  Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> g(g_p, n);
   const T mu = T(config_.momentum);
   switch (config_.kind) {
     case OptimizerKind::sgd:
       // W <- W - lr dJ/dW
       theta -= lr * g;
       break;
-    case OptimizerKind::momentum:
-      m_ = mu * m_ - lr * g;
-      theta += m_;
+    case OptimizerKind::momentum: {
+      auto m = m_.segment(begin, n);
+      m = mu * m - lr * g;
+      theta += m;
       break;
-    case OptimizerKind::nesterov:
-      m_ = mu * m_ - lr * g;
-      theta += mu * m_ - lr * g;
+    }
+    case OptimizerKind::nesterov: {
+      auto m = m_.segment(begin, n);
+      m = mu * m - lr * g;
+      theta += mu * m - lr * g;
       break;
+    }
     case OptimizerKind::adam: {
       // 1 - beta in double: float(1 - 0.999) is not 1 - float(0.999)
+      auto m = m_.segment(begin, n);
+      auto v = s_.segment(begin, n);
       const T b1 = T(config_.beta1), b2 = T(config_.beta2);
-      m_ = b1 * m_ + T(1.0 - config_.beta1) * g;
-      s_ = b2 * s_ + T(1.0 - config_.beta2) * g.square();
+      m = b1 * m + T(1.0 - config_.beta1) * g;
+      v = b2 * v + T(1.0 - config_.beta2) * g.square();
       const T c1 = T(1.0 - std::pow(config_.beta1, double(t_)));
       const T c2 = T(1.0 - std::pow(config_.beta2, double(t_)));
-      theta -= lr * (m_ / c1) / ((s_ / c2).sqrt() + T(config_.epsilon));
+      theta -= lr * (m / c1) / ((v / c2).sqrt() + T(config_.epsilon));
       break;
     }
     case OptimizerKind::rprop: {
       // iRPROP-, element by element as torch.optim.Rprop; m_ is g', s_ is Delta (starts at lr)
-      if (t_ == 1) s_.setConstant(T(config_.lr));
+      if (t_ == 1) s_.segment(begin, n).setConstant(T(config_.lr));
       const T eta_minus = T(config_.etas[0]), eta_plus = T(config_.etas[1]);
       const T step_min = T(config_.step_sizes[0]), step_max = T(config_.step_sizes[1]);
-      for (Index i = 0; i < theta.size(); ++i) {
+      for (Index i = 0; i < n; ++i) {
+        const Index k = begin + i;
         const T gi = g[i];
-        const T s = gi * m_[i];  // the sign of g g'
+        const T s = gi * m_[k];  // the sign of g g'
         const T factor = s > 0 ? eta_plus : (s < 0 ? eta_minus : T(1));
-        s_[i] = std::min(std::max(s_[i] * factor, step_min), step_max);
+        s_[k] = std::min(std::max(s_[k] * factor, step_min), step_max);
         const T gk = s < 0 ? T(0) : gi;  // after a sign change: no move, and g' <- 0
         // theta <- theta - sign(g) Delta
-        theta[i] -= T((gk > 0) - (gk < 0)) * s_[i];
-        m_[i] = gk;
+        theta[i] -= T((gk > 0) - (gk < 0)) * s_[k];
+        m_[k] = gk;
       }
       break;
     }
@@ -194,30 +201,42 @@ void Optimizer<T>::apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, 
 }
 
 template <class T>
-void Optimizer<T>::step(Network<T>& net, double lr) {
-  if (net.n_params() != n_params()) throw ArgumentError("optimizer and network sizes differ");
+void Optimizer<T>::start_step() {
   if (optimizer_info(config_.kind).full_batch && config_.kind != OptimizerKind::rprop)
     throw ArgumentError(std::string(optimizer_name(config_.kind)) +
                         " takes its steps in fullbatch_epoch (fullbatch.hpp), not step()");
+  if (config_.weight_decay > 0 && g_decayed_.size() != n_params()) g_decayed_.resize(n_params());
+  ++t_;
+}
+
+template <class T>
+void Optimizer<T>::step_range(T* theta, const T* g, Index begin, Index end, bool weights,
+                              double lr) {
+  if (!(weights && config_.weight_decay > 0)) return apply(theta, g + begin, begin, end, T(lr));
+  // g + lambda W, in a buffer of its own so that g stays dJ/dtheta
+  const Index n = end - begin;
+  auto decayed = g_decayed_.segment(begin, n);
+  decayed = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(g + begin, n) +
+            T(config_.weight_decay) *
+                Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(theta + begin, n);
+  apply(theta, decayed.data(), begin, end, T(lr));
+}
+
+template <class T>
+void Optimizer<T>::step(Network<T>& net, double lr) {
+  if (net.n_params() != n_params()) throw ArgumentError("optimizer and network sizes differ");
   if (plain_sgd()) {
     ++t_;
     kernels::sgd_update(net.params(), net.grads(), T(lr), n_params());
     return;
   }
-  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> theta(net.params(), n_params());
-  Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> g(net.grads(), n_params());
-  if (config_.weight_decay <= 0) {
-    apply(theta, g, T(lr));
-    return;
+  start_step();
+  for (const auto& s : net.layers()) {
+    step_range(net.params(), net.grads(), s.w_offset, s.w_offset + s.n_in * s.n_out, true, lr);
+    step_range(net.params(), net.grads(), s.b_offset, s.b_offset + s.n_out, false, lr);
+    if (s.alpha_offset >= 0)
+      step_range(net.params(), net.grads(), s.alpha_offset, s.alpha_offset + 1, false, lr);
   }
-  // g + lambda W (weights only), in a buffer of its own so net.grads() stays dJ/dtheta
-  if (g_decayed_.size() != n_params()) g_decayed_.resize(n_params());
-  g_decayed_ = g;
-  const T lambda = T(config_.weight_decay);
-  for (const auto& s : net.layers())
-    g_decayed_.segment(s.w_offset, s.n_in * s.n_out) +=
-        lambda * theta.segment(s.w_offset, s.n_in * s.n_out);
-  apply(theta, g_decayed_, T(lr));
 }
 
 template class Optimizer<float>;

@@ -29,9 +29,9 @@ struct DenseRows {
     for (Index i = 0; i < count; ++i) Xb.row(i) = ConstMatrixMap<T>(X + src[i] * d, 1, d);
     return Xb.data();
   }
-  static double backward(Network<T>& net, Batch xb, const T* yb, const T* w, Index nl,
-                         int threads) {
-    return net.backward(xb, yb, w, nl, threads);
+  static double backward(Network<T>& net, Batch xb, const T* yb, const T* w, Index nl, int threads,
+                         const GradientSink* sink = nullptr) {
+    return net.backward(xb, yb, w, nl, threads, sink);
   }
 };
 
@@ -49,8 +49,8 @@ struct CsrInput {
     return Xb.view();
   }
   static double backward(Network<T>& net, const Batch& xb, const T* yb, const T* w, Index,
-                         int threads) {
-    return net.backward(xb, yb, w, threads);
+                         int threads, const GradientSink* sink = nullptr) {
+    return net.backward(xb, yb, w, threads, sink);
   }
 };
 
@@ -124,6 +124,9 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
   EpochResult result;
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
+  const GradientSink step_in_pass = [&](Index begin, Index end, bool weights) {
+    optimizer.step_range(net.params(), net.grads(), begin, end, weights, result.lr);
+  };
   try {
     if constexpr (Input::dense) {
       if (online) {
@@ -210,7 +213,10 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
       double J = 0, batch_weight = local_weight;
       if (!reduce) {
         if (batch_weight == 0) continue;  // nothing to learn from this batch
-        J = Input::backward(net, xb, yb, w, nl, options.n_threads);
+        // the step is taken on each range of the gradient as backward finishes it (a non-finite
+        // J below rolls the epoch back, step included)
+        optimizer.start_step();
+        J = Input::backward(net, xb, yb, w, nl, options.n_threads, &step_in_pass);
       } else {
         // This process's sums, the all-reduce, then the batch mean from the global sums.
         double J_local = 0;
@@ -240,7 +246,7 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
       }
       loss_total += J * batch_weight;
       weight_total += batch_weight;
-      optimizer.step(net, result.lr);
+      if (reduce) optimizer.step(net, result.lr);
       ++result.batches;
       result.samples += reduce ? nb : nl;
       if (!reduce && poll && (*poll)()) {

@@ -3,11 +3,13 @@
 // gradient. The cut, bitwise thread invariance, and agreement with the plain-loop reference and
 // with per-block sums. And softmax, whose exponentials run over many rows at once: a row's values
 // do not depend on the batch.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "bpcore/network.hpp"
+#include "bpcore/optimizer.hpp"
 #include "doctest.h"
 #include "test_support.hpp"
 
@@ -18,6 +20,7 @@ using bpcore::Init;
 using bpcore::Loss;
 using bpcore::Network;
 using bpcore_test::norm_relative_error;
+using bpcore_test::params_of;
 using bpcore_test::same_bits;
 
 namespace {
@@ -139,6 +142,64 @@ TEST_CASE_TEMPLATE("a small gradient is summed per block, bitwise the same for 1
   const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
   CHECK(norm_relative_error(g1.data(), ref.grad.data(), net.n_params()) < tol);
   CHECK(J1 == doctest::Approx(ref.J).epsilon(tol));
+}
+
+TEST_CASE_TEMPLATE("a step taken on the gradient's ranges inside backward equals step() after it",
+                   T, float, double) {
+  // The sink's ranges are disjoint and cover every parameter, on the split backward (100-80-40-10)
+  // and on per-block sums (64-16-10, with prelu), on 1 and 2 threads; an optimizer stepping on
+  // them as they come (as the epochs do) leaves the bits of Optimizer::step after the pass.
+  struct Case {
+    std::vector<Index> sizes;
+    std::vector<Activation> f;
+    Index n;
+    bool split;
+  };
+  const std::vector<Case> cases{
+      {{100, 80, 40, 10}, {Activation::tanh, Activation::relu, Activation::softmax}, 300, true},
+      {{64, 16, 10}, {Activation::prelu, Activation::softmax}, 1500, false}};
+  for (const Case& c : cases) {
+    Network<T> net(c.sizes, c.f, Loss::cross_entropy);
+    net.initialize(Init::he, 5);
+    REQUIRE(net.splits_backward(c.n) == c.split);
+    const Index d = c.sizes.front(), q = c.sizes.back();
+    const auto X = bpcore_test::uniform<T>(c.n * d, 6, -1, 1);
+    const auto Y = bpcore_test::one_hot<T>(c.n, q, 7);
+    for (const auto kind : {bpcore::OptimizerKind::sgd, bpcore::OptimizerKind::momentum,
+                            bpcore::OptimizerKind::nesterov, bpcore::OptimizerKind::adam,
+                            bpcore::OptimizerKind::rprop}) {
+      for (const double decay : {0.0, 1e-3}) {
+        bpcore::OptimizerConfig config;
+        config.kind = kind;
+        config.lr = 0.01;
+        config.weight_decay = kind == bpcore::OptimizerKind::rprop ? 0.0 : decay;
+        for (int threads : {1, 2}) {
+          CAPTURE(c.split);
+          CAPTURE(int(kind));
+          CAPTURE(decay);
+          CAPTURE(threads);
+          Network<T> after = net, inside = net;
+          bpcore::Optimizer<T> opt_after(config, net.n_params()), opt_inside = opt_after;
+          std::vector<int> seen(std::size_t(net.n_params()), 0);
+          const bpcore::GradientSink sink = [&](Index begin, Index end, bool weights) {
+            opt_inside.step_range(inside.params(), inside.grads(), begin, end, weights, 0.01);
+#pragma omp critical(test_sink)
+            for (Index i = begin; i < end; ++i) ++seen[std::size_t(i)];
+          };
+          for (int step = 0; step < 3; ++step) {  // momentum, adam and rprop carry state
+            after.backward(X.data(), Y.data(), nullptr, c.n, threads);
+            opt_after.step(after, 0.01);
+            opt_inside.start_step();
+            inside.backward(X.data(), Y.data(), nullptr, c.n, threads, &sink);
+          }
+          CHECK(std::all_of(seen.begin(), seen.end(), [](int k) { return k == 3; }));
+          CHECK(same_bits(params_of(inside), params_of(after)));
+          CHECK(same_bits(grads_of(inside), grads_of(after)));
+          CHECK(opt_inside.steps() == opt_after.steps());
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("the split backward equals the row-weighted mean of per-block backward calls") {

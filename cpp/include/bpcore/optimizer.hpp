@@ -133,6 +133,13 @@ class Optimizer {
   void set_config(const OptimizerConfig& config);
   /// One update of net.params() from net.grads() with learning rate `lr`.
   void step(Network<T>& net, double lr);
+  /// The same update in pieces, for a gradient that is finished a range at a time
+  /// (Network::backward's GradientSink): start_step() once, then step_range() over disjoint
+  /// ranges [begin, end) of theta and g that together cover every parameter, from any threads;
+  /// `weights` says the range holds entries of some W^[l] (weight decay applies to those only).
+  /// Every rule is element by element, so the result has the bits of step().
+  void start_step();
+  void step_range(T* theta, const T* g, Index begin, Index end, bool weights, double lr);
   /// True for sgd without weight decay, whose step theta <- theta - lr g needs no state: the
   /// trainer may then take it inside the gradient pass (Network::sgd_row) and call count_step().
   bool plain_sgd() const {
@@ -168,8 +175,8 @@ class Optimizer {
   }
 
  private:
-  template <class Gradient>
-  void apply(Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>& theta, const Gradient& g, T lr);
+  // the rule on theta[begin, end) from g[0, end - begin): m_, s_ and t_ as after start_step()
+  void apply(T* theta, const T* g, Index begin, Index end, T lr);
 
   OptimizerConfig config_;
   // m_ doubles as the velocity v and as rprop's g'; s_ as rprop's Delta
