@@ -338,7 +338,7 @@ void Network<T>::forward(const T* X, Index rows, int n_threads) {
 
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Index rows,
-                            int n_threads, const GradientSink* sink) {
+                            int n_threads, const PassHooks* hooks) {
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   if (rows <= 0) throw ArgumentError("backward needs at least one row");
   const int threads = resolve_threads(n_threads);
@@ -368,17 +368,22 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     return loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
                     row_scale ? row_scale + r0 : nullptr, nr, q);
   };
+  const auto fill = [hooks](Index r0, Index nr) {
+    if (hooks && hooks->fill_rows) hooks->fill_rows(r0, nr);
+  };
   if (blocks.count == 1) {
+    fill(0, rows);
     forward_rows(X, 0, rows);
     block_loss_[0] = block_loss(0, rows);
     backward_rows(X, Y, row_scale, 0, rows, grads_.data());
   } else if (split) {
-    backward_split(X, Y, row_scale, rows, threads, sink);
+    backward_split(X, Y, row_scale, rows, threads, hooks);
   } else {
     if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
       block_grads_.resize(blocks.count, n_params());
     for_each_block(blocks.count, threads, parallel_worth(rows, threads), [&](Index b) {
       const Index r0 = blocks.begin(b), nr = blocks.size(b);
+      fill(r0, nr);
       forward_rows(X, r0, nr);
       block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
       backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
@@ -395,14 +400,14 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
                           static_cast<T*>(nullptr));
   }
-  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums, and hands its pieces to the sink)
+  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums, and hands on its pieces)
   if (!split) {
     grads_ *= T(-1.0 / double(rows));
-    if (sink)
+    if (hooks && hooks->gradient_done)
       for (const auto& s : layers_) {
-        (*sink)(s.w_offset, s.w_offset + s.n_in * s.n_out, true);
-        (*sink)(s.b_offset, s.b_offset + s.n_out, false);
-        if (s.alpha_offset >= 0) (*sink)(s.alpha_offset, s.alpha_offset + 1, false);
+        hooks->gradient_done(s.w_offset, s.w_offset + s.n_in * s.n_out, true);
+        hooks->gradient_done(s.b_offset, s.b_offset + s.n_out, false);
+        if (s.alpha_offset >= 0) hooks->gradient_done(s.alpha_offset, s.alpha_offset + 1, false);
       }
   }
   double total = 0;
@@ -415,7 +420,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
 
 template <class T>
 void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads,
-                                const GradientSink* sink) {
+                                const PassHooks* hooks) {
   // Per row block: forward, J and delta^[L] … delta^[1]; then, over the whole batch at once,
   // dJ/dW^[l] = -(1/n) H^[l-1]^T delta^[l] a range of its rows at a time (a row range of a
   // product is exact), and dJ/db^[l] = -(1/n) sum_rows delta^[l]. No per-block gradient buffers
@@ -429,6 +434,7 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
       blocks.count, Index(grad_pieces_.size()), threads, parallel_worth(rows, threads),
       [&](Index b) {
         const Index r0 = blocks.begin(b), nr = blocks.size(b);
+        if (hooks && hooks->fill_rows) hooks->fill_rows(r0, nr);
         forward_rows(X, r0, nr);
         block_loss_[std::size_t(b)] =
             loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
@@ -450,9 +456,10 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
           MatrixMap<T>(gW, np, s.n_out).noalias() =
               scale * (A.middleCols(piece.p0, np).transpose() * delta);
         if (piece.p0 == 0) RowVectorMap<T>(g + s.b_offset, s.n_out) = scale * delta.colwise().sum();
-        if (sink) {
-          (*sink)(s.w_offset + piece.p0 * s.n_out, s.w_offset + piece.p1 * s.n_out, true);
-          if (piece.p0 == 0) (*sink)(s.b_offset, s.b_offset + s.n_out, false);
+        if (hooks && hooks->gradient_done) {
+          hooks->gradient_done(s.w_offset + piece.p0 * s.n_out, s.w_offset + piece.p1 * s.n_out,
+                               true);
+          if (piece.p0 == 0) hooks->gradient_done(s.b_offset, s.b_offset + s.n_out, false);
         }
       });
 }

@@ -152,11 +152,11 @@ void Network<T>::forward(const Csr<T>& X, int n_threads) {
 
 template <class T>
 double Network<T>::backward(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads,
-                            const GradientSink* sink) {
+                            const PassHooks* hooks) {
   const FlushSubnormals flush;  // subnormals as 0 for this call (fp_mode.hpp)
   require_inputs(X, n_inputs());
   CsrScope<T> scope(csr_, &X);
-  return backward(nullptr, Y, sample_weight, X.rows, n_threads, sink);
+  return backward(nullptr, Y, sample_weight, X.rows, n_threads, hooks);
 }
 
 template <class T>
@@ -171,16 +171,15 @@ bool Network<T>::predict(const Csr<T>& X, T* out, int n_threads) const {
   return predict_impl(nullptr, &X, X.rows, out, n_threads);
 }
 
-#define BPCORE_SPARSE(T)                                                                        \
-  template struct Csr<T>;                                                                       \
-  template class CsrRows<T>;                                                                    \
-  template void check_csr<T>(const Csr<T>&);                                                    \
-  template void csr_affine<T>(const Csr<T>&, Index, Index, const T*, const T*, Index, T*);      \
-  template void csr_transpose_product<T>(const Csr<T>&, Index, Index, const T*, Index, T*, T*); \
-  template void Network<T>::forward(const Csr<T>&, int);                                        \
-  template double Network<T>::backward(const Csr<T>&, const T*, const T*, int,                  \
-                                       const GradientSink*);                                    \
-  template double Network<T>::loss(const Csr<T>&, const T*, const T*, int) const;               \
+#define BPCORE_SPARSE(T)                                                                          \
+  template struct Csr<T>;                                                                         \
+  template class CsrRows<T>;                                                                      \
+  template void check_csr<T>(const Csr<T>&);                                                      \
+  template void csr_affine<T>(const Csr<T>&, Index, Index, const T*, const T*, Index, T*);        \
+  template void csr_transpose_product<T>(const Csr<T>&, Index, Index, const T*, Index, T*, T*);   \
+  template void Network<T>::forward(const Csr<T>&, int);                                          \
+  template double Network<T>::backward(const Csr<T>&, const T*, const T*, int, const PassHooks*); \
+  template double Network<T>::loss(const Csr<T>&, const T*, const T*, int) const;                 \
   template bool Network<T>::predict(const Csr<T>&, T*, int) const;
 BPCORE_SPARSE(float)
 BPCORE_SPARSE(double)

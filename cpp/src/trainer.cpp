@@ -22,16 +22,26 @@ struct DenseRows {
   static constexpr bool dense = true;
   const T* X;
   Index d;
-  Matrix<T> Xb;  // a shuffled batch's rows
+  Matrix<T> Xb;                // a shuffled batch's rows
+  const Index* src = nullptr;  // … gathered from these rows of X, a row block at a time by the
+                               // pass's threads (PassHooks::fill_rows)
   void reserve(Index capacity) { Xb.resize(capacity, d); }
-  Batch rows_view(Index first, Index) const { return X + first * d; }
-  Batch gather(const Index* src, Index count) {
-    for (Index i = 0; i < count; ++i) Xb.row(i) = ConstMatrixMap<T>(X + src[i] * d, 1, d);
+  Batch rows_view(Index first, Index) {
+    src = nullptr;
+    return X + first * d;
+  }
+  Batch gather(const Index* rows, Index) {
+    src = rows;
     return Xb.data();
   }
+  void fill(Index first, Index count) {
+    if (!src) return;
+    for (Index i = first; i < first + count; ++i)
+      Xb.row(i) = ConstMatrixMap<T>(X + src[i] * d, 1, d);
+  }
   static double backward(Network<T>& net, Batch xb, const T* yb, const T* w, Index nl, int threads,
-                         const GradientSink* sink = nullptr) {
-    return net.backward(xb, yb, w, nl, threads, sink);
+                         const PassHooks* hooks) {
+    return net.backward(xb, yb, w, nl, threads, hooks);
   }
 };
 
@@ -48,9 +58,10 @@ struct CsrInput {
     Xb.gather(X, src, count);
     return Xb.view();
   }
+  void fill(Index, Index) {}  // gathered whole above
   static double backward(Network<T>& net, const Batch& xb, const T* yb, const T* w, Index,
-                         int threads, const GradientSink* sink = nullptr) {
-    return net.backward(xb, yb, w, threads, sink);
+                         int threads, const PassHooks* hooks) {
+    return net.backward(xb, yb, w, threads, hooks);
   }
 };
 
@@ -124,7 +135,12 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
   EpochResult result;
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
-  const GradientSink step_in_pass = [&](Index begin, Index end, bool weights) {
+  // A shuffled batch's rows are gathered by the row blocks that read them; without a reducer the
+  // step is taken on each range of the gradient as backward finishes it.
+  PassHooks in_pass, gather_only;
+  in_pass.fill_rows =
+      gather_only.fill_rows = [&input](Index first, Index count) { input.fill(first, count); };
+  in_pass.gradient_done = [&](Index begin, Index end, bool weights) {
     optimizer.step_range(net.params(), net.grads(), begin, end, weights, result.lr);
   };
   try {
@@ -213,15 +229,14 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
       double J = 0, batch_weight = local_weight;
       if (!reduce) {
         if (batch_weight == 0) continue;  // nothing to learn from this batch
-        // the step is taken on each range of the gradient as backward finishes it (a non-finite
-        // J below rolls the epoch back, step included)
+        // (a non-finite J below rolls the epoch back, the step taken in the pass included)
         optimizer.start_step();
-        J = Input::backward(net, xb, yb, w, nl, options.n_threads, &step_in_pass);
+        J = Input::backward(net, xb, yb, w, nl, options.n_threads, &in_pass);
       } else {
         // This process's sums, the all-reduce, then the batch mean from the global sums.
         double J_local = 0;
         if (nl > 0 && local_weight != 0) {
-          J_local = Input::backward(net, xb, yb, w, nl, options.n_threads);
+          J_local = Input::backward(net, xb, yb, w, nl, options.n_threads, &gather_only);
           gradient *= T(local_weight);
         } else {
           gradient.setZero();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "bpcore/network.hpp"
@@ -146,9 +147,10 @@ TEST_CASE_TEMPLATE("a small gradient is summed per block, bitwise the same for 1
 
 TEST_CASE_TEMPLATE("a step taken on the gradient's ranges inside backward equals step() after it",
                    T, float, double) {
-  // The sink's ranges are disjoint and cover every parameter, on the split backward (100-80-40-10)
-  // and on per-block sums (64-16-10, with prelu), on 1 and 2 threads; an optimizer stepping on
-  // them as they come (as the epochs do) leaves the bits of Optimizer::step after the pass.
+  // gradient_done's ranges are disjoint and cover every parameter, on the split backward
+  // (100-80-40-10) and on per-block sums (64-16-10, with prelu), on 1 and 2 threads; an optimizer
+  // stepping on them as they come (as the epochs do) leaves the bits of Optimizer::step after the
+  // pass.
   struct Case {
     std::vector<Index> sizes;
     std::vector<Activation> f;
@@ -181,16 +183,17 @@ TEST_CASE_TEMPLATE("a step taken on the gradient's ranges inside backward equals
           Network<T> after = net, inside = net;
           bpcore::Optimizer<T> opt_after(config, net.n_params()), opt_inside = opt_after;
           std::vector<int> seen(std::size_t(net.n_params()), 0);
-          const bpcore::GradientSink sink = [&](Index begin, Index end, bool weights) {
+          bpcore::PassHooks hooks;
+          hooks.gradient_done = [&](Index begin, Index end, bool weights) {
             opt_inside.step_range(inside.params(), inside.grads(), begin, end, weights, 0.01);
-#pragma omp critical(test_sink)
+#pragma omp critical(test_hooks)
             for (Index i = begin; i < end; ++i) ++seen[std::size_t(i)];
           };
           for (int step = 0; step < 3; ++step) {  // momentum, adam and rprop carry state
             after.backward(X.data(), Y.data(), nullptr, c.n, threads);
             opt_after.step(after, 0.01);
             opt_inside.start_step();
-            inside.backward(X.data(), Y.data(), nullptr, c.n, threads, &sink);
+            inside.backward(X.data(), Y.data(), nullptr, c.n, threads, &hooks);
           }
           CHECK(std::all_of(seen.begin(), seen.end(), [](int k) { return k == 3; }));
           CHECK(same_bits(params_of(inside), params_of(after)));
@@ -198,6 +201,44 @@ TEST_CASE_TEMPLATE("a step taken on the gradient's ranges inside backward equals
           CHECK(opt_inside.steps() == opt_after.steps());
         }
       }
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("rows filled by PassHooks::fill_rows as the blocks need them give the same pass",
+                   T, float, double) {
+  // X starts as NaN and each block's rows are copied in by the hook (as the epochs gather a
+  // shuffled batch): every row exactly once, and J and the gradient have the bits of a pass on
+  // the filled X, on the split backward, on per-block sums and on one block, on 1 and 2 threads.
+  struct Case {
+    std::vector<Index> sizes;
+    Index n;
+  };
+  for (const Case& c :
+       std::vector<Case>{{{100, 80, 40, 10}, 300}, {{64, 16, 10}, 1500}, {{64, 16, 10}, 40}}) {
+    std::vector<Activation> f(c.sizes.size() - 2, Activation::tanh);
+    f.push_back(Activation::softmax);
+    Network<T> net(c.sizes, f, Loss::cross_entropy);
+    net.initialize(Init::he, 5);
+    const Index d = c.sizes.front(), q = c.sizes.back();
+    const auto X = bpcore_test::uniform<T>(c.n * d, 6, -1, 1);
+    const auto Y = bpcore_test::one_hot<T>(c.n, q, 7);
+    for (int threads : {1, 2}) {
+      CAPTURE(c.n);
+      CAPTURE(threads);
+      const double J = net.backward(X.data(), Y.data(), nullptr, c.n, threads);
+      const auto g = grads_of(net);
+      std::vector<T> Xb(X.size(), std::numeric_limits<T>::quiet_NaN());
+      std::vector<int> filled(std::size_t(c.n), 0);
+      bpcore::PassHooks hooks;
+      hooks.fill_rows = [&](Index first, Index count) {
+        std::copy_n(X.data() + first * d, count * d, Xb.data() + first * d);
+        for (Index i = first; i < first + count; ++i) ++filled[std::size_t(i)];
+      };
+      const double Jh = net.backward(Xb.data(), Y.data(), nullptr, c.n, threads, &hooks);
+      CHECK(std::memcmp(&J, &Jh, sizeof J) == 0);
+      CHECK(same_bits(grads_of(net), g));
+      CHECK(std::all_of(filled.begin(), filled.end(), [](int k) { return k == 1; }));
     }
   }
 }

@@ -32,10 +32,17 @@ struct LayerSpec {
   Index alpha_offset = -1;  // -1 unless f is prelu
 };
 
-/// Receives a finished range [begin, end) of dJ/dtheta during Network::backward, from any of its
-/// threads; `weights` says the range holds entries of some W^[l]. The ranges are disjoint and
-/// cover every parameter, and nothing later in the pass writes them.
-using GradientSink = std::function<void(Index begin, Index end, bool weights)>;
+/// What a training loop can hook into Network::backward; both are called from the pass's threads.
+struct PassHooks {
+  /// Called once for each row block, before the pass reads rows [first, first + count) of a dense
+  /// X: the caller may write those rows then (a shuffled batch gathered by the threads that use
+  /// it). Rows of Y are read at the same time, so they must be there from the start.
+  std::function<void(Index first, Index count)> fill_rows;
+  /// Receives each finished range [begin, end) of dJ/dtheta; `weights` says it holds entries of
+  /// some W^[l]. The ranges are disjoint, cover every parameter, and nothing later in the pass
+  /// writes them: an optimizer can step on them while they are still in the cache.
+  std::function<void(Index begin, Index end, bool weights)> gradient_done;
+};
 
 /// Rows p0 … p1-1 of dJ/dW^[l] at index `layer` (and dJ/db^[l] when p0 = 0) of a whole batch:
 /// one task of a backward pass over several row blocks.
@@ -82,12 +89,11 @@ class Network {
   /// Forward pass of a batch; Z^[l], H^[l] of every layer stay readable until the next call.
   void forward(const T* X, Index rows, int n_threads);
   /// Forward and back-propagation of a batch: fills grads() with dJ/dtheta of the batch mean J and
-  /// returns that J. `sample_weight` (may be null) weighs sample i by w_i / sum(w). With a `sink`,
-  /// each range of grads() is handed to it once final: a large network's W^[l] pieces as the
-  /// threads finish them (an optimizer step can then run on them while they are in the cache),
-  /// otherwise every layer's W, b and alpha at the end.
+  /// returns that J. `sample_weight` (may be null) weighs sample i by w_i / sum(w). `hooks` (may be
+  /// null, either member empty): see PassHooks; a large network's W^[l] pieces reach
+  /// gradient_done as the threads finish them, otherwise every layer's W, b and alpha at the end.
   double backward(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads,
-                  const GradientSink* sink = nullptr);
+                  const PassHooks* hooks = nullptr);
   /// One sample of the notes' online rule with sgd: forward, J, delta^[L] … delta^[1], and
   /// theta <- theta - lr dJ/dtheta, each layer updated as soon as delta^[l-1] (which needs W^[l]
   /// before its update) is known. Bitwise the same as backward(x, y, nullptr, 1, ·) followed by
@@ -107,7 +113,7 @@ class Network {
   /// The same four with a CSR batch X (sparse.hpp): layer 1 multiplies by X's stored values only.
   void forward(const Csr<T>& X, int n_threads);
   double backward(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads,
-                  const GradientSink* sink = nullptr);
+                  const PassHooks* hooks = nullptr);
   double loss(const Csr<T>& X, const T* Y, const T* sample_weight, int n_threads) const;
   bool predict(const Csr<T>& X, T* out, int n_threads) const;
 
@@ -163,7 +169,7 @@ class Network {
   bool dropped(Index k) const;
   // backward of several row blocks: deltas by row blocks, then dJ/dW by grad_pieces_
   void backward_split(const T* X, const T* Y, const T* row_scale, Index rows, int threads,
-                      const GradientSink* sink);
+                      const PassHooks* hooks);
   // predict and loss of a dense X, or of a CSR X when `csr` is set (X is then null)
   bool predict_impl(const T* X, const Csr<T>* csr, Index rows, T* out, int n_threads) const;
   double loss_impl(const T* X, const Csr<T>* csr, const T* Y, const T* sample_weight, Index rows,

@@ -134,10 +134,10 @@ class Optimizer {
   /// One update of net.params() from net.grads() with learning rate `lr`.
   void step(Network<T>& net, double lr);
   /// The same update in pieces, for a gradient that is finished a range at a time
-  /// (Network::backward's GradientSink): start_step() once, then step_range() over disjoint
-  /// ranges [begin, end) of theta and g that together cover every parameter, from any threads;
-  /// `weights` says the range holds entries of some W^[l] (weight decay applies to those only).
-  /// Every rule is element by element, so the result has the bits of step().
+  /// (Network::backward's PassHooks::gradient_done): start_step() once, then step_range() over
+  /// disjoint ranges [begin, end) of theta and g that together cover every parameter, from any
+  /// threads; `weights` says the range holds entries of some W^[l] (weight decay applies to those
+  /// only). Every rule is element by element, so the result has the bits of step().
   void start_step();
   void step_range(T* theta, const T* g, Index begin, Index end, bool weights, double lr);
   /// True for sgd without weight decay, whose step theta <- theta - lr g needs no state: the
