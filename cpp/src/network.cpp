@@ -403,12 +403,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   // dJ/dtheta = -(1/n) sum (backward_split scales as it sums, and hands on its pieces)
   if (!split) {
     grads_ *= T(-1.0 / double(rows));
-    if (hooks && hooks->gradient_done)
-      for (const auto& s : layers_) {
-        hooks->gradient_done(s.w_offset, s.w_offset + s.n_in * s.n_out, true);
-        hooks->gradient_done(s.b_offset, s.b_offset + s.n_out, false);
-        if (s.alpha_offset >= 0) hooks->gradient_done(s.alpha_offset, s.alpha_offset + 1, false);
-      }
+    if (hooks && hooks->gradient_done) for_each_param_range(hooks->gradient_done);
   }
   double total = 0;
   for (double part : block_loss_) total += part;

@@ -231,12 +231,9 @@ void Optimizer<T>::step(Network<T>& net, double lr) {
     return;
   }
   start_step();
-  for (const auto& s : net.layers()) {
-    step_range(net.params(), net.grads(), s.w_offset, s.w_offset + s.n_in * s.n_out, true, lr);
-    step_range(net.params(), net.grads(), s.b_offset, s.b_offset + s.n_out, false, lr);
-    if (s.alpha_offset >= 0)
-      step_range(net.params(), net.grads(), s.alpha_offset, s.alpha_offset + 1, false, lr);
-  }
+  net.for_each_param_range([&](Index begin, Index end, bool weights) {
+    step_range(net.params(), net.grads(), begin, end, weights, lr);
+  });
 }
 
 template class Optimizer<float>;

@@ -94,6 +94,16 @@ class Network {
   /// gradient_done as the threads finish them, otherwise every layer's W, b and alpha at the end.
   double backward(const T* X, const T* Y, const T* sample_weight, Index rows, int n_threads,
                   const PassHooks* hooks = nullptr);
+  /// Calls f(begin, end, weights) for every layer's ranges of params(): W^[l] (weights = true),
+  /// b^[l] and a prelu alpha^[l], in layout order; disjoint, and together every parameter.
+  template <class F>
+  void for_each_param_range(F&& f) const {
+    for (const auto& s : layers_) {
+      f(s.w_offset, s.w_offset + s.n_in * s.n_out, true);
+      f(s.b_offset, s.b_offset + s.n_out, false);
+      if (s.alpha_offset >= 0) f(s.alpha_offset, s.alpha_offset + 1, false);
+    }
+  }
   /// One sample of the notes' online rule with sgd: forward, J, delta^[L] … delta^[1], and
   /// theta <- theta - lr dJ/dtheta, each layer updated as soon as delta^[l-1] (which needs W^[l]
   /// before its update) is known. Bitwise the same as backward(x, y, nullptr, 1, ·) followed by
