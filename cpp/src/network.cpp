@@ -378,6 +378,37 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     backward_rows(X, Y, row_scale, 0, rows, grads_.data());
   } else if (split) {
     backward_split(X, Y, row_scale, rows, threads, hooks);
+  } else if (!csr_) {
+    if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
+      block_grads_.resize(blocks.count, n_params());
+    // Per row block the sums into its row of block_grads_; then, in the same team, each fixed
+    // piece of theta sums its column of them in block order (the same bits for any number of
+    // threads), scales by -1/n and hands the piece on: no serial pass between two epochs' passes,
+    // in which the other threads would fall asleep.
+    const Index P = n_params(), pieces = (P + kSumPiece - 1) / kSumPiece;
+    const T scale = T(-1.0 / double(rows));
+    for_each_block_then_task(
+        blocks.count, pieces, threads, parallel_worth(rows, threads),
+        [&](Index b) {
+          const Index r0 = blocks.begin(b), nr = blocks.size(b);
+          fill(r0, nr);
+          forward_rows(X, r0, nr);
+          block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
+          backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
+        },
+        [&](Index t) {
+          const Index p0 = t * kSumPiece, n = std::min(kSumPiece, P - p0);
+          auto g = grads_.segment(p0, n);
+          g = block_grads_.row(0).segment(p0, n).transpose();
+          for (Index b = 1; b < blocks.count; ++b)
+            g += block_grads_.row(b).segment(p0, n).transpose();
+          g *= scale;
+          if (hooks && hooks->gradient_done)
+            for_each_param_range([&](Index begin, Index end, bool weights) {
+              const Index lo = std::max(begin, p0), hi = std::min(end, p0 + n);
+              if (lo < hi) hooks->gradient_done(lo, hi, weights);
+            });
+        });
   } else {
     if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
       block_grads_.resize(blocks.count, n_params());
@@ -400,8 +431,9 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     csr_transpose_product(*csr_, 0, rows, D_[0].data(), s.n_out, grads_.data() + s.w_offset,
                           static_cast<T*>(nullptr));
   }
-  // dJ/dtheta = -(1/n) sum (backward_split scales as it sums, and hands on its pieces)
-  if (!split) {
+  // dJ/dtheta = -(1/n) sum (the split and the per-block sums of a dense X scale as they sum,
+  // and hand on their pieces)
+  if (csr_ || blocks.count == 1) {
     grads_ *= T(-1.0 / double(rows));
     if (hooks && hooks->gradient_done) for_each_param_range(hooks->gradient_done);
   }

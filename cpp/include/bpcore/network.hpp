@@ -54,6 +54,9 @@ struct GradPiece {
 /// result does not depend on the number of threads. About `kGradPieces` pieces in all, each
 /// layer's share by its n_{l-1} n_l, every piece a multiple of 16 rows except a layer's last.
 inline constexpr Index kGradPieces = 8;
+/// The pieces of theta that a backward pass with per-block gradient sums reduces, scales and hands
+/// on, one per task of its second phase (a multiple of 16 values).
+inline constexpr Index kSumPiece = 512;
 std::vector<GradPiece> gradient_pieces(const std::vector<LayerSpec>& layers);
 
 template <class T>
