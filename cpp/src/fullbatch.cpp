@@ -60,6 +60,9 @@ EpochStatus lbfgs_iteration(LbfgsObjective<T>& f, FullBatchMemory& mem, const Op
     return EpochStatus::stalled;  // no step satisfies the Wolfe conditions: rolled back
   }
   set_params(net, mem.x);
+  // (checked before the curvature pairs change: the epoch's roll-back does not restore them)
+  if (!Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(net.params(), P).isFinite().all())
+    return EpochStatus::nonfinite;
   // s = theta_k+1 - theta_k, y = g_k+1 - g_k;  d = -H g
   mem.bfgs.add_correction(mem.x - xp, mem.g - gp);
   mem.bfgs.apply_Hv(mem.g, -1.0, mem.direction);
@@ -309,15 +312,20 @@ EpochResult fullbatch_impl(Network<T>& net, Optimizer<T>& optimizer, const T* X,
   require(!net.has_dropout(),
           "dropout needs a mini-batch optimizer: " + std::string(optimizer_name(c.kind)) +
               " trains on the full batch; set every dropout rate to 0");
+  // The snapshot to fall back on: theta and the memory but for lbfgs's curvature pairs, which
+  // an iteration changes only once it has succeeded (a copy of the whole optimizer, pairs
+  // included, took 5.7 us an epoch against 0.8 us for 1210 parameters and 10 pairs, while the
+  // other threads wait). The rest of the optimizer's state changes only after the epoch
+  // (count_step).
+  FullBatchMemory& mem = optimizer.memory();
   const Eigen::VectorXd start = get_params(net);
-  const Optimizer<T> optimizer_start = optimizer;
+  const FullBatchState saved = mem;
   auto roll_back = [&] {
     set_params(net, start);
-    optimizer = optimizer_start;
+    static_cast<FullBatchState&>(mem) = saved;
   };
   EpochResult result;
   result.lr = learning_rate(c, options.epoch);
-  FullBatchMemory& mem = optimizer.memory();
   try {
     if (c.kind == OptimizerKind::lbfgs) {
       LbfgsObjective<T> f{net, X, csr, Y, sample_weight, rows, options.n_threads, 0.0, poll};

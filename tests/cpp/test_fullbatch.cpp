@@ -168,6 +168,35 @@ TEST_CASE("a signal or a non-finite J rolls the full-batch epoch back") {
   }
 }
 
+TEST_CASE("a full-batch epoch interrupted after some epochs resumes as if it had not run") {
+  // The roll-back restores theta and the memory an iteration changes before it fails (lbfgs's
+  // line search moves x, g and J in place; its curvature pairs change only after success).
+  for (OptimizerKind kind : {OptimizerKind::lbfgs, OptimizerKind::lm}) {
+    const Data d = data(30);
+    auto run = [&](bool interrupt) {
+      Network<double> net = prelu_network();
+      Optimizer<double> opt(config(kind), net.n_params());
+      const std::function<bool()> stop = [] { return true; };
+      for (Index e = 0; e < 6; ++e) {
+        EpochOptions o;
+        o.epoch = e;
+        if (interrupt && e == 3) {
+          const auto before = bpcore_test::params_of(net);
+          const auto r = bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), kNoWeights,
+                                                 d.rows, o, &stop);
+          REQUIRE(r.status == EpochStatus::interrupted);
+          CHECK(bpcore_test::same_bits(before, bpcore_test::params_of(net)));
+        }
+        const auto r =
+            bpcore::fullbatch_epoch(net, opt, d.X.data(), d.Y.data(), kNoWeights, d.rows, o);
+        REQUIRE(r.status == EpochStatus::ok);
+      }
+      return bpcore_test::params_of(net);
+    };
+    CHECK(bpcore_test::same_bits(run(false), run(true)));
+  }
+}
+
 TEST_CASE("lm refuses other losses and too many parameters; step() refuses lbfgs and lm") {
   Network<double> ce({3, 2}, {Activation::softmax}, Loss::cross_entropy);
   const Data d = data(5);

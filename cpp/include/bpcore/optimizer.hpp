@@ -105,17 +105,23 @@ struct OptimizerConfig {
   double loss_tol = 1e-12;
 };
 
-/// The memory lbfgs and lm keep between epochs (fullbatch.cpp), in double whatever T is.
-struct FullBatchMemory {
-  // BFGSMat leaves its counters unset until reset(); set them here, so that copying the memory
-  // (an epoch's roll-back snapshot copies the optimizer) never reads an unset value.
-  FullBatchMemory() { bfgs.reset(0, 1); }
+/// The memory lbfgs and lm keep between epochs (fullbatch.cpp), in double whatever T is, but for
+/// lbfgs's curvature pairs: what an epoch's roll-back snapshot copies.
+struct FullBatchState {
   bool started = false;
-  LBFGSpp::BFGSMat<double> bfgs;    // lbfgs's curvature pairs
   Eigen::VectorXd x, g, direction;  // lbfgs: theta, dJ/dtheta at theta, the next direction
   double J = 0, step = 1;
   double mu = lm_mu_start;  // lm's damping
   Index evaluations = 0;    // J and dJ/dtheta evaluations so far
+};
+
+/// FullBatchState and lbfgs's curvature pairs, which an iteration changes only once it has
+/// succeeded (they are most of the memory: 2 history_size n_params values).
+struct FullBatchMemory : FullBatchState {
+  // BFGSMat leaves its counters unset until reset(); set them here, so that copying the memory
+  // never reads an unset value.
+  FullBatchMemory() { bfgs.reset(0, 1); }
+  LBFGSpp::BFGSMat<double> bfgs;
 };
 
 /// Throws ArgumentError for the first field out of range; the message starts with the field's
