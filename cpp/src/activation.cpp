@@ -310,7 +310,8 @@ void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
     T* h = Hp + i * cols;
     T total = 0;
     for (Index j = 0; j < cols; ++j) total += h[j];
-    for (Index j = 0; j < cols; ++j) h[j] /= total;
+    const T inverse = T(1) / total;  // one division a row: H_ij* = 1 * inverse, exactly
+    for (Index j = 0; j < cols; ++j) h[j] *= inverse;
   }
 }
 

@@ -46,23 +46,42 @@ constexpr Index kBuffer = 256;
 
 // The row sums of w_i J_i over rows [0, rows) in row order, J_i = -sum_j y_j log softmax(z)_j
 // = -sum_j y_j (z_j - logsumexp(z)), from Z^[L] and the softmax H^[L] = Y_hat: at the largest z_j*
-// of a row, softmax_rows takes e^0 = 1 exactly, so Y_hat_ij* = 1 / sum_k e^(z_k - z_j*) and
-// logsumexp(z) = z_j* - log Y_hat_ij*. That is one log per row and no exponential, and the log is
-// accurate, as Y_hat_ij* >= 1/q.
+// of a row, softmax_rows takes e^0 = 1 exactly, the largest e of the row, so Y_hat_ij* = 1 / sum_k
+// e^(z_k - z_j*) is the largest Y_hat of the row and logsumexp(z) = max_j z_j - log max_j Y_hat_ij.
+// That is one log per row and no exponential, the log is accurate, as Y_hat_ij* >= 1/q, and the
+// two maxima need no index (a select on the index made each row wait on the one before). The
+// maxima of a buffer of rows come first, then their logs, then the sums, with selects instead of
+// branches on y (one-hot rows mispredict a branch per row).
 template <class T>
 double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows,
                          Index cols) {
+  alignas(64) double zmax[kBuffer], log_top[kBuffer];
   double total = 0;
-  for (Index i = 0; i < rows; ++i) {
-    const T* z = Z + i * cols;
-    const T* y = Y + i * cols;
-    Index top = 0;
-    for (Index j = 1; j < cols; ++j) top = z[j] > z[top] ? j : top;
-    const double lse = double(z[top]) - std::log(double(Yhat[i * cols + top]));
-    double J = 0;
-    for (Index j = 0; j < cols; ++j)
-      if (y[j] != T(0)) J -= double(y[j]) * (double(z[j]) - lse);
-    total += w ? double(w[i]) * J : J;
+  for (Index i0 = 0; i0 < rows; i0 += kBuffer) {
+    const Index n = std::min(kBuffer, rows - i0);
+    for (Index r = 0; r < n; ++r) {
+      const T* z = Z + (i0 + r) * cols;
+      const T* yh = Yhat + (i0 + r) * cols;
+      T zm = z[0], ym = yh[0];
+      for (Index j = 1; j < cols; ++j) {
+        zm = z[j] > zm ? z[j] : zm;
+        ym = yh[j] > ym ? yh[j] : ym;
+      }
+      zmax[r] = double(zm);
+      log_top[r] = double(ym);
+    }
+    for (Index r = 0; r < n; ++r) log_top[r] = std::log(log_top[r]);
+    for (Index r = 0; r < n; ++r) {
+      const double lse = zmax[r] - log_top[r];
+      const T* z = Z + (i0 + r) * cols;
+      const T* y = Y + (i0 + r) * cols;
+      double J = 0;
+      for (Index j = 0; j < cols; ++j) {
+        const double yj = double(y[j]);
+        J -= yj != 0 ? yj * (double(z[j]) - lse) : 0.0;
+      }
+      total += w ? double(w[i0 + r]) * J : J;
+    }
   }
   return total;
 }
