@@ -1,6 +1,11 @@
 // CSR input: Csr32/Csr64 hold a CSR matrix's three NumPy arrays (read in place, never copied) and
 // add CSR overloads to Network32/64's forward, backward, loss and predict and to the epochs.
+// bpcore/types.hpp first: it sets up Eigen's assertions before pybind11's Eigen support includes
+// Eigen (in sanitizer builds they throw instead of aborting)
+// clang-format off
+#include "bpcore/types.hpp"
 #include <pybind11/eigen.h>
+// clang-format on
 
 #include "bindings.hpp"
 #include "bpcore/network.hpp"

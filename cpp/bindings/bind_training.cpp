@@ -1,6 +1,11 @@
 // The optimizer table and options, optimizers and the training epoch. The epoch runs with the GIL
 // released; between batches it asks Python whether a signal such as Ctrl-C arrived (SignalPoll).
+// bpcore/types.hpp first: it sets up Eigen's assertions before pybind11's Eigen support includes
+// Eigen (in sanitizer builds they throw instead of aborting)
+// clang-format off
+#include "bpcore/types.hpp"
 #include <pybind11/eigen.h>
+// clang-format on
 
 #include <limits>
 
