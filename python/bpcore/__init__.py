@@ -4,19 +4,12 @@ The notation is that of docs/notation.md: samples are rows, Z^[l] = H^[l-1] W^[l
 H^[l] = f^[l](Z^[l]), δ^[l] = -∂J/∂Z^[l].
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
-
 from ._loader import core as _core
 from ._names import ACTIVATIONS, HIDDEN_ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES
+from ._version import __version__
 from .activations import activate, derivative
 from .network import Network
 from .training import EarlyStopping, History, ModelCheckpoint, StopTraining, TrainingDivergedError
-
-try:
-    __version__ = _version("bpcore")
-except _PackageNotFoundError:  # running from a source tree
-    __version__ = _core.__version__
 
 has_openmp: bool = bool(_core.has_openmp())
 simd: str = _core.simd
