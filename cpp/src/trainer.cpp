@@ -34,6 +34,7 @@ struct DenseRows {
     src = rows;
     return Xb.data();
   }
+  bool gathering() const { return src != nullptr; }
   void fill(Index first, Index count) {
     if (!src) return;
     for (Index i = first; i < first + count; ++i)
@@ -58,6 +59,7 @@ struct CsrInput {
     Xb.gather(X, src, count);
     return Xb.view();
   }
+  static bool gathering() { return false; }
   void fill(Index, Index) {}  // gathered whole above
   static double backward(Network<T>& net, const Batch& xb, const T* yb, const T* w, Index,
                          int threads, const PassHooks* hooks) {
@@ -135,11 +137,17 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
   EpochResult result;
   result.lr = learning_rate(optimizer.config(), options.epoch);
   double loss_total = 0, weight_total = 0;
-  // A shuffled batch's rows are gathered by the row blocks that read them; without a reducer the
+  // A shuffled batch's rows of X and Y are gathered by the row blocks that read them (Y's rows
+  // are scattered through a large data set: a serial gather of them waited on a cache miss a row,
+  // long enough for the other threads to fall asleep between two batches); without a reducer the
   // step is taken on each range of the gradient as backward finishes it.
   PassHooks in_pass, gather_only;
-  in_pass.fill_rows =
-      gather_only.fill_rows = [&input](Index first, Index count) { input.fill(first, count); };
+  in_pass.fill_rows = gather_only.fill_rows = [&](Index first, Index count) {
+    input.fill(first, count);
+    if (Input::dense && input.gathering())
+      for (Index i = first; i < first + count; ++i)
+        Yb.row(i) = ConstMatrixMap<T>(Y, rows, q).row(src_rows[std::size_t(i)]);
+  };
   in_pass.gradient_done = [&](Index begin, Index end, bool weights) {
     optimizer.step_range(net.params(), net.grads(), begin, end, weights, result.lr);
   };
@@ -201,7 +209,8 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
           const Index src = order[std::size_t(r0 + i)] - offset;
           if (src < 0 || src >= rows) continue;
           src_rows[std::size_t(nl)] = src;
-          Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
+          // (dense X: the rows of Y with those of X, by the row block that reads them)
+          if (!Input::dense) Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
           if (sample_weight) wb[nl] = sample_weight[src];
           if (!drop_ids.empty()) drop_ids[std::size_t(nl)] = src + offset;
           ++nl;

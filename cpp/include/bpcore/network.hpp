@@ -35,8 +35,9 @@ struct LayerSpec {
 /// What a training loop can hook into Network::backward; both are called from the pass's threads.
 struct PassHooks {
   /// Called once for each row block, before the pass reads rows [first, first + count) of a dense
-  /// X: the caller may write those rows then (a shuffled batch gathered by the threads that use
-  /// it). Rows of Y are read at the same time, so they must be there from the start.
+  /// X and of Y: the caller may write those rows then (a shuffled batch gathered by the threads
+  /// that use it). Until every block has been filled, only the block itself reads them. Sample
+  /// weights are read before the first call, so they must be there from the start.
   std::function<void(Index first, Index count)> fill_rows;
   /// Receives each finished range [begin, end) of dJ/dtheta; `weights` says it holds entries of
   /// some W^[l]. The ranges are disjoint, cover every parameter, and nothing later in the pass
