@@ -371,6 +371,14 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   const auto fill = [hooks](Index r0, Index nr) {
     if (hooks && hooks->fill_rows) hooks->fill_rows(r0, nr);
   };
+  // one row block's pass, its sums into its row of block_grads_
+  const auto block_sums = [&](Index b) {
+    const Index r0 = blocks.begin(b), nr = blocks.size(b);
+    fill(r0, nr);
+    forward_rows(X, r0, nr);
+    block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
+    backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
+  };
   if (blocks.count == 1) {
     fill(0, rows);
     forward_rows(X, 0, rows);
@@ -378,52 +386,39 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
     backward_rows(X, Y, row_scale, 0, rows, grads_.data());
   } else if (split) {
     backward_split(X, Y, row_scale, rows, threads, hooks);
-  } else if (!csr_) {
-    if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
-      block_grads_.resize(blocks.count, n_params());
-    // Per row block the sums into its row of block_grads_; then, in the same team, each fixed
-    // piece of theta sums its column of them in block order (the same bits for any number of
-    // threads), scales by -1/n and hands the piece on: no serial pass between two epochs' passes,
-    // in which the other threads would fall asleep.
-    const Index P = n_params(), pieces = (P + kSumPiece - 1) / kSumPiece;
-    const T scale = T(-1.0 / double(rows));
-    for_each_block_then_task(
-        blocks.count, pieces, threads, parallel_worth(rows, threads),
-        [&](Index b) {
-          const Index r0 = blocks.begin(b), nr = blocks.size(b);
-          fill(r0, nr);
-          forward_rows(X, r0, nr);
-          block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
-          backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
-        },
-        [&](Index t) {
-          const Index p0 = t * kSumPiece, n = std::min(kSumPiece, P - p0);
-          auto g = grads_.segment(p0, n);
-          g = block_grads_.row(0).segment(p0, n).transpose();
-          for (Index b = 1; b < blocks.count; ++b)
-            g += block_grads_.row(b).segment(p0, n).transpose();
-          g *= scale;
-          if (hooks && hooks->gradient_done)
-            for_each_param_range([&](Index begin, Index end, bool weights) {
-              const Index lo = std::max(begin, p0), hi = std::min(end, p0 + n);
-              if (lo < hi) hooks->gradient_done(lo, hi, weights);
-            });
-        });
   } else {
     if (block_grads_.rows() < blocks.count || block_grads_.cols() != n_params())
       block_grads_.resize(blocks.count, n_params());
-    for_each_block(blocks.count, threads, parallel_worth(rows, threads), [&](Index b) {
-      const Index r0 = blocks.begin(b), nr = blocks.size(b);
-      fill(r0, nr);
-      forward_rows(X, r0, nr);
-      block_loss_[static_cast<std::size_t>(b)] = block_loss(r0, nr);
-      backward_rows(X, Y, row_scale, r0, nr, block_grads_.row(b).data());
-    });
-    // fixed-order reduction: the same bits for any number of threads (W^[1] of a CSR batch: below)
-    const Index tail = n_params() - (csr_ ? layers_.front().n_in * layers_.front().n_out : 0);
-    grads_.tail(tail) = block_grads_.row(0).tail(tail).transpose();
-    for (Index b = 1; b < blocks.count; ++b)
-      grads_.tail(tail) += block_grads_.row(b).tail(tail).transpose();
+    if (!csr_) {
+      // Per row block its sums (block_sums); then, in the same team, each fixed piece of theta
+      // sums its column of them in block order (the same bits for any number of threads), scales
+      // by -1/n and hands the piece on: no serial pass between two epochs' passes, in which the
+      // other threads would fall asleep.
+      const Index P = n_params(), pieces = (P + kSumPiece - 1) / kSumPiece;
+      const T scale = T(-1.0 / double(rows));
+      const auto sum_piece = [&](Index t) {
+        const Index p0 = t * kSumPiece, n = std::min(kSumPiece, P - p0);
+        auto g = grads_.segment(p0, n);
+        g = block_grads_.row(0).segment(p0, n).transpose();
+        for (Index k = 1; k < blocks.count; ++k)
+          g += block_grads_.row(k).segment(p0, n).transpose();
+        g *= scale;
+        if (hooks && hooks->gradient_done)
+          for_each_param_range([&](Index begin, Index end, bool weights) {
+            const Index lo = std::max(begin, p0), hi = std::min(end, p0 + n);
+            if (lo < hi) hooks->gradient_done(lo, hi, weights);
+          });
+      };
+      for_each_block_then_task(blocks.count, pieces, threads, parallel_worth(rows, threads),
+                               block_sums, sum_piece);
+    } else {
+      for_each_block(blocks.count, threads, parallel_worth(rows, threads), block_sums);
+      // fixed-order reduction: the same bits for any number of threads (W^[1]: below)
+      const Index tail = n_params() - layers_.front().n_in * layers_.front().n_out;
+      grads_.tail(tail) = block_grads_.row(0).tail(tail).transpose();
+      for (Index k = 1; k < blocks.count; ++k)
+        grads_.tail(tail) += block_grads_.row(k).tail(tail).transpose();
+    }
   }
   if (csr_) {
     // sum over the rows of X^T delta^[1]: one pass over the batch's stored values, in row order
