@@ -34,7 +34,6 @@ struct DenseRows {
     src = rows;
     return Xb.data();
   }
-  bool gathering() const { return src != nullptr; }
   void fill(Index first, Index count) {
     if (!src) return;
     for (Index i = first; i < first + count; ++i)
@@ -59,7 +58,6 @@ struct CsrInput {
     Xb.gather(X, src, count);
     return Xb.view();
   }
-  static bool gathering() { return false; }
   void fill(Index, Index) {}  // gathered whole above
   static double backward(Network<T>& net, const Batch& xb, const T* yb, const T* w, Index,
                          int threads, const PassHooks* hooks) {
@@ -144,7 +142,7 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
   PassHooks in_pass, gather_only;
   in_pass.fill_rows = gather_only.fill_rows = [&](Index first, Index count) {
     input.fill(first, count);
-    if (Input::dense && input.gathering())
+    if (options.shuffle)
       for (Index i = first; i < first + count; ++i)
         Yb.row(i) = ConstMatrixMap<T>(Y, rows, q).row(src_rows[std::size_t(i)]);
   };
@@ -209,8 +207,7 @@ EpochResult run_epoch(Network<T>& net, Optimizer<T>& optimizer, Input& input, co
           const Index src = order[std::size_t(r0 + i)] - offset;
           if (src < 0 || src >= rows) continue;
           src_rows[std::size_t(nl)] = src;
-          // (dense X: the rows of Y with those of X, by the row block that reads them)
-          if (!Input::dense) Yb.row(nl) = ConstMatrixMap<T>(Y, rows, q).row(src);
+          // (the rows of Y: by the row block that reads them, PassHooks::fill_rows)
           if (sample_weight) wb[nl] = sample_weight[src];
           if (!drop_ids.empty()) drop_ids[std::size_t(nl)] = src + offset;
           ++nl;

@@ -34,8 +34,8 @@ struct LayerSpec {
 
 /// What a training loop can hook into Network::backward; both are called from the pass's threads.
 struct PassHooks {
-  /// Called once for each row block, before the pass reads rows [first, first + count) of a dense
-  /// X and of Y: the caller may write those rows then (a shuffled batch gathered by the threads
+  /// Called once for each row block, before the pass reads rows [first, first + count) of Y and of
+  /// a dense X: the caller may write those rows then (a shuffled batch gathered by the threads
   /// that use it). Until every block has been filled, only the block itself reads them. Sample
   /// weights are read before the first call, so they must be there from the start.
   std::function<void(Index first, Index count)> fill_rows;
