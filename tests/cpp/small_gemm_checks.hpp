@@ -27,15 +27,7 @@ constexpr bool kFused = true;
 constexpr bool kFused = false;
 #endif
 
-bool cpu_runs_this_build() {
-#if defined(__AVX512F__)
-  return __builtin_cpu_supports("avx512f");
-#elif defined(__AVX2__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return true;
-#endif
-}
+using bpcore_test::cpu_runs_this_build;
 
 template <class T>
 T madd(T a, T b, T c) {

@@ -21,6 +21,18 @@ using bpcore::Activation;
 using bpcore::Index;
 using bpcore::Loss;
 
+/// Whether the CPU running the test has the instruction set this file was compiled for (the
+/// per-variant tests are built for AVX2 + FMA or AVX-512 whatever machine builds them).
+inline bool cpu_runs_this_build() {
+#if defined(__AVX512F__)
+  return __builtin_cpu_supports("avx512f");
+#elif defined(__AVX2__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return true;
+#endif
+}
+
 /// A copy of every parameter theta of `net`.
 template <class T>
 std::vector<T> params_of(const bpcore::Network<T>& net) {
