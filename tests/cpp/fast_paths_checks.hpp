@@ -185,7 +185,7 @@ TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edge
   CHECK(std::isnan(bpcore::scalar::tanh_fixed(std::numeric_limits<double>::quiet_NaN())));
 }
 
-TEST_CASE("log1p_unit is within 3 ulp of the long double value on [0, 1]") {
+TEST_CASE("log1p_unit is within 3 ulp of the long double value on [-0.3, 1]") {
   if (!bpcore_test::cpu_runs_this_build()) {
     MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
     return;
@@ -193,13 +193,43 @@ TEST_CASE("log1p_unit is within 3 ulp of the long double value on [0, 1]") {
   bpcore::Rng rng(5);
   auto check = worst_ulps([](double u) { return bpcore::scalar::log1p_unit(u); },
                           [](long double u) { return std::log1p(u); });
-  for (double u = 0.0; u <= 1.0; u += 0.0000977) check(u);
+  for (double u = -0.3; u <= 1.0; u += 0.0000977) check(u);
   for (int i = 0; i < 200000; ++i) check(rng.uniform(0.0, 1.0));
   // small u, as e^-|z| of a saturated sigmoid gives it
   for (int i = 0; i < 20000; ++i) check(std::ldexp(rng.uniform(0.5, 1.0), -int(rng.below(1000))));
   for (double u : {1.0, std::nextafter(1.0, 0.0), 0x1p-1022, 1e-300, 0x1p-30, 0.5}) check(u);
   CHECK(check.worst <= 3.0);
   CHECK(bpcore::scalar::log1p_unit(0.0) == 0.0);
+}
+
+TEST_CASE("log_fixed is within 3 ulp of the long double value over the normal numbers") {
+  if (!bpcore_test::cpu_runs_this_build()) {
+    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
+    return;
+  }
+  bpcore::Rng rng(9);
+  auto check = worst_ulps([](double x) { return bpcore::scalar::log_fixed(x); },
+                          [](long double x) { return std::log(x); });
+  // the cross-entropy's range, the largest softmax output of a row: [1/q, 1]
+  for (double x = 0.001; x <= 1.0; x += 0.0000977) check(x);
+  for (int i = 0; i < 200000; ++i) check(rng.uniform(0.5, 2.0));
+  for (int i = 0; i < 200000; ++i)
+    check(std::ldexp(rng.uniform(0.5, 1.0), int(rng.below(2044)) - 1021));
+  // either side of sqrt(1/2), where the split of x into 2^k m moves k by one
+  const double sqrt_half = 0.70710678118654752440;
+  double below = sqrt_half, above = sqrt_half;
+  for (int i = 0; i < 200; ++i) {
+    check(below);
+    check(above);
+    below = std::nextafter(below, 0.0);
+    above = std::nextafter(above, 1.0);
+  }
+  for (double x : {std::nextafter(1.0, 0.0), std::nextafter(1.0, 2.0), 0.1, 0.5, 2.0,
+                   std::numeric_limits<double>::min(), std::numeric_limits<double>::max()})
+    check(x);
+  CHECK(check.worst <= 3.0);
+  CHECK(bpcore::scalar::log_fixed(1.0) == 0.0);
+  CHECK(std::isnan(bpcore::scalar::log_fixed(std::numeric_limits<double>::quiet_NaN())));
 }
 
 TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {

@@ -1,4 +1,4 @@
-// The element-wise exp, sigmoid, double tanh and log1p that every path of the core shares (the
+// The element-wise exp, sigmoid, double tanh, log and log1p that every path of the core shares (the
 // activations in activation.cpp, the fused online step in kernels.cpp, the losses), so that each
 // gives an element the same bits. Their selects vectorise only where comparisons are taken not to
 // trap: the functions here are compiled so (no value changes), and a file whose loops call them
@@ -143,10 +143,11 @@ inline double tanh_fixed(double z) {
   return z != z ? z : std::copysign(t, z);  // tanh(-0) = -0
 }
 
-// log(1 + u) for u in [0, 1], within a few ulp, branch-free like exp_fixed (the softplus of the
-// binary cross-entropy takes it at u = e^-|z|, a whole batch at a time): log(1 + u) = 2 atanh(s)
-// with s = u / (2 + u) in [0, 1/3], and 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), the series to
-// s^34 (the first term left out is below 2e-19 of the sum on that range) in Estrin's scheme.
+// log(1 + u) for u in [-0.3, 1], within a few ulp, branch-free like exp_fixed (the softplus of the
+// binary cross-entropy takes it at u = e^-|z|, a whole batch at a time; log_fixed below at
+// u in [-0.3, 0.42]): log(1 + u) = 2 atanh(s) with s = u / (2 + u) in [-0.18, 1/3], and
+// 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), the series to s^34 (the first term left out is below
+// 2e-19 of the sum on that range) in Estrin's scheme.
 inline double log1p_unit(double u) {
   constexpr double d1 = 1.0 / 3, d2 = 1.0 / 5, d3 = 1.0 / 7, d4 = 1.0 / 9, d5 = 1.0 / 11,
                    d6 = 1.0 / 13, d7 = 1.0 / 15, d8 = 1.0 / 17, d9 = 1.0 / 19, d10 = 1.0 / 21,
@@ -164,6 +165,34 @@ inline double log1p_unit(double u) {
   // 2s exactly, then the small rest: the rounding of s is most of the error
   const double s2 = s + s;
   return mul_add(s2, t * R, s2);
+}
+
+// log x for a positive normal x, within a few ulp, branch-free like exp_fixed (the cross-entropy
+// takes it of a buffer of rows' largest Y_hat at once, where libm's log is a scalar call a row):
+// x = 2^k m with m in [sqrt(1/2), sqrt(2)) (k from the exponent bits of x / sqrt(1/2)), so that
+// u = m - 1 is exact and s = u / (2 + u) lies in [-0.172, 0.172], where log1p_unit's series
+// holds (it is odd in s); log x = k ln2 + log(1 + u), ln 2 in two parts as in exp_fixed. A NaN
+// gives itself; other inputs outside the domain give some number.
+inline double log_fixed(double x) {
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  constexpr std::uint64_t kSqrtHalfBits = 0x3fe6a09e667f3bcdULL;  // sqrt(1/2)
+  constexpr double kShift = 0x1.8p52;                             // as in exp_fixed
+  std::uint64_t bits, shift_bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  std::memcpy(&shift_bits, &kShift, sizeof shift_bits);
+  // k = floor(log2(x / sqrt(1/2))): the exponent field of bits - bits(sqrt(1/2)), signed
+  const std::uint64_t offset = bits - kSqrtHalfBits;
+  const std::uint64_t k_field = offset >> 52;  // k + 2^12 (mod 2^12) for negative k
+  const std::int64_t k = std::int64_t(k_field) - (k_field >= 2048 ? 4096 : 0);
+  const std::uint64_t m_bits = bits - (std::uint64_t(k) << 52);
+  double m, kd;
+  std::memcpy(&m, &m_bits, sizeof m);
+  const std::uint64_t kd_bits = shift_bits + std::uint64_t(k);  // k in the low bits of kShift
+  std::memcpy(&kd, &kd_bits, sizeof kd);
+  kd -= kShift;
+  const double L = log1p_unit(m - 1.0);
+  const double y = mul_add(kd, kLn2Hi, mul_add(kd, kLn2Lo, L));
+  return x != x ? x : y;
 }
 
 // tanh in T: double through tanh_fixed; float keeps the C library's (the batch path of float uses
