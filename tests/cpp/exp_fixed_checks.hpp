@@ -1,13 +1,11 @@
-// The small-row fast paths of the activations: the exp behind sigmoid and silu (accuracy
-// against long double, overflow and underflow, position independence), tanh and the losses' log1p,
-// activate_with_derivative against activate + derivative, and the shuffle's draws against the plain
-// rejection rule.
+// The element-wise functions of bpcore/exp_fixed.hpp against long double: exp_fixed, tanh_fixed,
+// log_fixed and log1p_unit (accuracy, edges), and each one's bits in a vectorised loop against a
+// call on one element.
 //
-// Included by test_fast_paths.cpp (the portable core) and by test_fast_paths_avx2.cpp and
-// test_fast_paths_avx512.cpp, which are built with activation.cpp compiled in for that instruction
-// set on x86-64: exp_fixed's multiply-adds are fused there (bpcore/exp_fixed.hpp), so its accuracy
-// and its bits in a scalar and a vector lane are checked in each build. A variant the CPU running
-// it lacks says so and checks nothing.
+// Included by test_fast_paths.cpp (the portable build, where mul_add is a product and a sum) and
+// by test_exp_fixed_avx2.cpp and test_exp_fixed_avx512.cpp, built for those instruction sets on
+// x86-64, where mul_add is a fused multiply-add; a variant the CPU running it lacks says so and
+// checks nothing. Header-only: the functions are inline.
 #pragma once
 
 #include <algorithm>
@@ -15,17 +13,20 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <vector>
 
-#include "bpcore/activation.hpp"
 #include "bpcore/exp_fixed.hpp"
 #include "bpcore/init.hpp"
 #include "doctest.h"
 #include "test_support.hpp"
 
-using bpcore::Activation;
-using bpcore::Index;
+// The selects of exp_fixed vectorise only where comparisons are taken not to trap
+// (bpcore/exp_fixed.hpp), and GCC inlines its functions only into code compiled alike: so is
+// everything below, as the core's loops over them are (no value changes).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 namespace {
 
@@ -55,110 +56,6 @@ WorstUlps<F, G> worst_ulps(F f, G g) {
 }
 
 }  // namespace
-
-TEST_CASE("sigmoid is within 3 ulp of the long double value on [-40, 40]") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
-  std::vector<double> Z;
-  for (double z = -40.0; z <= 40.0; z += 0.000977) Z.push_back(z);
-  std::vector<double> H(Z.size());
-  bpcore::activate(Activation::sigmoid, Z.data(), H.data(), 1, Index(Z.size()), 0.0);
-  double worst = 0;
-  for (std::size_t i = 0; i < Z.size(); ++i) {
-    const long double want = 1.0L / (1.0L + std::exp(-(long double)Z[i]));
-    worst = std::max(worst, ulps(H[i], want));
-  }
-  // e^-z within 1 ulp, then the addition and the division round once each
-  CHECK(worst <= 3.0);
-}
-
-TEST_CASE("exp's overflow and underflow through sigmoid and silu") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
-  const std::vector<double> Z{
-      -800.0, -709.0, -708.5, 700.0, 745.0, 760.0, std::numeric_limits<double>::quiet_NaN()};
-  std::vector<double> H(Z.size()), S(Z.size());
-  bpcore::activate(Activation::sigmoid, Z.data(), H.data(), 1, Index(Z.size()), 0.0);
-  bpcore::activate(Activation::silu, Z.data(), S.data(), 1, Index(Z.size()), 0.0);
-  CHECK(H[0] == 0.0);
-  // e^-z for z = 700 is about 1e-304, for 745 a subnormal, for 760 zero: 1 / (1 + tiny) = 1
-  CHECK(H[3] == 1.0);
-  CHECK(H[4] == 1.0);
-  CHECK(H[5] == 1.0);
-  CHECK(std::isnan(H[6]));
-  // sigmoid(-709) = e^-709 (1 - tiny): normal; silu(-745) reaches e^745 = inf, so -745 / inf
-  CHECK(ulps(H[1], std::exp(-709.0L) / (1.0L + std::exp(-709.0L))) <= 2.0);
-  CHECK(ulps(H[2], std::exp(-708.5L) / (1.0L + std::exp(-708.5L))) <= 2.0);
-  CHECK(S[0] == -0.0);
-  CHECK(S[4] == 745.0);
-}
-
-TEST_CASE_TEMPLATE("the exp-based activations give an element the same bits alone or in a row", T,
-                   float, double) {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
-  const auto Z = bpcore_test::uniform<T>(1000, 5, -12.0, 12.0);
-  for (Activation f : {Activation::sigmoid, Activation::silu, Activation::tanh}) {
-    std::vector<T> whole(Z.size());
-    bpcore::activate(f, Z.data(), whole.data(), 1, Index(Z.size()), T(0));
-    bool same = true;
-    for (std::size_t i = 0; i < Z.size(); i += 37) {
-      T one = 0;
-      bpcore::activate(f, Z.data() + i, &one, 1, 1, T(0));
-      if (!(one == whole[i])) same = false;
-    }
-    if (f != Activation::tanh || std::is_same_v<T, double>) CHECK(same);
-  }
-}
-
-TEST_CASE_TEMPLATE("activate_with_derivative equals activate and derivative bit for bit", T, float,
-                   double) {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
-  const auto Z = bpcore_test::uniform<T>(61, 3, -5.0, 5.0);
-  for (Activation f : bpcore_test::hidden_activations()) {
-    const T alpha = T(0.3);
-    std::vector<T> H(Z.size()), D(Z.size()), H2(Z.size()), D2(Z.size());
-    bpcore::activate(f, Z.data(), H.data(), 1, Index(Z.size()), alpha);
-    bpcore::derivative(f, Z.data(), H.data(), D.data(), Index(Z.size()), alpha);
-    bpcore::activate_with_derivative(f, Z.data(), H2.data(), D2.data(), Index(Z.size()), alpha);
-    CHECK(bpcore_test::same_bits(H, H2));
-    CHECK(bpcore_test::same_bits(D, D2));
-  }
-  std::vector<T> H(3), D(3);
-  CHECK_THROWS_AS(
-      bpcore::activate_with_derivative(Activation::softmax, Z.data(), H.data(), D.data(), 3, T(0)),
-      bpcore::ArgumentError);
-}
-
-TEST_CASE("Rng::below draws what the rejection rule with 2^64 mod n draws") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
-  for (std::uint64_t n :
-       {std::uint64_t(1), std::uint64_t(2), std::uint64_t(3), std::uint64_t(150),
-        std::uint64_t(60000), (std::uint64_t(1) << 63) + 5, ~std::uint64_t(0) - 2}) {
-    bpcore::Rng rng(42);
-    std::mt19937_64 engine(42);
-    bool same = true;
-    for (int i = 0; i < 2000; ++i) {
-      const std::uint64_t skip = (0 - n) % n;
-      std::uint64_t r = engine();
-      while (r < skip) r = engine();
-      if (rng.below(n) != r % n) same = false;
-    }
-    CHECK(same);
-  }
-}
 
 TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edges") {
   if (!bpcore_test::cpu_runs_this_build()) {
@@ -260,3 +157,49 @@ TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole
   CHECK(bpcore::scalar::exp_fixed(0.0) == 1.0);
   CHECK(std::isnan(bpcore::scalar::exp_fixed(std::numeric_limits<double>::quiet_NaN())));
 }
+
+// y = f(x) element by element, in a loop the compiler vectorises
+template <class F>
+void over_array(const std::vector<double>& x, std::vector<double>& y, F f) {
+  const std::size_t n = x.size();
+  const double* in = x.data();
+  double* out = y.data();
+  for (std::size_t i = 0; i < n; ++i) out[i] = f(in[i]);
+}
+
+TEST_CASE("exp_fixed, tanh_fixed, log_fixed and log1p_unit: a vector lane has the bits of a call") {
+  if (!bpcore_test::cpu_runs_this_build()) {
+    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
+    return;
+  }
+  bpcore::Rng rng(3);
+  std::vector<double> wide, unit, positive;
+  for (int i = 0; i < 4099; ++i) {
+    wide.push_back(rng.uniform(-30.0, 30.0));
+    unit.push_back(rng.uniform(-0.3, 1.0));
+    positive.push_back(std::ldexp(rng.uniform(0.5, 1.0), int(rng.below(80)) - 70));
+  }
+  // called through a pointer the compiler cannot see through: the scalar code, one element a call
+  double (*volatile exp_one)(double) = &bpcore::scalar::exp_fixed;
+  double (*volatile tanh_one)(double) = &bpcore::scalar::tanh_fixed;
+  double (*volatile log_one)(double) = &bpcore::scalar::log_fixed;
+  double (*volatile log1p_one)(double) = &bpcore::scalar::log1p_unit;
+  const auto check = [](const std::vector<double>& x, double (*one)(double), auto vectorised) {
+    std::vector<double> y(x.size());
+    over_array(x, y, vectorised);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double want = one(x[i]);
+      if (std::memcmp(&want, &y[i], sizeof want) != 0) ++differ;
+    }
+    return differ;
+  };
+  CHECK(check(wide, exp_one, [](double v) { return bpcore::scalar::exp_fixed(v); }) == 0);
+  CHECK(check(wide, tanh_one, [](double v) { return bpcore::scalar::tanh_fixed(v); }) == 0);
+  CHECK(check(positive, log_one, [](double v) { return bpcore::scalar::log_fixed(v); }) == 0);
+  CHECK(check(unit, log1p_one, [](double v) { return bpcore::scalar::log1p_unit(v); }) == 0);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
