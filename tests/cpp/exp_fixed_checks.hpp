@@ -58,10 +58,7 @@ WorstUlps<F, G> worst_ulps(F f, G g) {
 }  // namespace
 
 TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edges") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   bpcore::Rng rng(11);
   auto check = worst_ulps([](double x) { return bpcore::scalar::tanh_fixed(x); },
                           [](long double x) { return std::tanh(x); });
@@ -83,10 +80,7 @@ TEST_CASE("tanh_fixed is within 3 ulp of the long double value, with tanh's edge
 }
 
 TEST_CASE("log1p_unit is within 3 ulp of the long double value on [-0.3, 1]") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   bpcore::Rng rng(5);
   auto check = worst_ulps([](double u) { return bpcore::scalar::log1p_unit(u); },
                           [](long double u) { return std::log1p(u); });
@@ -100,10 +94,7 @@ TEST_CASE("log1p_unit is within 3 ulp of the long double value on [-0.3, 1]") {
 }
 
 TEST_CASE("log_fixed is within 3 ulp of the long double value over the normal numbers") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   bpcore::Rng rng(9);
   auto check = worst_ulps([](double x) { return bpcore::scalar::log_fixed(x); },
                           [](long double x) { return std::log(x); });
@@ -130,10 +121,7 @@ TEST_CASE("log_fixed is within 3 ulp of the long double value over the normal nu
 }
 
 TEST_CASE("exp_fixed is within 1 ulp of the long double value, through the whole range") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   bpcore::Rng rng(7);
   auto check = worst_ulps([](double x) { return bpcore::scalar::exp_fixed(x); },
                           [](long double x) { return std::exp(x); });
@@ -168,10 +156,7 @@ void over_array(const std::vector<double>& x, std::vector<double>& y, F f) {
 }
 
 TEST_CASE("exp_fixed, tanh_fixed, log_fixed and log1p_unit: a vector lane has the bits of a call") {
-  if (!bpcore_test::cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   bpcore::Rng rng(3);
   std::vector<double> wide, unit, positive;
   for (int i = 0; i < 4099; ++i) {

@@ -27,8 +27,6 @@ constexpr bool kFused = true;
 constexpr bool kFused = false;
 #endif
 
-using bpcore_test::cpu_runs_this_build;
-
 template <class T>
 T madd(T a, T b, T c) {
   if constexpr (kFused)
@@ -49,10 +47,7 @@ const Index kColsList[] = {1, 3, 7, 8, 10, 15, 16, 17, 31, 33, 48, 63, 64, 65, 1
 
 TEST_CASE_TEMPLATE("affine: Z = b + A W, each element the in-order sum from b_j", T, float,
                    double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   for (Index m : kRowsList)
     for (Index n : kColsList)
       for (Index k : {Index(1), Index(5), Index(64)}) {
@@ -77,10 +72,7 @@ TEST_CASE_TEMPLATE("affine: Z = b + A W, each element the in-order sum from b_j"
 }
 
 TEST_CASE_TEMPLATE("times_transpose: G = D W^T over any depth, in order from 0", T, float, double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   // depths past the stack panel's chunk (16 KB: 32 to 512 rows of W^T) run in several chunks
   for (Index m : kRowsList)
     for (Index k : kColsList)
@@ -106,10 +98,7 @@ TEST_CASE_TEMPLATE("times_transpose: G = D W^T over any depth, in order from 0",
 
 TEST_CASE_TEMPLATE("transpose_times: C = s A[:, p0:]^T D, in order over the rows", T, float,
                    double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   for (Index m : kRowsList)
     for (Index kp : kColsList)
       for (Index n : {Index(1), Index(10), Index(17), Index(64), Index(100)}) {
@@ -135,10 +124,7 @@ TEST_CASE_TEMPLATE("transpose_times: C = s A[:, p0:]^T D, in order over the rows
 
 TEST_CASE_TEMPLATE("deep products run in depth chunks and give the in-order sums, scaled once", T,
                    float, double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   // depths past one chunk (32 KB of a panel's rows of B: 64 to 1024 rows by instruction set) and
   // more than one block of 64 rows of C
   for (Index depth : {Index(300), Index(1100)})
@@ -179,10 +165,7 @@ TEST_CASE_TEMPLATE("deep products run in depth chunks and give the in-order sums
 
 TEST_CASE_TEMPLATE("a row of Z = b + H W has the same bits alone and anywhere in a batch", T, float,
                    double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   const Index m = 37, k = 64, n = 70;
   const auto A = bpcore_test::uniform<T>(m * k, 8, -1, 1);
   const auto W = bpcore_test::uniform<T>(k * n, 9, -1, 1);
@@ -197,10 +180,7 @@ TEST_CASE_TEMPLATE("a row of Z = b + H W has the same bits alone and anywhere in
 }
 
 TEST_CASE_TEMPLATE("an empty depth gives the start values: b, or 0", T, float, double) {
-  if (!cpu_runs_this_build()) {
-    MESSAGE("this CPU lacks the instruction set of this build: nothing checked");
-    return;
-  }
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
   const Index m = 5, n = 19;
   const auto b = bpcore_test::uniform<T>(n, 15, -1, 1);
   const std::vector<T> none(1, T(0));

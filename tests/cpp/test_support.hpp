@@ -33,6 +33,16 @@ inline bool cpu_runs_this_build() {
 #endif
 }
 
+/// At the top of a test case of a per-instruction-set build: when the CPU running it lacks that
+/// instruction set, the case says so and returns, checking nothing (doctest's MESSAGE).
+#define BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD()                             \
+  do {                                                                              \
+    if (!bpcore_test::cpu_runs_this_build()) {                                      \
+      MESSAGE("this CPU lacks the instruction set of this build: nothing checked"); \
+      return;                                                                       \
+    }                                                                               \
+  } while (false)
+
 /// A copy of every parameter theta of `net`.
 template <class T>
 std::vector<T> params_of(const bpcore::Network<T>& net) {
