@@ -41,22 +41,25 @@ def load_core() -> ModuleType:
 
 
 def _pick_core() -> ModuleType:
-    base = import_module("bpcore._core")
+    # bpcore._cpu answers which builds this CPU runs without loading one: only the chosen build is
+    # loaded (each is a 2 MB library whose types pybind11 registers at import)
+    from ._cpu import supports
+
     wanted = os.environ.get("BPCORE_SIMD", "").strip().lower()
     if wanted in ("baseline", "none"):
-        return base
+        return import_module("bpcore._core")
     if wanted and wanted not in _VARIANTS:
         raise ImportError(f"BPCORE_SIMD must be one of baseline, avx2, avx512; got {wanted!r}")
     for variant in _VARIANTS:
         if wanted and wanted != variant:
             continue
-        if not base.cpu_supports(variant):
+        if not supports(variant):
             continue
         try:
             return import_module(f"bpcore._core_{variant}")
         except ImportError:
             continue
-    return base
+    return import_module("bpcore._core")
 
 
 core = load_core()

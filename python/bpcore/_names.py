@@ -9,7 +9,6 @@ are read from default-constructed core structs.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +118,8 @@ def suggest(value: str, valid: tuple[str, ...]) -> str | None:
     lowered = {name.lower(): name for name in valid}
     if value.lower() in lowered:
         return lowered[value.lower()]
+    import difflib  # here, not at import: only a misspelt name needs it
+
     close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[close[0]] if close else None
 

@@ -7,16 +7,24 @@ callbacks (which see the metrics in ``logs``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import logging
+
     from ._parallel import Strategy
 
-log = logging.getLogger("bpcore")
+
+def logger() -> logging.Logger:
+    """bpcore's logger, ``logging.getLogger("bpcore")``; :mod:`logging` is imported when first asked
+    for, as it was a sixth of what ``import bpcore`` took beyond NumPy."""
+    import logging
+
+    return logging.getLogger("bpcore")
+
 
 #: name → (Y, Ŷ) → mean over the rows of a per-row score
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {}
@@ -119,6 +127,9 @@ class EpochReport:
                 metrics_history.setdefault("val_" + name, []).append(value)
         if self.verbose and self.strategy.rank == 0:
             line = epoch_line(epoch, self.epochs, logs, self.metrics)
+            import logging  # loaded by logger()
+
+            log = logger()
             if log.isEnabledFor(logging.INFO) and log.hasHandlers():
                 log.info("%s", line)
             else:  # no logging set up (a notebook, a script): print the line

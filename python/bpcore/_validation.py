@@ -21,14 +21,16 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from . import _sparse
 from ._loader import core
 from ._names import DTYPES, check_name, suggest
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = [
     "as_input",

@@ -9,11 +9,15 @@ axis and has no element-wise derivative. The names and their formulas are in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import numpy.typing as npt
 
 from ._loader import core
 from ._names import ACTIVATION_INFO, ACTIVATIONS, check_name
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["activate", "derivative"]
 

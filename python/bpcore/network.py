@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
@@ -25,6 +24,7 @@ from .training import FIT_DEFAULTS as _D
 from .training import fit
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from mpi4py.MPI import Intracomm
     from typing_extensions import Unpack
 

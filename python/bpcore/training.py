@@ -7,9 +7,7 @@ the notes' ε (``tol``), early stopping, callbacks, and the epoch budget.
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Union
 
 import numpy as np
-import numpy.typing as npt
 
 from . import _validation as v
 from ._loader import core
@@ -30,10 +27,11 @@ from ._names import (
     optimizer_config,
 )
 from ._parallel import Strategy, strategy_for
-from ._report import EpochReport, check_metrics
+from ._report import EpochReport, check_metrics, logger
 from ._sparse import core_matrix, is_sparse
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from mpi4py.MPI import Intracomm
     from typing_extensions import Unpack
 
@@ -50,8 +48,6 @@ __all__ = [
     "training_checkpoint",
     "StopTraining",
 ]
-
-log = logging.getLogger("bpcore")
 
 
 class _EpochEndCallback(Protocol):
@@ -924,7 +920,7 @@ def _train(net: Network, run: FitRun, strategy: Strategy) -> History:
     except KeyboardInterrupt:
         # Inside the core the epoch was rolled back; between epochs every epoch is whole.
         hist.stop_reason = "interrupted"
-        log.info("training interrupted after %d finished epochs", hist.epochs)
+        logger().info("training interrupted after %d finished epochs", hist.epochs)
     finally:
         interrupts.__exit__()
         report.close()
@@ -998,6 +994,8 @@ class _InterruptsBetweenEpochs:
         self._previous: Any = None
 
     def __enter__(self) -> _InterruptsBetweenEpochs:
+        import signal  # here, not at import: only a fit takes Ctrl-C over
+
         if (
             self.active
             and threading.current_thread() is threading.main_thread()
@@ -1019,6 +1017,8 @@ class _InterruptsBetweenEpochs:
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
+            import signal
+
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
 

@@ -1363,6 +1363,36 @@ def test_cli_huge_hidden_layer_fails_cleanly(tmp_path: Any) -> None:
     assert "error" in proc.stderr
 
 
+def test_the_loader_asks_the_cpu_the_same_as_the_core_and_loads_one_build() -> None:
+    # bpcore._cpu answers before any build is loaded; its answer is the core's own check
+    from bpcore import _cpu
+
+    for feature in ("avx2", "avx512", "sse9"):
+        assert _cpu.supports(feature) is core.cpu_supports(feature)
+    with pytest.raises(TypeError, match="feature must be a str"):
+        _cpu.supports(3)  # type: ignore[arg-type]
+    import importlib.util
+
+    best = next(
+        (
+            f"bpcore._core_{v}"
+            for v in ("avx512", "avx2")
+            if _cpu.supports(v) and importlib.util.find_spec(f"bpcore._core_{v}") is not None
+        ),
+        "bpcore._core",
+    )
+    code = (
+        "import sys, bpcore; print(sorted(m for m in sys.modules if m.startswith('bpcore._core')))"
+    )
+    for simd, expected in (("", best), ("baseline", "bpcore._core")):
+        env = {k: v for k, v in os.environ.items() if k != "BPCORE_SIMD"}
+        if simd:
+            env["BPCORE_SIMD"] = simd
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == repr([expected]), (simd, out.stdout)
+
+
 @pytest.mark.parametrize(
     "user, during",
     [
