@@ -10,6 +10,12 @@
 #include "bpcore/kernels.hpp"
 #include "bpcore/names.hpp"
 
+// The selects of rprop_step vectorise only when comparisons are taken not to trap (GCC keeps them
+// as branches otherwise); that changes no value.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 namespace bpcore {
 
 std::string_view optimizer_name(OptimizerKind id) {
@@ -140,6 +146,32 @@ void Optimizer<T>::reset() {
   memory_ = FullBatchMemory{};
 }
 
+namespace {
+
+// theta <- theta - sign(g) Delta, iRPROP-'s step on n parameters (see apply); gp is g', delta is
+// Delta, both updated.
+template <class T>
+void rprop_step(T* __restrict theta, const T* __restrict g, T* __restrict gp, T* __restrict delta,
+                Index n, T eta_minus, T eta_plus, T step_min, T step_max) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T s = gi * gp[i];  // the sign of g g'
+    const T factor = s > 0 ? eta_plus : (s < 0 ? eta_minus : T(1));
+    // clipped to [step_min, step_max] as std::min(std::max(x, step_min), step_max), written out:
+    // std::min and std::max are not inlined into a function of this file's optimize pragma
+    const T x = delta[i] * factor;
+    const T lo = x < step_min ? step_min : x;
+    const T d = step_max < lo ? step_max : lo;
+    delta[i] = d;
+    const T gk = s < 0 ? T(0) : gi;  // after a sign change: no move, and g' <- 0
+    const T sign = gk > 0 ? T(1) : (gk < 0 ? T(-1) : T(0));
+    theta[i] -= sign * d;
+    gp[i] = gk;
+  }
+}
+
+}  // namespace
+
 template <class T>
 void Optimizer<T>::apply(T* theta_p, const T* g_p, Index begin, Index end, T lr) {
   const Index n = end - begin;
@@ -176,21 +208,14 @@ void Optimizer<T>::apply(T* theta_p, const T* g_p, Index begin, Index end, T lr)
       break;
     }
     case OptimizerKind::rprop: {
-      // iRPROP-, element by element as torch.optim.Rprop; m_ is g', s_ is Delta (starts at lr)
+      // iRPROP-, element by element as torch.optim.Rprop; m_ is g', s_ is Delta (starts at lr).
+      // Selects, not branches (the signs of g g' are as good as random), on pointers that do not
+      // alias, so that the loop vectorises: it took 9 ns a parameter as branches.
       if (t_ == 1) s_.segment(begin, n).setConstant(T(config_.lr));
       const T eta_minus = T(config_.etas[0]), eta_plus = T(config_.etas[1]);
       const T step_min = T(config_.step_sizes[0]), step_max = T(config_.step_sizes[1]);
-      for (Index i = 0; i < n; ++i) {
-        const Index k = begin + i;
-        const T gi = g[i];
-        const T s = gi * m_[k];  // the sign of g g'
-        const T factor = s > 0 ? eta_plus : (s < 0 ? eta_minus : T(1));
-        s_[k] = std::min(std::max(s_[k] * factor, step_min), step_max);
-        const T gk = s < 0 ? T(0) : gi;  // after a sign change: no move, and g' <- 0
-        // theta <- theta - sign(g) Delta
-        theta[i] -= T((gk > 0) - (gk < 0)) * s_[k];
-        m_[k] = gk;
-      }
+      rprop_step(theta.data(), g.data(), m_.data() + begin, s_.data() + begin, n, eta_minus,
+                 eta_plus, step_min, step_max);
       break;
     }
     case OptimizerKind::lbfgs:
