@@ -3,7 +3,9 @@
 The peak is measured, not computed from a data sheet: a large float32 matrix product C = A B
 (n × n, 2n³ FLOP) through PyTorch (``torch.matmul``, MKL/oneDNN sgemm) and NumPy (its BLAS sgemm),
 at 1 and 2 threads, best of a few runs after a warm-up. The best of the two libraries at a thread
-count is that thread count's peak.
+count is that thread count's peak: the large-GEMM rate the workloads are compared with. Beside it,
+the CPU's own float32 multiply-add peak (``fma_peak.c``, one to two threads), which a library's
+GEMM reaches only where its kernels use the CPU's widest vectors.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["cpu_info", "blas_info", "software_info", "measure_peak", "THEORETICAL_PEAK_GFLOPS"]
-
-# The float32 FMA peak of both cores of the reference machine (2 cores, AVX-512).
-THEORETICAL_PEAK_GFLOPS = 346.0
+__all__ = ["cpu_info", "blas_info", "software_info", "measure_peak", "measure_fma_peak"]
 
 _FLAGS_OF_NOTE = (
     "sse4_2",
@@ -179,5 +178,39 @@ def measure_peak(
         "runs": runs,
         "best_gflops": best,
         "peak_gflops": max(best.values()),
-        "theoretical_gflops": THEORETICAL_PEAK_GFLOPS,
     }
+
+
+def measure_fma_peak(
+    thread_counts: tuple[int, ...] = (1, 2), rounds: int = 3, seconds: float = 0.2
+) -> dict[int, float]:
+    """GFLOP/s of float32 vector multiply-adds (``fma_peak.c``) at each thread count: that many
+    threads run it at once, best of ``rounds`` runs of about ``seconds`` each. Raises
+    ``native.NativeUnavailable`` when it cannot be compiled here."""
+    import threading
+
+    from native import FmaPeak
+
+    peak = FmaPeak()
+    # calibrate: the rounds that take about `seconds` on one thread
+    n = 1 << 20
+    while True:
+        t0 = time.perf_counter()
+        peak.run(n)
+        dt = time.perf_counter() - t0
+        if dt > 0.02:
+            break
+        n *= 4
+    n = max(1, int(n * seconds / dt))
+    best: dict[int, float] = {}
+    for k in thread_counts:
+        for _ in range(rounds):
+            workers = [threading.Thread(target=peak.run, args=(n,)) for _ in range(k)]
+            t0 = time.perf_counter()
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            dt = time.perf_counter() - t0
+            best[k] = max(best.get(k, 0.0), k * n * peak.flop_per_round / dt / 1e9)
+    return best

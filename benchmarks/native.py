@@ -4,6 +4,8 @@
   loop timed in C. Built with the system C compiler: ``cc -O2 -shared -fPIC … -ldoublefann -lm``.
 - ``fixed_loop.cpp``: the notes' online BP with the sizes 4-5-3 fixed at compile time, a reference
   ceiling for W1 (not shipped code). Built with ``c++ -O2 -march=native -shared -fPIC``.
+- ``fma_peak.c``: chains of float32 vector multiply-adds, the CPU's arithmetic peak for the
+  report's limits. Built with ``cc -O2 -march=native -shared -fPIC``.
 
 Each library is compiled once per source text and compiler command into a cache directory
 (``$BPCORE_BENCH_CACHE``, else ``<tmp>/bpcore-bench-<uid>``) and reused by later runs. Parameters
@@ -27,6 +29,7 @@ __all__ = [
     "build",
     "Fann",
     "FixedLoop",
+    "FmaPeak",
     "flatten",
     "unflatten",
     "FANN_INSTALL",
@@ -272,3 +275,21 @@ class FixedLoop:
         if seconds < 0:
             raise RuntimeError("fixed_loop_train refused its input (sizes or an order)")
         return seconds, unflatten(params, self.SIZES)
+
+
+class FmaPeak:
+    """``fma_peak.c``: the CPU's float32 multiply-add peak on the calling thread. ``run(rounds)``
+    releases the GIL (ctypes does), so threads calling it at once load as many cores."""
+
+    FLAGS = ("-O2", "-march=native")
+
+    def __init__(self) -> None:
+        path = build("fma_peak.c", os.environ.get("CC", "cc"), list(self.FLAGS))
+        lib = ctypes.CDLL(path)
+        lib.fma_peak_run.restype = ctypes.c_double
+        lib.fma_peak_run.argtypes = [ctypes.c_long]
+        lib.fma_peak_flop_per_round.restype = ctypes.c_long
+        lib.fma_peak_flop_per_round.argtypes = []
+        self.run = lib.fma_peak_run
+        self.flop_per_round = int(lib.fma_peak_flop_per_round())
+        self.path = path

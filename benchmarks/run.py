@@ -341,6 +341,18 @@ class Suite:
         self.peak = measure_peak(
             self.spec.peak_n, _peer_threads(), rounds=5 if not self.spec.quick else 2
         )
+        from machine import measure_fma_peak
+        from native import NativeUnavailable
+
+        _progress("measuring the CPU's float32 multiply-add peak (benchmarks/fma_peak.c)")
+        try:
+            fma = measure_fma_peak(
+                _peer_threads(), rounds=3 if not self.spec.quick else 1, seconds=0.2
+            )
+            self.peak["fma_gflops"] = fma
+        except NativeUnavailable as exc:
+            self.peak["fma_gflops"] = None
+            self.notes.append(f"the CPU's multiply-add peak was not measured: {exc}")
 
     def run_w1(self) -> None:
         import peers
@@ -948,6 +960,7 @@ def _compute_rows(suite: Suite) -> list[list[str]]:
             ref = best.get(t if t is not None else suite.bpcore_threads, top)
             if t is None:
                 t = suite.bpcore_threads
+            fma = (suite.peak.get("fma_gflops") or {}).get(t)
             rows.append(
                 [
                     wid,
@@ -956,6 +969,7 @@ def _compute_rows(suite: Suite) -> list[list[str]]:
                     f"{gflops:.1f}",
                     f"{100 * gflops / ref:.0f} %",
                     f"{100 * gflops / top:.0f} %",
+                    f"{100 * gflops / fma:.0f} %" if fma else "—",
                 ]
             )
     return rows
@@ -1075,9 +1089,16 @@ def report(
                 f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
                 for k, v in pk["best_gflops"].items()
             )
-            + f" (the reference machine's theoretical peak is {pk['theoretical_gflops']:.0f} GFLOP/s "
-            "for 2 AVX-512 cores)"
         )
+        if pk.get("fma_gflops"):
+            out.append(
+                "  the CPU's float32 multiply-add peak (fma_peak.c, -march=native): "
+                + ", ".join(
+                    f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
+                    for k, v in pk["fma_gflops"].items()
+                )
+                + " (the ceiling of any float32 kernel here)"
+            )
 
     out.append("")
     out.append(
@@ -1126,6 +1147,7 @@ def report(
                     "GFLOP/s",
                     "% of peak at its threads",
                     "% of machine peak",
+                    "% of multiply-add peak",
                 ],
                 comp,
             )

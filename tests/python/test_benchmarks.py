@@ -99,6 +99,12 @@ def test_quick_run_records_every_workload_and_target(quick):
     assert data["workloads"]["M1"]["results"]["bpcore"]["above_data"] >= 0
     assert data["workloads"]["M2"]["results"]["bpcore"]["rss_bytes"] > 0
     assert data["peak"]["peak_gflops"] > 0
+    fma = data["peak"]["fma_gflops"]  # None only where fma_peak.c cannot be compiled (a note)
+    if fma is None:
+        assert any("multiply-add peak was not measured" in n for n in data["notes"])
+    else:
+        assert sorted(fma) == sorted(str(k) for k in data["peak"]["best_gflops"])
+        assert all(v > 0 for v in fma.values())
     assert any(lib["user_api"] == "blas" for lib in data["blas"])
 
 
