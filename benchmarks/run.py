@@ -993,6 +993,14 @@ def _limits_lines(suite: Suite) -> list[str]:
                 f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in best.items()
             )
         )
+        fma = suite.peak.get("fma_gflops") or {}
+        if fma:
+            out.append(
+                "  float32 multiply-add peak (fma_peak.c): "
+                + ", ".join(
+                    f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in fma.items()
+                )
+            )
         t = suite.bpcore_threads
         ref = best.get(t, suite.peak["peak_gflops"])
         for wid in ("W3", "W4"):
@@ -1000,10 +1008,13 @@ def _limits_lines(suite: Suite) -> list[str]:
             if entry is None:
                 continue
             gflops = entry["flop"] / entry["results"]["bpcore"]["seconds"] / 1e9
-            out.append(
+            line = (
                 f"  {wid}: bpcore {gflops:.1f} GFLOP/s = {100 * gflops / ref:.0f} % of the "
                 f"GEMM rate at its {t} thread(s)"
             )
+            if fma.get(t):
+                line += f", {100 * gflops / fma[t]:.0f} % of the multiply-add peak"
+            out.append(line)
     if ns:
         parts = [f"bpcore {ns['bpcore']:.0f}"]
         for fw in (peers.FIXED, peers.FANN, peers.JAX):
