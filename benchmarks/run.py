@@ -975,6 +975,11 @@ def _compute_rows(suite: Suite) -> list[list[str]]:
     return rows
 
 
+def _by_threads(gflops: dict[int, float]) -> str:
+    """'1 thread 111.6 GFLOP/s, 2 threads 217.0 GFLOP/s' of rates keyed by thread count."""
+    return ", ".join(f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s" for k, v in gflops.items())
+
+
 def _limits_lines(suite: Suite) -> list[str]:
     """The machine's limits beside bpcore: GEMM rate, W3/W4 shares, W1 ns per update."""
     import peers
@@ -993,14 +998,7 @@ def _limits_lines(suite: Suite) -> list[str]:
                 f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in best.items()
             )
         )
-        fma = suite.peak.get("fma_gflops") or {}
-        if fma:
-            out.append(
-                "  float32 multiply-add peak (fma_peak.c): "
-                + ", ".join(
-                    f"{v:.1f} GFLOP/s at {k} thread{'s' if k > 1 else ''}" for k, v in fma.items()
-                )
-            )
+        fma = suite.peak.get("fma_gflops") or {}  # printed with the sgemm rates
         t = suite.bpcore_threads
         ref = best.get(t, suite.peak["peak_gflops"])
         for wid in ("W3", "W4"):
@@ -1094,20 +1092,11 @@ def report(
             out.append(
                 f"  {r['library']:<28} {r['threads']} thread{plural}  {r['gflops']:7.1f} GFLOP/s"
             )
-        out.append(
-            "  peak used below: "
-            + ", ".join(
-                f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
-                for k, v in pk["best_gflops"].items()
-            )
-        )
+        out.append("  peak used below: " + _by_threads(pk["best_gflops"]))
         if pk.get("fma_gflops"):
             out.append(
                 "  the CPU's float32 multiply-add peak (fma_peak.c, -march=native): "
-                + ", ".join(
-                    f"{k} thread{'s' if k > 1 else ''} {v:.1f} GFLOP/s"
-                    for k, v in pk["fma_gflops"].items()
-                )
+                + _by_threads(pk["fma_gflops"])
                 + " (the ceiling of any float32 kernel here)"
             )
 
