@@ -10,6 +10,7 @@
 
 #include "bpcore/exp_fixed.hpp"
 #include "bpcore/names.hpp"
+#include "softmax_rows.hpp"
 
 // The selects of exp_fixed (bpcore/exp_fixed.hpp) vectorise only when comparisons are taken not to
 // trap (GCC keeps them as branches otherwise). That changes no value: every operation is still done
@@ -290,31 +291,6 @@ void with_kernel(Activation f, Fn&& fn) {
       "cross_entropy network");
 }
 
-template <class T>
-void softmax_rows(const T* Zp, T* Hp, Index rows, Index cols) {
-  // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), row by row, in plain loops (Eigen's
-  // per-row expressions cost more than a narrow row's work). The exponentials of all rows are one
-  // loop over the block, through the core's branch-free exp, so that it vectorises however narrow
-  // the rows are. The largest z of a row gives e^0 = 1 exactly, so H_ij* = 1 / sum: the
-  // cross-entropy reads log-sum-exp back from it (loss.cpp).
-  for (Index i = 0; i < rows; ++i) {
-    const T* z = Zp + i * cols;
-    T* h = Hp + i * cols;
-    T zmax = z[0];
-    for (Index j = 1; j < cols; ++j) zmax = z[j] > zmax ? z[j] : zmax;
-    for (Index j = 0; j < cols; ++j) h[j] = z[j] - zmax;  // (a NaN in z makes the row NaN)
-  }
-  const Index size = rows * cols;
-  for (Index k = 0; k < size; ++k) Hp[k] = scalar::exp_of(Hp[k]);
-  for (Index i = 0; i < rows; ++i) {
-    T* h = Hp + i * cols;
-    T total = 0;
-    for (Index j = 0; j < cols; ++j) total += h[j];
-    const T inverse = T(1) / total;  // one division a row: H_ij* = 1 * inverse, exactly
-    for (Index j = 0; j < cols; ++j) h[j] *= inverse;
-  }
-}
-
 }  // namespace
 
 std::string_view activation_name(Activation id) {
@@ -331,8 +307,13 @@ const ActivationInfo& activation_info(Activation id) {
 
 template <class T>
 void activate(Activation f, const T* Z, T* H, Index rows, Index cols, T alpha) {
-  if (f == Activation::softmax) return softmax_rows(Z, H, rows, cols);
+  if (f == Activation::softmax) return softmax_rows(Z, H, rows, cols, nullptr);
   with_kernel(f, [&](auto kernel) { kernel.f(Z, H, rows * cols, alpha); });
+}
+
+template <class T>
+void softmax(const T* Z, T* H, Index rows, Index cols, double* lse) {
+  softmax_rows(Z, H, rows, cols, lse);
 }
 
 template <class T>
@@ -385,6 +366,7 @@ T prelu_alpha_product(const T* Zp, const T* Gp, Index size) {
 
 #define BPCORE_INSTANTIATE_ACTIVATION(T)                                                 \
   template void activate<T>(Activation, const T*, T*, Index, Index, T);                  \
+  template void softmax<T>(const T*, T*, Index, Index, double*);                         \
   template void derivative<T>(Activation, const T*, const T*, T*, Index, T);             \
   template void activate_with_derivative<T>(Activation, const T*, T*, T*, Index, T);     \
   template void multiply_by_derivative<T>(Activation, const T*, const T*, T*, Index, T); \

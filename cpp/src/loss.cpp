@@ -53,14 +53,15 @@ constexpr Index kBuffer = 256;
 // maxima of a buffer of rows come first, then their logs (log_fixed, a loop that vectorises:
 // libm's log, a call a row, was a quarter of J's time for digits' ten outputs), then the sums, with
 // selects instead of branches on y (one-hot rows mispredict a branch per row).
+// With `lse` given (softmax_rows took the same maxima and logs as it normalised), only the sums.
 template <class T>
-double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows,
-                         Index cols) {
+double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows, Index cols,
+                         const double* lse) {
   alignas(64) double zmax[kBuffer], log_top[kBuffer];
   double total = 0;
   for (Index i0 = 0; i0 < rows; i0 += kBuffer) {
     const Index n = std::min(kBuffer, rows - i0);
-    for (Index r = 0; r < n; ++r) {
+    for (Index r = 0; r < n && !lse; ++r) {
       const T* z = Z + (i0 + r) * cols;
       const T* yh = Yhat + (i0 + r) * cols;
       T zm = z[0], ym = yh[0];
@@ -71,15 +72,16 @@ double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Inde
       zmax[r] = double(zm);
       log_top[r] = double(ym);
     }
-    for (Index r = 0; r < n; ++r) log_top[r] = scalar::log_fixed(log_top[r]);
+    if (!lse)
+      for (Index r = 0; r < n; ++r) log_top[r] = scalar::log_fixed(log_top[r]);
     for (Index r = 0; r < n; ++r) {
-      const double lse = zmax[r] - log_top[r];
+      const double lse_r = lse ? lse[i0 + r] : zmax[r] - log_top[r];
       const T* z = Z + (i0 + r) * cols;
       const T* y = Y + (i0 + r) * cols;
       double J = 0;
       for (Index j = 0; j < cols; ++j) {
         const double yj = double(y[j]);
-        J -= yj != 0 ? yj * (double(z[j]) - lse) : 0.0;
+        J -= yj != 0 ? yj * (double(z[j]) - lse_r) : 0.0;
       }
       total += w ? double(w[i0 + r]) * J : J;
     }
@@ -120,9 +122,9 @@ double binary_cross_entropy_sum(const T* Z, const T* Y, const T* w, Index rows, 
 
 template <class T>
 double loss_sum(Loss loss, const T* Zp, const T* Yhp, const T* Yp, const T* w, Index rows,
-                Index cols) {
+                Index cols, const double* lse) {
   if (rows <= 0 || cols <= 0) return 0;
-  if (loss == Loss::cross_entropy) return cross_entropy_sum(Zp, Yhp, Yp, w, rows, cols);
+  if (loss == Loss::cross_entropy) return cross_entropy_sum(Zp, Yhp, Yp, w, rows, cols, lse);
   if (loss == Loss::binary_cross_entropy) return binary_cross_entropy_sum(Zp, Yp, w, rows, cols);
   double total = 0;
   for (Index i = 0; i < rows; ++i) {
@@ -164,9 +166,9 @@ void output_error(const T* Y_hat, const T* Y, T* G, Index size) {
 }
 
 template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*, Index,
-                                Index);
+                                Index, const double*);
 template double loss_sum<double>(Loss, const double*, const double*, const double*, const double*,
-                                 Index, Index);
+                                 Index, Index, const double*);
 template void output_error<float>(const float*, const float*, float*, Index);
 template void output_error<double>(const double*, const double*, double*, Index);
 

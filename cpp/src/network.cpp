@@ -176,6 +176,7 @@ void Network<T>::reserve_rows(Index rows) {
     D_[k].resize(rows, layers_[k].n_out);
   }
   row_scale_.resize(rows);
+  if (loss_ == Loss::cross_entropy) lse_.resize(std::size_t(rows));
   M_.resize(L);
   F_.resize(L);
   for (std::size_t k = 0; k < L; ++k)
@@ -196,6 +197,7 @@ void Network<T>::release_workspace() {
   masked_cache_ = false;
   block_grads_.resize(0, 0);
   row_scale_.resize(0);
+  lse_ = std::vector<double>();
   capacity_ = cached_rows_ = 0;
   has_delta_ = false;
 }
@@ -247,9 +249,12 @@ void Network<T>::forward_rows(const T* X, Index r0, Index nr) {
       Z.rowwise() = bk;
       Z.noalias() += A * Wk;
     }
-    // H^[l] = f(Z^[l])
-    activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
-             alpha_or_zero(static_cast<Index>(k)));
+    // H^[l] = f(Z^[l]); a softmax output keeps its rows' log-sum-exp for the cross-entropy
+    if (s.f == Activation::softmax && !lse_.empty())
+      softmax(Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out, lse_.data() + r0);
+    else
+      activate(s.f, Z.data(), H_[k].data() + r0 * s.n_out, nr, s.n_out,
+               alpha_or_zero(static_cast<Index>(k)));
     if (masking_) drop_forward(Index(k), r0, nr);  // H^[l] <- H^[l] ⊙ M^[l] / (1 - p_l)
   }
 }
@@ -289,7 +294,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
     // without g only the deltas (backward_split takes the sums over all blocks at once)
     if (g && k == 0 && csr_) {
       // X^T delta^[1] of a CSR batch is summed once over all its rows, in backward()
-      RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+      small_gemm::column_sums(delta.data(), g + s.b_offset, nr, s.n_out, T(1));
     } else if (g && row_kernels_) {
       ops_[std::size_t(k)].grad(A.data(), delta.data(), g + s.w_offset, g + s.b_offset, nr, s.n_in,
                                 s.n_out);
@@ -299,7 +304,7 @@ void Network<T>::backward_rows(const T* X, const T* Y, const T* row_scale, Index
                                     s.n_out, T(1));
       else
         MatrixMap<T>(g + s.w_offset, s.n_in, s.n_out).noalias() = A.transpose() * delta;
-      RowVectorMap<T>(g + s.b_offset, s.n_out) = delta.colwise().sum();
+      small_gemm::column_sums(delta.data(), g + s.b_offset, nr, s.n_out, T(1));
     }
     if (k == 0) break;
     const auto& p = layers_[static_cast<std::size_t>(k - 1)];
@@ -366,7 +371,7 @@ double Network<T>::backward(const T* X, const T* Y, const T* sample_weight, Inde
   const bool split = !csr_ && splits_backward(rows);
   auto block_loss = [&](Index r0, Index nr) {
     return loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
-                    row_scale ? row_scale + r0 : nullptr, nr, q);
+                    row_scale ? row_scale + r0 : nullptr, nr, q, row_lse(r0));
   };
   const auto fill = [hooks](Index r0, Index nr) {
     if (hooks && hooks->fill_rows) hooks->fill_rows(r0, nr);
@@ -460,7 +465,7 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
         forward_rows(X, r0, nr);
         block_loss_[std::size_t(b)] =
             loss_sum(loss_, Z_[L - 1].data() + r0 * q, H_[L - 1].data() + r0 * q, Y + r0 * q,
-                     row_scale ? row_scale + r0 : nullptr, nr, q);
+                     row_scale ? row_scale + r0 : nullptr, nr, q, row_lse(r0));
         backward_rows(X, Y, row_scale, r0, nr, nullptr);
       },
       [&](Index t) {
@@ -477,7 +482,8 @@ void Network<T>::backward_split(const T* X, const T* Y, const T* row_scale, Inde
         else
           MatrixMap<T>(gW, np, s.n_out).noalias() =
               scale * (A.middleCols(piece.p0, np).transpose() * delta);
-        if (piece.p0 == 0) RowVectorMap<T>(g + s.b_offset, s.n_out) = scale * delta.colwise().sum();
+        if (piece.p0 == 0)
+          small_gemm::column_sums(delta.data(), g + s.b_offset, rows, s.n_out, scale);
         if (hooks && hooks->gradient_done) {
           hooks->gradient_done(s.w_offset + piece.p0 * s.n_out, s.w_offset + piece.p1 * s.n_out,
                                true);

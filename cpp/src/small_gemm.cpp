@@ -1,118 +1,22 @@
 #include "bpcore/small_gemm.hpp"
 
 #include <algorithm>
-#include <cstring>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace bpcore::small_gemm {
 
 namespace {
 
-// One SIMD vector of T on the instruction set this file is compiled for, with a masked form of
-// load and store for the last, partial vector of a row: load(p, m) reads (and store(p, v, m)
-// writes) the first `lanes` elements only, the others read as 0.
-template <class T>
-struct Simd;
+using simd::Simd;
 
+// Vectors of C per tile row, by the registers of the instruction set (simd.hpp: Simd<T>)
 #if defined(__AVX512F__)
-constexpr int kVectors = 4;  // vectors of C per tile row: 32 registers
-template <>
-struct Simd<float> {
-  using V = __m512;
-  using Mask = __mmask16;
-  static constexpr int size = 16;
-  static Mask mask(Index lanes) { return Mask((1u << lanes) - 1u); }
-  static V zero() { return _mm512_setzero_ps(); }
-  static V set1(float x) { return _mm512_set1_ps(x); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static void store(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
-  static V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-};
-template <>
-struct Simd<double> {
-  using V = __m512d;
-  using Mask = __mmask8;
-  static constexpr int size = 8;
-  static Mask mask(Index lanes) { return Mask((1u << lanes) - 1u); }
-  static V zero() { return _mm512_setzero_pd(); }
-  static V set1(double x) { return _mm512_set1_pd(x); }
-  static V load(const double* p) { return _mm512_loadu_pd(p); }
-  static V load(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
-  static void store(double* p, V v, Mask m) { _mm512_mask_storeu_pd(p, m, v); }
-  static V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-};
+constexpr int kVectors = 4;  // 32 registers
 #elif defined(__AVX2__) && defined(__FMA__)
 constexpr int kVectors = 2;  // 16 registers
-template <>
-struct Simd<float> {
-  using V = __m256;
-  using Mask = __m256i;
-  static constexpr int size = 8;
-  static Mask mask(Index lanes) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(lanes)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  static V zero() { return _mm256_setzero_ps(); }
-  static V set1(float x) { return _mm256_set1_ps(x); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void store(float* p, V v, Mask m) { _mm256_maskstore_ps(p, m, v); }
-  static V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-};
-template <>
-struct Simd<double> {
-  using V = __m256d;
-  using Mask = __m256i;
-  static constexpr int size = 4;
-  static Mask mask(Index lanes) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(lanes), _mm256_setr_epi64x(0, 1, 2, 3));
-  }
-  static V zero() { return _mm256_setzero_pd(); }
-  static V set1(double x) { return _mm256_set1_pd(x); }
-  static V load(const double* p) { return _mm256_loadu_pd(p); }
-  static V load(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
-  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-  static void store(double* p, V v, Mask m) { _mm256_maskstore_pd(p, m, v); }
-  static V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-};
 #else
-// SSE2 (the portable x86-64 baseline) and any other target: vectors of 16 bytes written with
-// GCC's vector extensions, a multiply then an add (no FMA), partial vectors through a copy.
 constexpr int kVectors = 2;
-template <class T>
-struct Simd {
-  static constexpr int size = int(16 / sizeof(T));
-  typedef T V __attribute__((vector_size(16)));
-  using Mask = Index;  // the lanes in use
-  static Mask mask(Index lanes) { return lanes; }
-  static V zero() { return V{}; }
-  static V set1(T x) { return V{} + x; }
-  static V load(const T* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static V load(const T* p, Mask m) {
-    V v{};
-    std::memcpy(&v, p, sizeof(T) * std::size_t(m));
-    return v;
-  }
-  static void store(T* p, V v) { std::memcpy(p, &v, sizeof v); }
-  static void store(T* p, V v, Mask m) { std::memcpy(p, &v, sizeof(T) * std::size_t(m)); }
-  static V madd(V a, V b, V c) { return a * b + c; }
-  static V mul(V a, V b) { return a * b; }
-};
 #endif
 
 // Rows of C per tile: with one vector per row, 8 rows keep 8 independent sums in flight (enough to
@@ -359,11 +263,37 @@ void transpose_times(const T* A, Index lda, const T* D, T* C, Index m, Index kp,
   product(Operands<T>{A, 1, lda, D, n, nullptr, C, n, Start::zero, true, s}, kp, n, m);
 }
 
-#define BPCORE_INSTANTIATE_SMALL_GEMM(T)                                                 \
-  template bool worth<T>(Op, Index, Index, Index);                                       \
-  template void affine<T>(const T*, Index, const T*, const T*, T*, Index, Index, Index); \
-  template void times_transpose<T>(const T*, const T*, T*, Index, Index, Index);         \
-  template void transpose_times<T>(const T*, Index, const T*, T*, Index, Index, Index, T);
+template <class T>
+void column_sums(const T* D, T* out, Index m, Index n, T s) {
+  // One vector of columns at a time, down the rows: four rows summed in a pair of pairs, then
+  // added to the running sum (independent adds, so the sum is not one long chain of latencies).
+  using S = Simd<T>;
+  for (Index j0 = 0; j0 < n; j0 += S::size) {
+    const Index lanes = std::min<Index>(S::size, n - j0);
+    const auto mask = S::mask(lanes);
+    const T* d = D + j0;
+    const auto row = [&](Index i) {
+      return lanes == S::size ? S::load(d + i * n) : S::load(d + i * n, mask);
+    };
+    typename S::V sum = m > 0 ? row(0) : S::zero();
+    Index i = 1;
+    for (; i + 4 <= m; i += 4)
+      sum = S::add(sum, S::add(S::add(row(i), row(i + 1)), S::add(row(i + 2), row(i + 3))));
+    for (; i < m; ++i) sum = S::add(sum, row(i));
+    sum = S::mul(sum, S::set1(s));
+    if (lanes == S::size)
+      S::store(out + j0, sum);
+    else
+      S::store(out + j0, sum, mask);
+  }
+}
+
+#define BPCORE_INSTANTIATE_SMALL_GEMM(T)                                                   \
+  template bool worth<T>(Op, Index, Index, Index);                                         \
+  template void affine<T>(const T*, Index, const T*, const T*, T*, Index, Index, Index);   \
+  template void times_transpose<T>(const T*, const T*, T*, Index, Index, Index);           \
+  template void transpose_times<T>(const T*, Index, const T*, T*, Index, Index, Index, T); \
+  template void column_sums<T>(const T*, T*, Index, Index, T);
 BPCORE_INSTANTIATE_SMALL_GEMM(float)
 BPCORE_INSTANTIATE_SMALL_GEMM(double)
 

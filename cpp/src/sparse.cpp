@@ -8,6 +8,7 @@
 
 #include "bpcore/fp_mode.hpp"
 #include "bpcore/network.hpp"
+#include "bpcore/small_gemm.hpp"
 
 namespace bpcore {
 
@@ -41,7 +42,7 @@ void transpose_product_rows(const T* data, const I* indices, const I* indptr, In
   ConstMatrixMap<T> D(delta, nr, n_out);
   MatrixMap<T>(gW, cols, n_out).noalias() =
       sparse_rows(data, indices, indptr, r0, nr, cols).transpose() * D;
-  if (gb) RowVectorMap<T>(gb, n_out) = D.colwise().sum();
+  if (gb) small_gemm::column_sums(delta, gb, nr, n_out, T(1));
 }
 
 template <class I>

@@ -122,6 +122,32 @@ TEST_CASE_TEMPLATE("transpose_times: C = s A[:, p0:]^T D, in order over the rows
       }
 }
 
+TEST_CASE_TEMPLATE("column_sums: c = s 1^T D, each column in its fixed order of the rows", T, float,
+                   double) {
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
+  for (Index m : {Index(0), Index(1), Index(2), Index(4), Index(5), Index(6), Index(8), Index(9),
+                  Index(13), Index(64), Index(113)})
+    for (Index n : kColsList) {
+      CAPTURE(m);
+      CAPTURE(n);
+      const T s = T(-1) / T(7);
+      // values of many magnitudes, so that a different order of the sum would show in the bits
+      auto D = bpcore_test::uniform<T>(m * n, 8, -1, 1);
+      for (std::size_t k = 0; k < D.size(); ++k) D[k] *= T(1 << (k % 13));
+      std::vector<T> c(std::size_t(n + 1), T(7)), want(c);
+      for (Index j = 0; j < n; ++j) {
+        const auto d = [&](Index i) { return D[std::size_t(i * n + j)]; };
+        T sum = m > 0 ? d(0) : T(0);
+        Index i = 1;
+        for (; i + 4 <= m; i += 4) sum = sum + ((d(i) + d(i + 1)) + (d(i + 2) + d(i + 3)));
+        for (; i < m; ++i) sum = sum + d(i);
+        want[std::size_t(j)] = s * sum;
+      }
+      sg::column_sums(D.data(), c.data(), m, n, s);
+      CHECK(same_bits(c, want));  // c[n] untouched: 7
+    }
+}
+
 TEST_CASE_TEMPLATE("deep products run in depth chunks and give the in-order sums, scaled once", T,
                    float, double) {
   BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();

@@ -7,6 +7,7 @@
 
 #include "bpcore/activation.hpp"
 #include "doctest.h"
+#include "softmax_checks.hpp"
 #include "test_support.hpp"
 
 using bpcore::Activation;

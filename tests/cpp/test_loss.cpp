@@ -1,6 +1,8 @@
 // Losses J (loss_sum), the output error and the output-activation pairing rules.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "bpcore/activation.hpp"
 #include "bpcore/loss.hpp"
 #include "doctest.h"
+#include "test_support.hpp"
 
 using bpcore::Activation;
 using bpcore::ArgumentError;
@@ -98,6 +101,51 @@ TEST_CASE_TEMPLATE("cross_entropy: J = -sum y log softmax(z), from Z^[L] and the
   }
   CHECK(bpcore::loss_sum(Loss::cross_entropy, Zw.data(), softmax_of(Zw, wide).data(), Yw.data(),
                          none, 3, wide) == doctest::Approx(double(expected)).epsilon(tol));
+}
+
+TEST_CASE_TEMPLATE(
+    "softmax's log-sum-exp gives the cross-entropy its own read-back value, bit for bit", T, float,
+    double) {
+  // rows across the 256-row buffers of both functions, z of many sizes, ties, a NaN row
+  for (Index cols : {Index(1), Index(2), Index(10), Index(37)}) {
+    CAPTURE(cols);
+    const Index rows = 600;
+    auto Z = bpcore_test::uniform<T>(rows * cols, 9, -30, 30);
+    for (Index j = 0; j < cols; ++j) Z[std::size_t(3 * cols + j)] = T(2);  // row 3: all tied
+    Z[std::size_t(7 * cols)] = std::numeric_limits<T>::quiet_NaN();        // row 7: NaN
+    std::vector<T> Y(Z.size(), T(0));
+    for (Index i = 0; i < rows; ++i) Y[std::size_t(i * cols + (5 * i) % cols)] = T(1);
+    const auto w = bpcore_test::uniform<T>(rows, 10, 0, 2);
+    std::vector<T> H(Z.size()), H2(Z.size());
+    std::vector<double> lse(static_cast<std::size_t>(rows));
+    bpcore::softmax(Z.data(), H.data(), rows, cols, lse.data());
+    bpcore::activate(Activation::softmax, Z.data(), H2.data(), rows, cols, T(0));
+    CHECK(std::memcmp(H.data(), H2.data(), sizeof(T) * H.size()) == 0);  // the same softmax
+    for (Index i = 0; i < rows; ++i) {
+      if (i == 7) {
+        CHECK(std::isnan(lse[std::size_t(i)]));
+        continue;
+      }
+      long double top = Z[std::size_t(i * cols)], sum = 0;
+      for (Index j = 0; j < cols; ++j)
+        top = std::max<long double>(top, Z[std::size_t(i * cols + j)]);
+      for (Index j = 0; j < cols; ++j)
+        sum += std::exp((long double)Z[std::size_t(i * cols + j)] - top);
+      CHECK(lse[std::size_t(i)] == doctest::Approx(double(top + std::log(sum))).epsilon(1e-6));
+    }
+    // rows 8 … : the NaN row left out, with and without weights
+    const Index r0 = 8, n = rows - r0;
+    for (const T* wp : {static_cast<const T*>(nullptr), w.data() + r0}) {
+      const double read_back =
+          bpcore::loss_sum(Loss::cross_entropy, Z.data() + r0 * cols, H.data() + r0 * cols,
+                           Y.data() + r0 * cols, wp, n, cols);
+      const double given =
+          bpcore::loss_sum(Loss::cross_entropy, Z.data() + r0 * cols, H.data() + r0 * cols,
+                           Y.data() + r0 * cols, wp, n, cols, lse.data() + r0);
+      CHECK(std::isfinite(given));
+      CHECK(std::memcmp(&read_back, &given, sizeof given) == 0);
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE("binary_cross_entropy from Z^[L], with no overflow for large |z|", T, float,

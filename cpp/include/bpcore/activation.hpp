@@ -83,6 +83,11 @@ const ActivationInfo& activation_info(Activation f);
 template <class T>
 void activate(Activation f, const T* Z, T* H, Index rows, Index cols, T alpha);
 
+/// H = softmax(Z) row by row, as activate; when `lse` is given, also each row's log-sum-exp
+/// lse_i = log sum_k e^(Z_ik) (rows values), for the cross-entropy (loss_sum) of the same rows.
+template <class T>
+void softmax(const T* Z, T* H, Index rows, Index cols, double* lse);
+
 /// H = f(Z) and D = f'(Z) together, for element-wise f (softmax throws), `size` elements: the
 /// values of activate and derivative, bit for bit, in one pass where f' comes from H (sigmoid,
 /// tanh), so that a backward pass needs only G ⊙ D.

@@ -51,10 +51,11 @@ const LossInfo& loss_info(Loss loss);
 void check_output_pairing(Activation output, Loss loss);
 
 /// Sum over the rows of w_i * J_i (w_i = 1 when `weights` is null), from Z^[L], Y_hat = H^[L], Y.
-/// The cross-entropy reads log-sum-exp from Y_hat, which must be the softmax of Z (activate).
+/// The cross-entropy takes each row's log-sum-exp from `lse` when given (softmax's), else reads
+/// it back from Z and Y_hat, which must be the softmax of Z (activate): the same value either way.
 template <class T>
 double loss_sum(Loss loss, const T* Z, const T* Y_hat, const T* Y, const T* weights, Index rows,
-                Index cols);
+                Index cols, const double* lse = nullptr);
 
 /// G = -dJ_i/dY_hat-side term of the output layer before f' is applied, per sample:
 /// G = E = Y - Y_hat, which is delta^[L] when the loss's `delta_is_error` (the cross-entropy
@@ -63,9 +64,9 @@ template <class T>
 void output_error(const T* Y_hat, const T* Y, T* G, Index size);
 
 extern template double loss_sum<float>(Loss, const float*, const float*, const float*, const float*,
-                                       Index, Index);
+                                       Index, Index, const double*);
 extern template double loss_sum<double>(Loss, const double*, const double*, const double*,
-                                        const double*, Index, Index);
+                                        const double*, Index, Index, const double*);
 extern template void output_error<float>(const float*, const float*, float*, Index);
 extern template void output_error<double>(const double*, const double*, double*, Index);
 

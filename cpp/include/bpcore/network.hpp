@@ -172,6 +172,8 @@ class Network {
  private:
   void reserve_rows(Index rows);
   void forward_rows(const T* X, Index r0, Index nr);
+  // The log-sum-exp of rows r0 … that forward_rows kept, or nullptr (other losses)
+  const double* row_lse(Index r0) const { return lse_.empty() ? nullptr : lse_.data() + r0; }
   // Unscaled sums for rows r0 … r0+nr-1 into g: H^T delta, sum delta, sum G min(0, Z).
   void backward_rows(const T* X, const T* Y, const T* row_scale, Index r0, Index nr, T* g);
   bool parallel_worth(Index rows, int threads) const;
@@ -208,6 +210,7 @@ class Network {
   std::vector<Matrix<T>> Z_, H_, D_;
   Matrix<T> block_grads_;                          // one row of n_params per row block
   Eigen::Matrix<T, Eigen::Dynamic, 1> row_scale_;  // n w_i / sum(w) when weighted
+  std::vector<double> lse_;  // log-sum-exp of each row's Z^[L] (softmax + cross_entropy only)
   std::vector<double> block_loss_;
 
   std::vector<double> dropout_;  // p_l of hidden layer k = l - 1

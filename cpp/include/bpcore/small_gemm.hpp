@@ -42,4 +42,10 @@ void times_transpose(const T* D, const T* W, T* G, Index m, Index k, Index n);
 template <class T>
 void transpose_times(const T* A, Index lda, const T* D, T* C, Index m, Index kp, Index n, T s);
 
+/// c = s 1^T D, the column sums of D (m × n) into c (1 × n), for the gradient of b^[l]: each
+/// column summed in one fixed order of the rows, (D_0j + ((D_1j + D_2j) + (D_3j + D_4j))) + …,
+/// the last m - 1 mod 4 rows one at a time; any m, n, on every build (the SSE2 baseline too).
+template <class T>
+void column_sums(const T* D, T* c, Index m, Index n, T s);
+
 }  // namespace bpcore::small_gemm

@@ -1,0 +1,191 @@
+// The rows of softmax, for activation.cpp (activate and softmax) and its per-instruction-set tests:
+// H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), and optionally each row's
+// log-sum-exp. Header-only (inline) so that the tests build it for each instruction set.
+//
+// Three passes over a block of rows. (1) Per row, its largest z and H = Z - max. (2) e^H over the
+// whole block in one loop through the core's branch-free exp (bpcore/exp_fixed.hpp), so that it
+// vectorises however narrow the rows are. (3) Per row, the sum s of its e, one division 1 / s, and
+// H = e * (1 / s). The largest z of a row gives e^0 = 1 exactly, so H_ij* = 1 / s exactly and is
+// the row's largest H: the cross-entropy reads log-sum-exp back as max z - log max H (loss.cpp),
+// and with `lse` given that value is stored here instead, its logs a buffer of rows at a time.
+//
+// With AVX2 or AVX-512, rows up to kMaxVectors vectors wide run (1) and (3) as vectors, the last
+// one masked (simd.hpp): a row's sum adds its vectors in order, then the lanes in the fixed order
+// of Simd::reduce_add. Wider rows, and the SSE2 baseline, run plain loops that add in order of j.
+// Either way a row's values depend only on that row, never on where it lies in the batch.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+
+#include "bpcore/exp_fixed.hpp"
+#include "bpcore/types.hpp"
+#include "simd.hpp"
+
+namespace bpcore::softmax_detail {
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+inline constexpr int kMaxVectors = 4;
+#else
+inline constexpr int kMaxVectors = 0;  // plain loops only
+#endif
+
+// (1) for rows NV vectors wide: zmax = the largest z (lanes past the row read as -inf), H = Z -
+// zmax
+template <class T, int NV>
+inline void shift_rows(const T* Z, T* H, Index rows, Index cols, double* lse) {
+  using S = simd::Simd<T>;
+  const auto last = S::mask(cols - (NV - 1) * S::size);
+  for (Index i = 0; i < rows; ++i) {
+    const T* z = Z + i * cols;
+    T* h = H + i * cols;
+    typename S::V v[NV];
+    for (int k = 0; k + 1 < NV; ++k) v[k] = S::load(z + k * S::size);
+    v[NV - 1] = S::load_or(z + (NV - 1) * S::size, last, -std::numeric_limits<T>::infinity());
+    typename S::V top = v[0];
+    for (int k = 1; k < NV; ++k) top = S::max(top, v[k]);
+    const T zmax = S::reduce_max(top);  // (a NaN in z makes the row NaN, as below)
+    const auto m = S::set1(zmax);
+    for (int k = 0; k + 1 < NV; ++k) S::store(h + k * S::size, S::sub(v[k], m));
+    S::store(h + (NV - 1) * S::size, S::sub(v[NV - 1], m), last);
+    if (lse) lse[i] = double(zmax);
+  }
+}
+
+// (3) for rows NV vectors wide: s = the sum of the row's e (lanes past the row read as 0),
+// H = e * (1 / s); top[i] = 1 / s
+template <class T, int NV>
+inline void normalise_rows(T* H, Index rows, Index cols, double* top) {
+  using S = simd::Simd<T>;
+  const auto last = S::mask(cols - (NV - 1) * S::size);
+  for (Index i = 0; i < rows; ++i) {
+    T* h = H + i * cols;
+    typename S::V e[NV];
+    for (int k = 0; k + 1 < NV; ++k) e[k] = S::load(h + k * S::size);
+    e[NV - 1] = S::load(h + (NV - 1) * S::size, last);
+    typename S::V sum = e[0];
+    for (int k = 1; k < NV; ++k) sum = S::add(sum, e[k]);
+    const T inverse = T(1) / S::reduce_add(sum);  // H_ij* = 1 * inverse, exactly
+    const auto r = S::set1(inverse);
+    for (int k = 0; k + 1 < NV; ++k) S::store(h + k * S::size, S::mul(e[k], r));
+    // The last lanes element by element: the next row's loads would wait for a masked store
+    // that overlaps them (it cannot forward), most of this pass's time on 10-wide rows.
+    alignas(64) T out[S::size];
+    S::store(out, S::mul(e[NV - 1], r));
+    for (Index j = (NV - 1) * S::size; j < cols; ++j) h[j] = out[j - (NV - 1) * S::size];
+    if (top) top[i] = double(inverse);
+  }
+}
+
+// (1) and (3) in plain loops, for any width
+template <class T>
+inline void shift_rows_plain(const T* Z, T* H, Index rows, Index cols, double* lse) {
+  for (Index i = 0; i < rows; ++i) {
+    const T* z = Z + i * cols;
+    T* h = H + i * cols;
+    T zmax = z[0];
+    for (Index j = 1; j < cols; ++j) zmax = z[j] > zmax ? z[j] : zmax;
+    for (Index j = 0; j < cols; ++j) h[j] = z[j] - zmax;  // (a NaN in z makes the row NaN)
+    if (lse) lse[i] = double(zmax);
+  }
+}
+template <class T>
+inline void normalise_rows_plain(T* H, Index rows, Index cols, double* top) {
+  for (Index i = 0; i < rows; ++i) {
+    T* h = H + i * cols;
+    T total = 0;
+    for (Index j = 0; j < cols; ++j) total += h[j];
+    const T inverse = T(1) / total;  // one division a row: H_ij* = 1 * inverse, exactly
+    for (Index j = 0; j < cols; ++j) h[j] *= inverse;
+    if (top) top[i] = double(inverse);
+  }
+}
+
+// The number of vectors of a row of `cols` when the vector passes take it, else 0
+template <class T>
+inline int row_vectors(Index cols) {
+  if constexpr (kMaxVectors == 0) {
+    return 0;
+  } else {
+    const Index nv = (cols + simd::Simd<T>::size - 1) / simd::Simd<T>::size;
+    return nv <= kMaxVectors ? int(nv) : 0;
+  }
+}
+
+template <class T>
+inline void shift(const T* Z, T* H, Index rows, Index cols, double* lse) {
+  if constexpr (kMaxVectors > 0) {
+    switch (row_vectors<T>(cols)) {
+      case 1:
+        return shift_rows<T, 1>(Z, H, rows, cols, lse);
+      case 2:
+        return shift_rows<T, 2>(Z, H, rows, cols, lse);
+      case 3:
+        return shift_rows<T, 3>(Z, H, rows, cols, lse);
+      case 4:
+        return shift_rows<T, 4>(Z, H, rows, cols, lse);
+      default:
+        break;
+    }
+  }
+  shift_rows_plain(Z, H, rows, cols, lse);
+}
+
+template <class T>
+inline void normalise(T* H, Index rows, Index cols, double* top) {
+  if constexpr (kMaxVectors > 0) {
+    switch (row_vectors<T>(cols)) {
+      case 1:
+        return normalise_rows<T, 1>(H, rows, cols, top);
+      case 2:
+        return normalise_rows<T, 2>(H, rows, cols, top);
+      case 3:
+        return normalise_rows<T, 3>(H, rows, cols, top);
+      case 4:
+        return normalise_rows<T, 4>(H, rows, cols, top);
+      default:
+        break;
+    }
+  }
+  normalise_rows_plain(H, rows, cols, top);
+}
+
+}  // namespace bpcore::softmax_detail
+
+// The exp loop vectorises only where comparisons are taken not to trap (exp_fixed.hpp), and GCC
+// inlines a function only into code compiled alike: so softmax_rows is compiled so, and the row
+// passes above (which inline Simd's functions) are not. No value changes.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+namespace bpcore {
+
+/// H = softmax(Z) on `rows` rows of width `cols`; with `lse`, lse_i = max_j Z_ij - log max_j H_ij,
+/// the log-sum-exp of row i (see the top of this file).
+template <class T>
+inline void softmax_rows(const T* Z, T* H, Index rows, Index cols, double* lse) {
+  namespace d = softmax_detail;
+  constexpr Index kLogBuffer = 256;  // rows whose logs are taken in one loop
+  alignas(64) double top[kLogBuffer];
+  for (Index i0 = 0; i0 < rows; i0 += kLogBuffer) {
+    const Index n = std::min(kLogBuffer, rows - i0);
+    const T* z = Z + i0 * cols;
+    T* h = H + i0 * cols;
+    d::shift(z, h, n, cols, lse ? lse + i0 : nullptr);
+    const Index size = n * cols;
+    for (Index k = 0; k < size; ++k) h[k] = scalar::exp_of(h[k]);
+    d::normalise(h, n, cols, lse ? top : nullptr);
+    if (lse) {
+      for (Index r = 0; r < n; ++r) top[r] = scalar::log_fixed(top[r]);
+      for (Index r = 0; r < n; ++r) lse[i0 + r] -= top[r];
+    }
+  }
+}
+
+}  // namespace bpcore
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
