@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "bpcore/exp_fixed.hpp"
 #include "bpcore/names.hpp"
+#include "softmax_rows.hpp"
 
 // The selects of exp_fixed vectorise only when comparisons are taken not to trap (see
 // bpcore/exp_fixed.hpp); that changes no value.
@@ -54,9 +56,9 @@ constexpr Index kBuffer = 256;
 // libm's log, a call a row, was a quarter of J's time for digits' ten outputs), then the sums, with
 // selects instead of branches on y (one-hot rows mispredict a branch per row).
 // With `lse` given (softmax_rows took the same maxima and logs as it normalised), only the sums.
-template <class T>
-double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows, Index cols,
-                         const double* lse) {
+template <class T, class Row>
+double cross_entropy_rows(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows, Index cols,
+                          const double* lse, Row row_J) {
   alignas(64) double zmax[kBuffer], log_top[kBuffer];
   double total = 0;
   for (Index i0 = 0; i0 < rows; i0 += kBuffer) {
@@ -76,17 +78,32 @@ double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Inde
       for (Index r = 0; r < n; ++r) log_top[r] = scalar::log_fixed(log_top[r]);
     for (Index r = 0; r < n; ++r) {
       const double lse_r = lse ? lse[i0 + r] : zmax[r] - log_top[r];
-      const T* z = Z + (i0 + r) * cols;
-      const T* y = Y + (i0 + r) * cols;
-      double J = 0;
-      for (Index j = 0; j < cols; ++j) {
-        const double yj = double(y[j]);
-        J -= yj != 0 ? yj * (double(z[j]) - lse_r) : 0.0;
-      }
+      const double J = row_J(Z + (i0 + r) * cols, Y + (i0 + r) * cols, cols, lse_r);
       total += w ? double(w[i0 + r]) * J : J;
     }
   }
   return total;
+}
+
+template <class T>
+double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows, Index cols,
+                         const double* lse) {
+  namespace d = softmax_detail;
+  if constexpr (std::is_same_v<T, double>) {
+    switch (d::row_vectors<double>(cols)) {
+      case 1:
+        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<1>{});
+      case 2:
+        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<2>{});
+      case 3:
+        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<3>{});
+      case 4:
+        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<4>{});
+      default:
+        break;
+    }
+  }
+  return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowInOrder{});
 }
 
 // The same for the binary cross-entropy of sigmoid outputs: log sigmoid(z) = -softplus(-z) and

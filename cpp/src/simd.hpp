@@ -49,6 +49,10 @@ struct Simd<float> {
   BPCORE_SIMD_OP V add(V a, V b) { return _mm512_add_ps(a, b); }
   BPCORE_SIMD_OP V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   BPCORE_SIMD_OP V max(V a, V b) { return _mm512_mask_max_ps(a, Mask(0xFFFF), a, b); }
+  // a b where a != 0 (or NaN), else 0 (also where b is infinite or NaN)
+  BPCORE_SIMD_OP V mul_nonzero(V a, V b) {
+    return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(a, zero(), _CMP_NEQ_UQ), a, b);
+  }
   // halves, quarters, pairs, then the last two lanes. (GCC 12's unmasked _mm512_max_*, its
   // 512-to-256 casts and extracts and its _mm512_reduce_* fill a register they leave undefined,
   // and then warn that it may be used uninitialised, GCC bug 105593: the masked forms here
@@ -91,6 +95,9 @@ struct Simd<double> {
   BPCORE_SIMD_OP V add(V a, V b) { return _mm512_add_pd(a, b); }
   BPCORE_SIMD_OP V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   BPCORE_SIMD_OP V max(V a, V b) { return _mm512_mask_max_pd(a, Mask(0xFF), a, b); }
+  BPCORE_SIMD_OP V mul_nonzero(V a, V b) {
+    return _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(a, zero(), _CMP_NEQ_UQ), a, b);
+  }
   // halves, quarters, then the last two lanes (masked forms: see Simd<float>)
   template <int I>
   BPCORE_SIMD_OP __m256d half(V v) {
@@ -131,6 +138,9 @@ struct Simd<float> {
   BPCORE_SIMD_OP V add(V a, V b) { return _mm256_add_ps(a, b); }
   BPCORE_SIMD_OP V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   BPCORE_SIMD_OP V max(V a, V b) { return _mm256_max_ps(a, b); }
+  BPCORE_SIMD_OP V mul_nonzero(V a, V b) {
+    return _mm256_and_ps(_mm256_cmp_ps(a, zero(), _CMP_NEQ_UQ), _mm256_mul_ps(a, b));
+  }
   // halves, then pairs, then the last two lanes
   BPCORE_SIMD_OP float reduce_add(V v) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -165,6 +175,9 @@ struct Simd<double> {
   BPCORE_SIMD_OP V add(V a, V b) { return _mm256_add_pd(a, b); }
   BPCORE_SIMD_OP V sub(V a, V b) { return _mm256_sub_pd(a, b); }
   BPCORE_SIMD_OP V max(V a, V b) { return _mm256_max_pd(a, b); }
+  BPCORE_SIMD_OP V mul_nonzero(V a, V b) {
+    return _mm256_and_pd(_mm256_cmp_pd(a, zero(), _CMP_NEQ_UQ), _mm256_mul_pd(a, b));
+  }
   // halves, then the last two lanes
   BPCORE_SIMD_OP double reduce_add(V v) {
     const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -208,6 +221,7 @@ struct Simd {
   BPCORE_SIMD_OP V add(V a, V b) { return a + b; }
   BPCORE_SIMD_OP V sub(V a, V b) { return a - b; }
   BPCORE_SIMD_OP V max(V a, V b) { return a > b ? a : b; }  // b where either is NaN, as maxpd
+  BPCORE_SIMD_OP V mul_nonzero(V a, V b) { return a != zero() ? a * b : zero(); }
   BPCORE_SIMD_OP T reduce_add(V v) {
     T s = v[0];
     for (int i = 1; i < size; ++i) s += v[i];

@@ -1,6 +1,7 @@
 // The rows of softmax, for activation.cpp (activate and softmax) and its per-instruction-set tests:
 // H_ij = e^(Z_ij - max_k Z_ik) / sum_k e^(Z_ik - max_k Z_ik), and optionally each row's
-// log-sum-exp. Header-only (inline) so that the tests build it for each instruction set.
+// log-sum-exp; and the cross-entropy of a row from it, for loss.cpp. Header-only (inline) so that
+// the tests build it for each instruction set.
 //
 // Three passes over a block of rows. (1) Per row, its largest z and H = Z - max. (2) e^H over the
 // whole block in one loop through the core's branch-free exp (bpcore/exp_fixed.hpp), so that it
@@ -111,6 +112,37 @@ inline int row_vectors(Index cols) {
     return nv <= kMaxVectors ? int(nv) : 0;
   }
 }
+
+// The cross-entropy of one row from its log-sum-exp (loss.cpp): -sum_j [y_j != 0] y_j (z_j - lse),
+// in double; in order of j, or, for a row of doubles NV vectors wide (row_vectors), the vectors in
+// order and then their lanes (the lanes past the row read as y = 0).
+struct EntropyRowInOrder {
+  template <class T>
+  double operator()(const T* z, const T* y, Index cols, double lse) const {
+    double J = 0;
+    for (Index j = 0; j < cols; ++j) {
+      const double yj = double(y[j]);
+      J -= yj != 0 ? yj * (double(z[j]) - lse) : 0.0;
+    }
+    return J;
+  }
+};
+template <int NV>
+struct EntropyRowOfVectors {
+  double operator()(const double* z, const double* y, Index cols, double lse) const {
+    using S = simd::Simd<double>;
+    const auto last = S::mask(cols - (NV - 1) * S::size);
+    const auto m = S::set1(lse);
+    auto sum = S::zero();
+    for (int k = 0; k < NV; ++k) {
+      const bool full = k + 1 < NV;
+      const auto yk = full ? S::load(y + k * S::size) : S::load(y + k * S::size, last);
+      const auto zk = full ? S::load(z + k * S::size) : S::load(z + k * S::size, last);
+      sum = S::add(sum, S::mul_nonzero(yk, S::sub(zk, m)));
+    }
+    return -S::reduce_add(sum);
+  }
+};
 
 template <class T>
 inline void shift(const T* Z, T* H, Index rows, Index cols, double* lse) {

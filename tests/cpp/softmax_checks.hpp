@@ -75,3 +75,51 @@ TEST_CASE_TEMPLATE("softmax rows: H within a few ulp of long double, max H = 1 /
     CHECK(same);
   }
 }
+
+// The cross-entropy of a row as loss.cpp takes it: as vectors where the build runs them
+inline double entropy_row(const double* z, const double* y, bpcore::Index cols, double lse) {
+  namespace d = bpcore::softmax_detail;
+  switch (d::row_vectors<double>(cols)) {
+    case 1:
+      return d::EntropyRowOfVectors<1>{}(z, y, cols, lse);
+    case 2:
+      return d::EntropyRowOfVectors<2>{}(z, y, cols, lse);
+    case 3:
+      return d::EntropyRowOfVectors<3>{}(z, y, cols, lse);
+    case 4:
+      return d::EntropyRowOfVectors<4>{}(z, y, cols, lse);
+    default:
+      return d::EntropyRowInOrder{}(z, y, cols, lse);  // portable build, or wider rows
+  }
+}
+
+TEST_CASE("the cross-entropy of a row: as vectors, the in-order sum to rounding; y = 0 drops z") {
+  BPCORE_TEST_RETURN_UNLESS_CPU_RUNS_THIS_BUILD();
+  using bpcore::Index;
+  for (Index cols : {1, 2, 3, 7, 8, 9, 10, 16, 17, 25, 31, 32, 33, 40}) {
+    CAPTURE(cols);
+    const Index rows = 50;
+    const auto Z = bpcore_test::uniform<double>(rows * cols, 11, -30, 30);
+    auto Y = bpcore_test::uniform<double>(rows * cols, 12, 0, 1);
+    for (Index k = 0; k < rows * cols; k += 3) Y[std::size_t(k)] = 0;  // some labels are 0
+    for (Index i = 0; i < rows; ++i) {
+      const double* z = Z.data() + i * cols;
+      const double* y = Y.data() + i * cols;
+      const double lse = 31.5 - 0.1 * double(i);
+      const double want = bpcore::softmax_detail::EntropyRowInOrder{}(z, y, cols, lse);
+      double size = 0;  // sum of |terms|: the scale of the rounding
+      for (Index j = 0; j < cols; ++j) size += std::fabs(y[j] * (z[j] - lse));
+      CHECK(std::fabs(entropy_row(z, y, cols, lse) - want) <= 4e-16 * double(cols) * size);
+    }
+  }
+  // z = -inf where y = 0 is dropped; where y > 0 it makes J infinite; a NaN label gives NaN
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> z{1, -inf, 2, 0.5, -1, 3, 0, 2, 1, 0};
+  std::vector<double> y{0.5, 0, 0.5, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(entropy_row(z.data(), y.data(), 10, 4.0) ==
+        doctest::Approx(-(0.5 * (1 - 4.0) + 0.5 * (2 - 4.0))));
+  y[1] = 0.25;
+  CHECK(entropy_row(z.data(), y.data(), 10, 4.0) == inf);
+  y[1] = std::numeric_limits<double>::quiet_NaN();
+  CHECK(std::isnan(entropy_row(z.data(), y.data(), 10, 4.0)));
+}
