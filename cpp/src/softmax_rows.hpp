@@ -3,8 +3,8 @@
 // log-sum-exp; and the cross-entropy of a row from it, for loss.cpp. Header-only (inline) so that
 // the tests build it for each instruction set.
 //
-// Three passes over a block of rows. (1) Per row, its largest z and H = Z - max. (2) e^H over the
-// whole block in one loop through the core's branch-free exp (bpcore/exp_fixed.hpp), so that it
+// Three passes over each 256 rows. (1) Per row, its largest z and H = Z - max. (2) e^H over all
+// of them in one loop through the core's branch-free exp (bpcore/exp_fixed.hpp), so that it
 // vectorises however narrow the rows are. (3) Per row, the sum s of its e, one division 1 / s, and
 // H = e * (1 / s). The largest z of a row gives e^0 = 1 exactly, so H_ij* = 1 / s exactly and is
 // the row's largest H: the cross-entropy reads log-sum-exp back as max z - log max H (loss.cpp),
@@ -31,8 +31,7 @@ inline constexpr int kMaxVectors = 4;
 inline constexpr int kMaxVectors = 0;  // plain loops only
 #endif
 
-// (1) for rows NV vectors wide: zmax = the largest z (lanes past the row read as -inf), H = Z -
-// zmax
+// (1) for rows NV vectors wide: the largest z (lanes past the row read as -inf), then H = Z - it
 template <class T, int NV>
 inline void shift_rows(const T* Z, T* H, Index rows, Index cols, double* lse) {
   using S = simd::Simd<T>;
