@@ -88,22 +88,13 @@ double cross_entropy_rows(const T* Z, const T* Yhat, const T* Y, const T* w, Ind
 template <class T>
 double cross_entropy_sum(const T* Z, const T* Yhat, const T* Y, const T* w, Index rows, Index cols,
                          const double* lse) {
-  namespace d = softmax_detail;
-  if constexpr (std::is_same_v<T, double>) {
-    switch (d::row_vectors<double>(cols)) {
-      case 1:
-        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<1>{});
-      case 2:
-        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<2>{});
-      case 3:
-        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<3>{});
-      case 4:
-        return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowOfVectors<4>{});
-      default:
-        break;
-    }
-  }
-  return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, d::EntropyRowInOrder{});
+  using softmax_detail::EntropyRow;
+  if constexpr (std::is_same_v<T, double>)
+    return softmax_detail::with_row_vectors<double>(cols, [&](auto nv) {
+      return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, EntropyRow<decltype(nv)::value>{});
+    });
+  else
+    return cross_entropy_rows(Z, Yhat, Y, w, rows, cols, lse, EntropyRow<0>{});
 }
 
 // The same for the binary cross-entropy of sigmoid outputs: log sigmoid(z) = -softplus(-z) and

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "bpcore/exp_fixed.hpp"
 #include "bpcore/types.hpp"
@@ -112,74 +113,58 @@ inline int row_vectors(Index cols) {
   }
 }
 
+// f(std::integral_constant<int, NV>{}) with NV = row_vectors<T>(cols): the one place that turns
+// the width of a row into the passes' template argument (0: the plain loops)
+template <class T, class F>
+inline decltype(auto) with_row_vectors(Index cols, F&& f) {
+  static_assert(kMaxVectors == 0 || kMaxVectors == 4, "one case below for each width");
+  if constexpr (kMaxVectors > 0) {
+    switch (row_vectors<T>(cols)) {
+      case 1:
+        return f(std::integral_constant<int, 1>{});
+      case 2:
+        return f(std::integral_constant<int, 2>{});
+      case 3:
+        return f(std::integral_constant<int, 3>{});
+      case 4:
+        return f(std::integral_constant<int, 4>{});
+      default:
+        break;
+    }
+  }
+  return f(std::integral_constant<int, 0>{});
+}
+
 // The cross-entropy of one row from its log-sum-exp (loss.cpp): -sum_j [y_j != 0] y_j (z_j - lse),
-// in double; in order of j, or, for a row of doubles NV vectors wide (row_vectors), the vectors in
+// in double. NV = 0: in order of j. NV > 0, for a row of doubles NV vectors wide: the vectors in
 // order and then their lanes (the lanes past the row read as y = 0).
-struct EntropyRowInOrder {
+template <int NV>
+struct EntropyRow {
   template <class T>
   double operator()(const T* z, const T* y, Index cols, double lse) const {
-    double J = 0;
-    for (Index j = 0; j < cols; ++j) {
-      const double yj = double(y[j]);
-      J -= yj != 0 ? yj * (double(z[j]) - lse) : 0.0;
+    if constexpr (NV == 0) {
+      double J = 0;
+      for (Index j = 0; j < cols; ++j) {
+        const double yj = double(y[j]);
+        J -= yj != 0 ? yj * (double(z[j]) - lse) : 0.0;
+      }
+      return J;
+    } else {
+      static_assert(std::is_same_v<T, double>, "float rows sum in order, in double");
+      using S = simd::Simd<double>;
+      const auto last = S::mask(cols - (NV - 1) * S::size);
+      const auto m = S::set1(lse);
+      auto sum = S::zero();
+      for (int k = 0; k < NV; ++k) {
+        const bool full = k + 1 < NV;
+        const auto yk = full ? S::load(y + k * S::size) : S::load(y + k * S::size, last);
+        const auto zk = full ? S::load(z + k * S::size) : S::load(z + k * S::size, last);
+        sum = S::add(sum, S::mul_nonzero(yk, S::sub(zk, m)));
+      }
+      return -S::reduce_add(sum);
     }
-    return J;
   }
 };
-template <int NV>
-struct EntropyRowOfVectors {
-  double operator()(const double* z, const double* y, Index cols, double lse) const {
-    using S = simd::Simd<double>;
-    const auto last = S::mask(cols - (NV - 1) * S::size);
-    const auto m = S::set1(lse);
-    auto sum = S::zero();
-    for (int k = 0; k < NV; ++k) {
-      const bool full = k + 1 < NV;
-      const auto yk = full ? S::load(y + k * S::size) : S::load(y + k * S::size, last);
-      const auto zk = full ? S::load(z + k * S::size) : S::load(z + k * S::size, last);
-      sum = S::add(sum, S::mul_nonzero(yk, S::sub(zk, m)));
-    }
-    return -S::reduce_add(sum);
-  }
-};
-
-template <class T>
-inline void shift(const T* Z, T* H, Index rows, Index cols, double* lse) {
-  if constexpr (kMaxVectors > 0) {
-    switch (row_vectors<T>(cols)) {
-      case 1:
-        return shift_rows<T, 1>(Z, H, rows, cols, lse);
-      case 2:
-        return shift_rows<T, 2>(Z, H, rows, cols, lse);
-      case 3:
-        return shift_rows<T, 3>(Z, H, rows, cols, lse);
-      case 4:
-        return shift_rows<T, 4>(Z, H, rows, cols, lse);
-      default:
-        break;
-    }
-  }
-  shift_rows_plain(Z, H, rows, cols, lse);
-}
-
-template <class T>
-inline void normalise(T* H, Index rows, Index cols, double* top) {
-  if constexpr (kMaxVectors > 0) {
-    switch (row_vectors<T>(cols)) {
-      case 1:
-        return normalise_rows<T, 1>(H, rows, cols, top);
-      case 2:
-        return normalise_rows<T, 2>(H, rows, cols, top);
-      case 3:
-        return normalise_rows<T, 3>(H, rows, cols, top);
-      case 4:
-        return normalise_rows<T, 4>(H, rows, cols, top);
-      default:
-        break;
-    }
-  }
-  normalise_rows_plain(H, rows, cols, top);
-}
 
 }  // namespace bpcore::softmax_detail
 
@@ -200,19 +185,30 @@ inline void softmax_rows(const T* Z, T* H, Index rows, Index cols, double* lse) 
   namespace d = softmax_detail;
   constexpr Index kLogBuffer = 256;  // rows whose logs are taken in one loop
   alignas(64) double top[kLogBuffer];
-  for (Index i0 = 0; i0 < rows; i0 += kLogBuffer) {
-    const Index n = std::min(kLogBuffer, rows - i0);
-    const T* z = Z + i0 * cols;
-    T* h = H + i0 * cols;
-    d::shift(z, h, n, cols, lse ? lse + i0 : nullptr);
-    const Index size = n * cols;
-    for (Index k = 0; k < size; ++k) h[k] = scalar::exp_of(h[k]);
-    d::normalise(h, n, cols, lse ? top : nullptr);
-    if (lse) {
-      for (Index r = 0; r < n; ++r) top[r] = scalar::log_fixed(top[r]);
-      for (Index r = 0; r < n; ++r) lse[i0 + r] -= top[r];
+  d::with_row_vectors<T>(cols, [&](auto nv) {
+    constexpr int NV = decltype(nv)::value;
+    for (Index i0 = 0; i0 < rows; i0 += kLogBuffer) {
+      const Index n = std::min(kLogBuffer, rows - i0);
+      const T* z = Z + i0 * cols;
+      T* h = H + i0 * cols;
+      double* row_lse = lse ? lse + i0 : nullptr;
+      if constexpr (NV > 0)
+        d::shift_rows<T, NV>(z, h, n, cols, row_lse);
+      else
+        d::shift_rows_plain(z, h, n, cols, row_lse);
+      const Index size = n * cols;
+      for (Index k = 0; k < size; ++k) h[k] = scalar::exp_of(h[k]);
+      double* row_top = lse ? top : nullptr;
+      if constexpr (NV > 0)
+        d::normalise_rows<T, NV>(h, n, cols, row_top);
+      else
+        d::normalise_rows_plain(h, n, cols, row_top);
+      if (lse) {
+        for (Index r = 0; r < n; ++r) top[r] = scalar::log_fixed(top[r]);
+        for (Index r = 0; r < n; ++r) lse[i0 + r] -= top[r];
+      }
     }
-  }
+  });
 }
 
 }  // namespace bpcore

@@ -79,18 +79,8 @@ TEST_CASE_TEMPLATE("softmax rows: H within a few ulp of long double, max H = 1 /
 // The cross-entropy of a row as loss.cpp takes it: as vectors where the build runs them
 inline double entropy_row(const double* z, const double* y, bpcore::Index cols, double lse) {
   namespace d = bpcore::softmax_detail;
-  switch (d::row_vectors<double>(cols)) {
-    case 1:
-      return d::EntropyRowOfVectors<1>{}(z, y, cols, lse);
-    case 2:
-      return d::EntropyRowOfVectors<2>{}(z, y, cols, lse);
-    case 3:
-      return d::EntropyRowOfVectors<3>{}(z, y, cols, lse);
-    case 4:
-      return d::EntropyRowOfVectors<4>{}(z, y, cols, lse);
-    default:
-      return d::EntropyRowInOrder{}(z, y, cols, lse);  // portable build, or wider rows
-  }
+  return d::with_row_vectors<double>(
+      cols, [&](auto nv) { return d::EntropyRow<decltype(nv)::value>{}(z, y, cols, lse); });
 }
 
 TEST_CASE("the cross-entropy of a row: as vectors, the in-order sum to rounding; y = 0 drops z") {
@@ -106,7 +96,7 @@ TEST_CASE("the cross-entropy of a row: as vectors, the in-order sum to rounding;
       const double* z = Z.data() + i * cols;
       const double* y = Y.data() + i * cols;
       const double lse = 31.5 - 0.1 * double(i);
-      const double want = bpcore::softmax_detail::EntropyRowInOrder{}(z, y, cols, lse);
+      const double want = bpcore::softmax_detail::EntropyRow<0>{}(z, y, cols, lse);
       double size = 0;  // sum of |terms|: the scale of the rounding
       for (Index j = 0; j < cols; ++j) size += std::fabs(y[j] * (z[j] - lse));
       CHECK(std::fabs(entropy_row(z, y, cols, lse) - want) <= 4e-16 * double(cols) * size);

@@ -84,7 +84,7 @@ template <class T>
 void activate(Activation f, const T* Z, T* H, Index rows, Index cols, T alpha);
 
 /// H = softmax(Z) row by row, as activate; when `lse` is given, also each row's log-sum-exp
-/// lse_i = log sum_k e^(Z_ik) (rows values), for the cross-entropy (loss_sum) of the same rows.
+/// lse_i = log sum_k e^(Z_ik) (`rows` values), for the cross-entropy (loss_sum) of the same rows.
 template <class T>
 void softmax(const T* Z, T* H, Index rows, Index cols, double* lse);
 
