@@ -349,8 +349,10 @@ def train_epochs32(
     options: EpochOptions,
     epochs: int,
     tol: float | None,
-    out: list[tuple[EpochResult, float]],
-) -> None: ...
+    loss: list[float],
+    lr: list[float],
+    seconds: list[float],
+) -> str: ...
 def fullbatch_epoch32(
     net: Network32,
     optimizer: Optimizer32,
@@ -415,8 +417,10 @@ def train_epochs64(
     options: EpochOptions,
     epochs: int,
     tol: float | None,
-    out: list[tuple[EpochResult, float]],
-) -> None: ...
+    loss: list[float],
+    lr: list[float],
+    seconds: list[float],
+) -> str: ...
 def fullbatch_epoch64(
     net: Network64,
     optimizer: Optimizer64,

@@ -501,9 +501,8 @@ def _check_poisson_targets(loss: str, Y: np.ndarray, name: str) -> None:
 # The optimizers whose epoch is one iteration of the core's fullbatch_epoch (rprop, full batch
 # too, steps in train_epoch like the mini-batch rules).
 _FULLBATCH_EPOCH = ("lbfgs", "lm")
-# The statuses of a finished epoch that end a fit (lbfgs and lm), and of every finished epoch.
+# The statuses of a finished epoch that end a fit (lbfgs and lm).
 _FULLBATCH_STOPS = ("converged", "stalled")
-_EPOCH_DONE = ("ok", *_FULLBATCH_STOPS)
 
 
 def _epoch_function(net: Network, config: OptimizerConfig) -> Callable[..., Any]:
@@ -947,22 +946,18 @@ def _train_in_one_call(
     while hist.epochs < run.epochs and not ended:
         interrupts.check()
         n = min(chunk, run.epochs - hist.epochs)
-        done: list[Any] = []
+        before = hist.epochs
         t0 = time.perf_counter()
         try:
             eopts.epoch = state.epochs
-            train(state.core_net, opt, run.X, run.Y, run.w, eopts, n, run.tol, done)
+            # the core appends each finished epoch's J, lr and seconds to the history's lists
+            lists = (hist.loss, hist.lr, hist.epoch_time)
+            status = train(state.core_net, opt, run.X, run.Y, run.w, eopts, n, run.tol, *lists)
         finally:
-            for result, seconds in done:
-                if result.status not in _EPOCH_DONE:
-                    break
-                state.epochs += 1
-                hist.loss.append(result.loss)
-                hist.lr.append(result.lr)
-                hist.epoch_time.append(seconds)
-                if result.status != "ok":
-                    ended = result.status
-        stopped = len(done) < n or any(result.status != "ok" for result, _ in done)
+            state.epochs += hist.epochs - before
+        if status in _FULLBATCH_STOPS:
+            ended = status
+        stopped = hist.epochs - before < n or status != "ok"
         if stopped or (run.tol is not None and hist.loss and hist.loss[-1] < run.tol):
             break  # the core stopped: a non-finite J, tol met, or lbfgs / lm done
         if time.perf_counter() - t0 < 0.05:

@@ -94,6 +94,16 @@ def test_tol_stops_after_the_same_epoch(which):
     assert one[1].stop_reason == "tol"
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lm"])
+def test_a_full_batch_stop_in_one_call_equals_the_loop(optimizer):
+    """lbfgs and lm end a fit by their own test: the core returns the last epoch's status, and
+    the epoch that met it is recorded in both."""
+    (one, loop), _ = _pair([4, 5, 3], "float64", epochs=5000, optimizer=optimizer)
+    _same(one, loop)
+    assert one[1].stop_reason == "converged"
+    assert 1 < one[1].epochs < 5000
+
+
 def test_divergence_is_reported_as_by_the_loop():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
