@@ -175,7 +175,9 @@ double lm_equations(const Network<T>& net, const T* X, const Csr<T>* csr, const 
   const Index B = lm_block_rows;
   std::vector<Matrix<T>> Z(static_cast<std::size_t>(L)), H(static_cast<std::size_t>(L));
   Matrix<T> G, Gp;
-  Eigen::MatrixXd Jb(B * q, P);
+  // a block's rows of J, row-major: each row (one sample, one output) is written entry after
+  // entry below (column-major, those writes were B q doubles apart: 11 % of an iteration)
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Jb(B * q, P);
   Eigen::VectorXd eb(B * q);
   // Lower-triangle tiles of J^T J, in a fixed order: each tile is one task.
   const Index n_tiles = (P + lm_tile - 1) / lm_tile;
@@ -262,8 +264,13 @@ double lm_equations(const Network<T>& net, const T* X, const Csr<T>* csr, const 
       const auto [a, b] = tiles[std::size_t(t)];
       const Index ra = a * lm_tile, rb = b * lm_tile;
       const Index ha = std::min(lm_tile, P - ra), hb = std::min(lm_tile, P - rb);
-      JtJ.block(ra, rb, ha, hb).noalias() +=
-          Jb.block(0, ra, m, ha).transpose() * Jb.block(0, rb, m, hb);
+      if (a == b)  // its lower triangle only (J^T J's upper one is copied from it at the end)
+        JtJ.block(ra, ra, ha, ha)
+            .selfadjointView<Eigen::Lower>()
+            .rankUpdate(Jb.block(0, ra, m, ha).transpose());
+      else
+        JtJ.block(ra, rb, ha, hb).noalias() +=
+            Jb.block(0, ra, m, ha).transpose() * Jb.block(0, rb, m, hb);
     });
   }
   JtJ.triangularView<Eigen::StrictlyUpper>() = JtJ.transpose();
