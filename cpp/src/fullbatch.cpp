@@ -120,12 +120,15 @@ EpochStatus lm_iteration(Network<T>& net, FullBatchMemory& mem, const OptimizerC
 }  // namespace
 
 Eigen::VectorXd lm_step(const Eigen::MatrixXd& JtJ, const Eigen::VectorXd& Jte, double mu) {
+  // (Jac^T Jac + mu I) Dtheta = Jac^T e, factorised in place: one P x P matrix, not two (at
+  // hundreds of parameters their allocation and first touch were a tenth of an iteration)
   Eigen::MatrixXd A = JtJ;
-  // (Jac^T Jac + mu I) Dtheta = Jac^T e
   A.diagonal().array() += mu;
-  Eigen::LLT<Eigen::MatrixXd> llt(A);
+  Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(A);
   if (llt.info() == Eigen::Success) return llt.solve(Jte);
-  return Eigen::LDLT<Eigen::MatrixXd>(A).solve(Jte);
+  A = JtJ;  // (the failed factorisation overwrote it)
+  A.diagonal().array() += mu;
+  return Eigen::LDLT<Eigen::Ref<Eigen::MatrixXd>>(A).solve(Jte);
 }
 
 template <class T>

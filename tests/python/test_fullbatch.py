@@ -164,6 +164,16 @@ def test_lm_step_is_the_damped_normal_equations_solve(activation):
         assert net.alphas and all(a.item() != 0.25 for a in net.alphas.values())
 
 
+def test_lm_step_solves_a_system_cholesky_cannot_factor():
+    """JtJ + mu I not positive definite (which rounding can make it): the LDLT fallback, on the
+    matrix as it was before the failed Cholesky factorisation overwrote it."""
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    A = Q @ np.diag([-3.0, -1.0, 2.0, 4.0, 5.0]) @ Q.T
+    b = rng.normal(size=5)
+    np.testing.assert_allclose(core.lm_step(A, b, 0.5), np.linalg.solve(A + 0.5 * np.eye(5), b))
+
+
 def test_lm_is_no_worse_than_scipys_least_squares_lm():
     X, Y = _smooth()
     net = _net([3, 2, 2], output="sigmoid")
