@@ -71,8 +71,8 @@ EpochResult train_epoch_arrays(Network<T>& net, Optimizer<T>& optimizer, const C
 // The epochs of train_epochs; the J, learning rate and seconds of each finished one (ok, converged
 // or stalled: not a rolled-back one) appended to three lists, also when a signal's exception is
 // raised, and the status of the last epoch run returned ("ok" when none ran). Python floats in
-// lists, not an object an epoch: a Python loop over per-epoch results took 0.4 us an epoch, as
-// long as a whole epoch of a small network.
+// lists, not an object an epoch: a Python loop over per-epoch results took 0.4 us an epoch, a
+// tenth of a full-batch epoch of a 4-8-3 network on iris.
 template <class T>
 std::string train_epochs_arrays(Network<T>& net, Optimizer<T>& optimizer, const CArray<T>& X,
                                 const CArray<T>& Y, std::optional<CArray<T>> w,
